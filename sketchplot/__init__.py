@@ -1,0 +1,1 @@
+"""sketchplot: neural sketches drawn by a GRBL pen plotter."""

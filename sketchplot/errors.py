@@ -1,0 +1,11 @@
+"""The one exception type a user can cause; the CLI turns it into a one-line message."""
+
+
+class SketchplotError(Exception):
+    """A failure caused by input, files, configuration or the machine, not by a bug.
+
+    The message is one line that says what went wrong and where; the CLI prints it as
+    ``Error: <message>`` and exits with ``exit_code``.
+    """
+
+    exit_code = 1

@@ -1,0 +1,31 @@
+"""Shared fixtures: the Quick, Draw! subset in ../shared (tests may read it; users won't have it)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+QUICKDRAW = SHARED / "data" / "quickdraw"
+PRETRAINED = SHARED / "data" / "pretrained"
+
+
+def load_npz_split(name: str, split: str = "test"):
+    with np.load(QUICKDRAW / f"{name}.npz", encoding="latin1", allow_pickle=True) as data:
+        return list(data[split])
+
+
+@pytest.fixture(scope="session")
+def real_cats():
+    """Real Quick, Draw! cats from the test split (stroke-3 int16, row 0 = absolute start)."""
+    if not (QUICKDRAW / "cat.npz").exists():
+        pytest.skip("../shared/data/quickdraw is not available")
+    return load_npz_split("cat", "test")
+
+
+@pytest.fixture(scope="session")
+def cat_npz():
+    path = QUICKDRAW / "cat.npz"
+    if not path.exists():
+        pytest.skip("../shared/data/quickdraw is not available")
+    return path
