@@ -1,0 +1,162 @@
+"""Training data: Quick, Draw! sketches as normalised, padded stroke-5 batches.
+
+Sketches arrive as stroke-3 (dx, dy, pen_lifted) with row 0 the absolute start point (the
+sketch-rnn npz layout). The model learns shapes, not page positions, so row 0 is dropped:
+every sketch starts at the origin. Offsets are divided by one scale, the standard deviation
+of all dx and dy of the training split, which the model file keeps to undo it when sampling.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sketchplot.errors import SketchplotError
+
+
+class DataError(SketchplotError):
+    """Training or evaluation data that cannot be read."""
+
+
+def load_sketches(path: str | Path, split: str = "train") -> list[np.ndarray]:
+    """Stroke-3 sketches (row 0 = absolute start) from a sketch-rnn ``.npz`` or ``.ndjson``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}")
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, encoding="latin1", allow_pickle=True) as data:
+                if split not in data.files:
+                    raise DataError(f"{path}: no '{split}' split (has {', '.join(data.files)})")
+                return [np.asarray(s, dtype=np.float32) for s in data[split]]
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: not a sketch-rnn npz file ({exc})") from None
+    if path.suffix == ".ndjson":
+        return _load_ndjson(path)
+    raise DataError(f"{path}: expected a .npz or .ndjson file")
+
+
+def _load_ndjson(path: Path) -> list[np.ndarray]:
+    """Quick, Draw! ndjson (simplified, or raw which gets Google's simplification)."""
+    from sketchplot.plotter.inputs import drawing_to_stroke3  # shared with the plot pipeline
+
+    sketches = []
+    with path.open(encoding="utf-8") as lines:
+        for line_no, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                drawing = json.loads(line)["drawing"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise DataError(f"{path}:{line_no}: not a Quick, Draw! ndjson record") from None
+            sketches.append(drawing_to_stroke3(drawing).astype(np.float32))
+    return sketches
+
+
+def drop_start_row(sketch: np.ndarray) -> np.ndarray:
+    """Remove the absolute start offset so the sketch starts at the origin."""
+    return sketch[1:] if len(sketch) > 1 else sketch
+
+
+def prepare(sketches: list[np.ndarray], max_seq_len: int) -> list[np.ndarray]:
+    """Drop start rows, empty and non-finite sketches, and sketches over ``max_seq_len``."""
+    kept = []
+    for s in sketches:
+        s = drop_start_row(np.asarray(s, dtype=np.float32))
+        if 0 < len(s) <= max_seq_len and np.isfinite(s).all():
+            kept.append(s)
+    return kept
+
+
+def offset_scale(sketches: list[np.ndarray]) -> float:
+    """Standard deviation of all dx and dy together (Sketch-RNN's normalising factor)."""
+    offsets = np.concatenate([s[:, :2].ravel() for s in sketches])
+    return float(offsets.std())
+
+
+def to_stroke5(sketch: np.ndarray) -> np.ndarray:
+    """Stroke-3 -> stroke-5 (dx, dy, p_draw, p_lift, p_end) with the end point appended."""
+    n = len(sketch)
+    out = np.zeros((n + 1, 5), dtype=np.float32)
+    out[:n, :2] = sketch[:, :2]
+    out[:n, 3] = sketch[:, 2] > 0.5
+    out[:n, 2] = 1.0 - out[:n, 3]
+    out[n, 4] = 1.0
+    return out
+
+
+START_TOKEN = np.array([0, 0, 1, 0, 0], dtype=np.float32)
+
+
+@dataclass
+class Batch:
+    inputs: torch.Tensor  # (B, T, 5): start token then the points
+    targets: torch.Tensor  # (B, T, 5): the points then the end point
+    mask: torch.Tensor  # (B, T): 1 for real targets (points and the end point)
+    classes: torch.Tensor  # (B,)
+
+    def to(self, device) -> "Batch":
+        return Batch(*(t.to(device) for t in (self.inputs, self.targets, self.mask, self.classes)))
+
+
+def make_batch(
+    sketches: list[np.ndarray], classes: list[int], scale: float, pad_to: int | None = None
+) -> Batch:
+    """Normalise and pad stroke-3 sketches; pads after the end point repeat the end state."""
+    seqs = [to_stroke5(s) for s in sketches]
+    length = max(len(s) for s in seqs) if pad_to is None else pad_to
+    b = len(seqs)
+    targets = np.zeros((b, length, 5), dtype=np.float32)
+    targets[:, :, 4] = 1.0
+    mask = np.zeros((b, length), dtype=np.float32)
+    for i, s in enumerate(seqs):
+        targets[i, : len(s)] = s
+        mask[i, : len(s)] = 1.0
+    targets[:, :, :2] /= scale
+    inputs = np.concatenate([np.broadcast_to(START_TOKEN, (b, 1, 5)), targets[:, :-1]], axis=1)
+    return Batch(
+        torch.from_numpy(np.ascontiguousarray(inputs)),
+        torch.from_numpy(targets),
+        torch.from_numpy(mask),
+        torch.as_tensor(classes, dtype=torch.long),
+    )
+
+
+def augment(sketch: np.ndarray, rng: np.random.Generator, scale_range: float) -> np.ndarray:
+    """Sketch-RNN's augmentation: independent random x and y scale factors."""
+    if scale_range <= 0:
+        return sketch
+    out = sketch.copy()
+    out[:, 0] *= rng.uniform(1 - scale_range, 1 + scale_range)
+    out[:, 1] *= rng.uniform(1 - scale_range, 1 + scale_range)
+    return out
+
+
+@dataclass
+class SketchSet:
+    """Sketches of one split with their class indices."""
+
+    sketches: list[np.ndarray]
+    classes: list[int]
+
+    def __len__(self) -> int:
+        return len(self.sketches)
+
+    def point_count(self) -> int:
+        return sum(len(s) + 1 for s in self.sketches)
+
+
+def load_sketch_set(
+    paths: list[Path], split: str, max_seq_len: int, limit: int | None = None
+) -> SketchSet:
+    """One split of several class files; class index = position in ``paths``."""
+    sketches, classes = [], []
+    for index, path in enumerate(paths):
+        kept = prepare(load_sketches(path, split), max_seq_len)[:limit]
+        sketches += kept
+        classes += [index] * len(kept)
+    return SketchSet(sketches, classes)

@@ -1,0 +1,193 @@
+"""The sketch model: a decoder-only causal transformer with a mixture-density output.
+
+nanoGPT-style (pre-LayerNorm blocks, learned positions) over stroke-5 points. Each input
+point embeds its offset (linear projection of dx, dy), its pen state (embedding of 3:
+draw, lift, end) and its position; a class embedding is added when the model serves several
+classes. The head predicts the next point: a bivariate Gaussian mixture over (dx, dy)
+(M weights, means, sigmas, correlations) and 3 pen logits.
+
+Sigmas go through ELU + 1 + a small floor by default rather than exp: exp explodes on both
+sides and lets components collapse onto single points, the main source of loss spikes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PEN_DRAW, PEN_LIFT, PEN_END = 0, 1, 2
+
+
+@dataclass
+class ModelConfig:
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.1
+    block_size: int = 251  # max_seq_len points + the start token
+    n_mixture: int = 20
+    n_classes: int = 1
+    sigma_activation: str = "elu"  # "elu" (ELU + 1 + sigma_floor) or "exp"
+    sigma_floor: float = 1e-3
+    pen_loss: str = "focal"  # "focal" (gamma focal_gamma) or "ce"
+    focal_gamma: float = 2.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Mixture:
+    """Parameters of the next-point distribution, each (..., M) except pen_logits (..., 3)."""
+
+    log_pi: torch.Tensor
+    mu_x: torch.Tensor
+    mu_y: torch.Tensor
+    sigma_x: torch.Tensor
+    sigma_y: torch.Tensor
+    rho: torch.Tensor
+    pen_logits: torch.Tensor
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+        self.dropout = cfg.dropout
+        self.resid_drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, cache=None):
+        """x: (B, T, C). cache: optional (k, v) of earlier steps for incremental decoding."""
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).split(c, dim=2)
+        q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
+        if cache is not None:
+            k = torch.cat([cache[0], k], dim=2)
+            v = torch.cat([cache[1], v], dim=2)
+        # With a cache the new queries are the last steps, so they may see every cached key.
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=cache is None and t > 1,
+            dropout_p=self.dropout if self.training else 0.0,
+        )
+        y = y.transpose(1, 2).contiguous().view(b, t, c)
+        return self.resid_drop(self.proj(y)), (k, v)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(cfg.n_embd)
+        self.attn = SelfAttention(cfg)
+        self.ln2 = nn.LayerNorm(cfg.n_embd)
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.n_embd, 4 * cfg.n_embd),
+            nn.GELU(),
+            nn.Linear(4 * cfg.n_embd, cfg.n_embd),
+            nn.Dropout(cfg.dropout),
+        )
+
+    def forward(self, x, cache=None):
+        a, cache = self.attn(self.ln1(x), cache)
+        x = x + a
+        return x + self.mlp(self.ln2(x)), cache
+
+
+class SketchTransformer(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.offset_embed = nn.Linear(2, cfg.n_embd)
+        self.pen_embed = nn.Embedding(3, cfg.n_embd)
+        self.pos_embed = nn.Embedding(cfg.block_size, cfg.n_embd)
+        self.class_embed = nn.Embedding(max(cfg.n_classes, 1), cfg.n_embd)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd)
+        self.head = nn.Linear(cfg.n_embd, 6 * cfg.n_mixture + 3)
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():
+            if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    @staticmethod
+    def _init_weights(module):
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def forward(self, strokes, classes=None, caches=None, start_pos: int = 0):
+        """strokes: (B, T, 5) stroke-5 inputs; returns (Mixture, new caches)."""
+        b, t, _ = strokes.shape
+        if start_pos + t > self.cfg.block_size:
+            raise ValueError(f"sequence of {start_pos + t} points exceeds block_size {self.cfg.block_size}")
+        pos = torch.arange(start_pos, start_pos + t, device=strokes.device)
+        pen = strokes[..., 2:].argmax(-1)
+        x = self.offset_embed(strokes[..., :2]) + self.pen_embed(pen) + self.pos_embed(pos)
+        if classes is None:
+            classes = torch.zeros(b, dtype=torch.long, device=strokes.device)
+        x = self.drop(x + self.class_embed(classes)[:, None, :])
+        new_caches = []
+        for i, block in enumerate(self.blocks):
+            x, cache = block(x, None if caches is None else caches[i])
+            new_caches.append(cache)
+        return self.mixture(self.head(self.ln_f(x))), new_caches
+
+    def mixture(self, out) -> Mixture:
+        m = self.cfg.n_mixture
+        logit_pi, mu_x, mu_y, s_x, s_y, r, pen = out.split([m, m, m, m, m, m, 3], dim=-1)
+        if self.cfg.sigma_activation == "exp":
+            sigma_x, sigma_y = torch.exp(s_x), torch.exp(s_y)
+        else:
+            floor = 1.0 + self.cfg.sigma_floor
+            sigma_x, sigma_y = F.elu(s_x) + floor, F.elu(s_y) + floor
+        return Mixture(
+            log_pi=F.log_softmax(logit_pi, dim=-1), mu_x=mu_x, mu_y=mu_y,
+            sigma_x=sigma_x, sigma_y=sigma_y, rho=torch.tanh(r) * 0.999, pen_logits=pen,
+        )
+
+
+def offset_log_likelihood(mix: Mixture, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+    """log p(dx, dy) under the bivariate Gaussian mixture, (...,) from (...,) targets."""
+    zx = (dx[..., None] - mix.mu_x) / mix.sigma_x
+    zy = (dy[..., None] - mix.mu_y) / mix.sigma_y
+    one_minus_rho2 = 1.0 - mix.rho**2
+    z = zx**2 + zy**2 - 2.0 * mix.rho * zx * zy
+    log_n = (
+        -z / (2.0 * one_minus_rho2)
+        - math.log(2.0 * math.pi)
+        - torch.log(mix.sigma_x)
+        - torch.log(mix.sigma_y)
+        - 0.5 * torch.log(one_minus_rho2)
+    )
+    return torch.logsumexp(mix.log_pi + log_n, dim=-1)
+
+
+def pen_loss(logits: torch.Tensor, target: torch.Tensor, kind: str, gamma: float) -> torch.Tensor:
+    """Per-point pen loss: cross-entropy, or focal loss that down-weights easy (draw) points."""
+    log_p = F.log_softmax(logits, dim=-1).gather(-1, target[..., None]).squeeze(-1)
+    if kind == "focal":
+        return -((1.0 - log_p.exp()) ** gamma) * log_p
+    return -log_p
+
+
+def sketch_loss(mix: Mixture, target: torch.Tensor, mask: torch.Tensor, cfg: ModelConfig):
+    """Training loss over real points (mask): mean offset NLL + mean pen loss.
+
+    target: (B, T, 5) stroke-5 next points; mask: (B, T) 1 for real points, including the
+    end-of-sketch point. Offsets of the end point are not scored (they are always 0).
+    """
+    pen_target = target[..., 2:].argmax(-1)
+    offset_mask = mask * (pen_target != PEN_END)
+    offset_nll = -offset_log_likelihood(mix, target[..., 0], target[..., 1])
+    offset_term = (offset_nll * offset_mask).sum() / offset_mask.sum().clamp(min=1)
+    pen_term = (pen_loss(mix.pen_logits, pen_target, cfg.pen_loss, cfg.focal_gamma) * mask).sum()
+    pen_term = pen_term / mask.sum().clamp(min=1)
+    return offset_term + pen_term, offset_term.detach(), pen_term.detach()
