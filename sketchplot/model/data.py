@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from sketchplot.errors import SketchplotError
+from sketchplot.model.quickdraw import drawing_to_stroke3, parse_ndjson_drawing
 
 
 class DataError(SketchplotError):
@@ -42,18 +43,17 @@ def load_sketches(path: str | Path, split: str = "train") -> list[np.ndarray]:
 
 def _load_ndjson(path: Path) -> list[np.ndarray]:
     """Quick, Draw! ndjson (simplified, or raw which gets Google's simplification)."""
-    from sketchplot.plotter.inputs import drawing_to_stroke3  # shared with the plot pipeline
-
     sketches = []
     with path.open(encoding="utf-8") as lines:
         for line_no, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
-                drawing = json.loads(line)["drawing"]
-            except (json.JSONDecodeError, KeyError, TypeError):
+                record = json.loads(line)
+            except json.JSONDecodeError:
                 raise DataError(f"{path}:{line_no}: not a Quick, Draw! ndjson record") from None
-            sketches.append(drawing_to_stroke3(drawing).astype(np.float32))
+            drawing = parse_ndjson_drawing(record, f"{path}:{line_no}")
+            sketches.append(drawing_to_stroke3(drawing))
     return sketches
 
 

@@ -1,0 +1,57 @@
+"""The whole geometry side in one call: sketches -> laid-out, optimised vpype Document.
+
+Used by ``sketchplot plot`` and by ``sketchplot draw`` (model samples), so both produce the
+same page for the same sketches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import vpype as vp
+
+from sketchplot.plotter.layout import layout_grid, paper_size_mm
+from sketchplot.plotter.optimize import OptimizeOptions, PathStats, optimize_document, path_stats
+from sketchplot.plotter.strokes import strokes_to_polylines
+
+
+@dataclass(frozen=True)
+class PlotResult:
+    """The optimised page and its statistics before and after optimisation."""
+
+    document: vp.Document
+    stats_before: PathStats
+    stats_after: PathStats
+
+
+def as_drawing(sketch: np.ndarray | Sequence[np.ndarray], where: str) -> list[np.ndarray]:
+    """A stroke-3/stroke-5 array (real, 2-D) or an already converted list of complex polylines."""
+    if isinstance(sketch, np.ndarray) and sketch.ndim == 2 and not np.iscomplexobj(sketch):
+        return strokes_to_polylines(sketch, where)
+    return [np.asarray(line, dtype=complex) for line in sketch]
+
+
+def plot_page(
+    sketches: Sequence[np.ndarray | Sequence[np.ndarray]],
+    *,
+    paper: str = "a4",
+    landscape: bool | None = True,
+    margin_mm: float = 10.0,
+    grid: tuple[int, int] | None = None,
+    gutter_mm: float = 5.0,
+    optimize: OptimizeOptions = OptimizeOptions(),
+) -> PlotResult:
+    """Lay the sketches out on one page (grid chosen automatically when ``grid`` is None) and
+    optimise the pen paths. Sketches are stroke-3/5 arrays or lists of complex polylines."""
+    drawings = [as_drawing(sketch, f"sketch {i}") for i, sketch in enumerate(sketches)]
+    document = layout_grid(
+        drawings,
+        page_mm=paper_size_mm(paper, landscape),
+        grid=grid,
+        margin_mm=margin_mm,
+        gutter_mm=gutter_mm,
+    )
+    optimized = optimize_document(document, optimize)
+    return PlotResult(optimized, path_stats(document), path_stats(optimized))

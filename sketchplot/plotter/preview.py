@@ -1,0 +1,54 @@
+"""SVG preview of a page through vpype's writer, pen-up travel optionally in a second colour.
+
+No PNG: vpype has no raster writer and a rasteriser (cairo, matplotlib) would be a new
+dependency for a preview any browser already shows.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import vpype as vp
+
+from sketchplot.errors import SketchplotError
+
+INK_COLOUR = "black"
+TRAVEL_COLOUR = "red"
+
+
+def travel_lines(document: vp.Document) -> vp.LineCollection:
+    """Pen-up moves as straight two-point lines, layers in id order."""
+    lines = [line for layer_id in sorted(document.layers) for line in document.layers[layer_id].lines]
+    travel = vp.LineCollection()
+    for previous, following in zip(lines[:-1], lines[1:]):
+        travel.append(np.array([previous[-1], following[0]]))
+    return travel
+
+
+def preview_svg(document: vp.Document, *, show_travel: bool = False) -> str:
+    """The page as SVG text: ink layers in black, travel (if asked) in its own red layer."""
+    preview = vp.Document(page_size=document.page_size)
+    for layer_id in sorted(document.layers):
+        ink = document.layers[layer_id].clone(document.layers[layer_id])
+        ink.set_property(vp.METADATA_FIELD_COLOR, vp.Color(INK_COLOUR))
+        ink.set_property(vp.METADATA_FIELD_NAME, f"ink {layer_id}")
+        preview.add(ink, layer_id, with_metadata=True)
+    if show_travel:
+        travel = travel_lines(document)
+        travel.set_property(vp.METADATA_FIELD_COLOR, vp.Color(TRAVEL_COLOUR))
+        travel.set_property(vp.METADATA_FIELD_NAME, "pen-up travel")
+        preview.add(travel, preview.free_id(), with_metadata=True)
+    output = io.StringIO()
+    vp.write_svg(output, preview, color_mode="default", set_date=False, source_string="sketchplot")
+    return output.getvalue()
+
+
+def write_preview(document: vp.Document, path: str | os.PathLike, *, show_travel: bool = False) -> None:
+    """Write the SVG preview to ``path``."""
+    try:
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(preview_svg(document, show_travel=show_travel))
+    except OSError as exc:
+        raise SketchplotError(f"cannot write preview {path}: {exc.strerror}") from None
