@@ -1,0 +1,619 @@
+"""A GRBL 1.1 simulator that speaks GRBL's bytes, so the streamer runs unchanged against it.
+
+What it models, because the streamer depends on it: GRBL's 128-byte serial RX buffer
+(overflow is detected and reported, where real GRBL silently drops bytes), the 80-byte line
+buffer (error:11), a 15-block planner that ``ok`` only means a line was planned into, lines that synchronise the planner first (dwells, spindle/servo changes, program
+end), real-time bytes ``?`` ``!`` ``~`` and Ctrl-X, alarms and the alarm lock, check mode
+(``$C``), soft limits (ALARM:2) and the startup banner. Motion is executed by the same
+``Interpreter`` the estimator uses, and pen-down motion is recorded as polylines in machine mm.
+
+Time: the simulator runs on a clock its driver advances. With the link model on (``baud``),
+bytes take 10 bits each to arrive; blocks take length / feed (constant speed: acceleration is
+not modelled). The pyserial handler (``protocol_sim``) either advances the clock with the wall
+clock (``realtime=1``) or jumps it to the next event whenever the host waits for an answer
+(``realtime=0``): the same ordering of events as a real machine, without the waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import threading
+import time
+import tty
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import serial
+
+from sketchplot.errors import SketchplotError
+from sketchplot.gcode.reader import (
+    Dwell,
+    GCodeError,
+    Interpreter,
+    Motion,
+    PathRecorder,
+    PenChange,
+    clean_line,
+    parse_line,
+)
+from sketchplot.machines.grbl_codes import CRITICAL_ALARMS, is_sync
+from sketchplot.machines.profiles import MachineProfile, load_profile
+
+VERSION = "1.1h"
+BANNER = f"\r\nGrbl {VERSION} ['$' for help]\r\n".encode()
+UNLOCK_MESSAGE = b"[MSG:'$H'|'$X' to unlock]\r\n"
+RX_BUFFER_BYTES = 128  # GRBL 1.1's serial RX buffer (its ring holds all 128)
+PLANNER_BLOCKS = 15
+LINE_BUFFER_BYTES = 80
+STATUS, FEED_HOLD, CYCLE_START, SOFT_RESET = 0x3F, 0x21, 0x7E, 0x18
+GARBAGE = b"\xfe\x8d#\xa4\xff~\x01\r\n"  # what a wrong baud rate or line noise looks like
+URL_OPTIONS = (
+    "profile", "record", "svg", "realtime", "baud",
+    "error_at", "error", "alarm_at", "alarm", "disconnect_after", "delay_ms", "garbage_at", "reset_at",
+)
+
+
+HANDLER_PACKAGE = "sketchplot.machines"  # pyserial imports <package>.protocol_sim for sim://
+
+
+def register() -> None:
+    """Make ``sim://`` URLs known to ``serial.serial_for_url``."""
+    if HANDLER_PACKAGE not in serial.protocol_handler_packages:
+        serial.protocol_handler_packages.append(HANDLER_PACKAGE)
+
+
+register()
+
+
+class SimulatorError(SketchplotError):
+    """A bad ``sim://`` URL."""
+
+
+class PortGone(Exception):
+    """The simulated port died (``disconnect_after``) or the host overflowed GRBL's RX buffer."""
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Fault injection; line counts are 1-based over the non-empty lines received since power-on."""
+
+    error_at: int | None = None
+    error: int = 20
+    alarm_at: int | None = None
+    alarm: int = 2
+    disconnect_after: int | None = None  # bytes received, real-time bytes included
+    delay_ms: float = 0.0  # every answer reaches the host this much later (wall clock)
+    garbage_at: int | None = None  # the line runs, its answer is line noise
+    reset_at: int | None = None  # GRBL resets by itself instead of running the line
+
+
+@dataclass
+class _Item:
+    """A planner entry: a motion (a block, takes time) or a pen change (takes none)."""
+
+    event: Motion | PenChange | Dwell
+    duration: float
+
+
+@dataclass
+class SimConfig:
+    profile: MachineProfile
+    faults: Faults = field(default_factory=Faults)
+    baud: int | None = None  # None: the link is instant
+    record: str | None = None
+    svg: str | None = None
+    realtime: bool = False
+
+
+def parse_sim_url(url: str) -> SimConfig:
+    """``sim://?profile=a4-servo&record=out.json&...`` -> SimConfig (option names from issue 4)."""
+    parts = urlsplit(url)
+    if parts.scheme != "sim":
+        raise SimulatorError(f"not a simulator URL: {url!r} (expected sim://?option=value&...)")
+    options = {key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
+    unknown = sorted(set(options) - set(URL_OPTIONS))
+    if unknown:
+        raise SimulatorError(f"{url}: unknown simulator option(s) {', '.join(unknown)} (known: {', '.join(URL_OPTIONS)})")
+
+    def number(key, kind=int):
+        try:
+            return kind(options[key]) if key in options else None
+        except ValueError:
+            raise SimulatorError(f"{url}: option {key}={options[key]!r} is not a number") from None
+
+    faults = Faults(
+        error_at=number("error_at"),
+        error=number("error") or 20,
+        alarm_at=number("alarm_at"),
+        alarm=number("alarm") or 2,
+        disconnect_after=number("disconnect_after"),
+        delay_ms=number("delay_ms", float) or 0.0,
+        garbage_at=number("garbage_at"),
+        reset_at=number("reset_at"),
+    )
+    realtime = bool(number("realtime"))
+    profile = load_profile(options.get("profile") or None)
+    baud = number("baud") or (profile.baud if realtime else None)
+    return SimConfig(profile, faults, baud, options.get("record"), options.get("svg"), realtime)
+
+
+class GrblSimulator:
+    """GRBL 1.1's protocol and machine state, driven by ``receive`` / ``advance`` / ``take_output``."""
+
+    def __init__(self, config: SimConfig, timed: bool = True):
+        self.config = config
+        self.timed = timed  # False: motion and dwells take no time (an infinitely fast machine)
+        self.profile = config.profile
+        self.faults = config.faults
+        self.clock = 0.0
+        self.recorder = PathRecorder()
+        self.settings = {10: 1, 11: self.profile.junction_deviation, 12: 0.002, 20: int(self.profile.soft_limits),
+                         22: int(self.profile.homing), 110: self.profile.max_rate[0], 111: self.profile.max_rate[1],
+                         120: self.profile.acceleration[0], 121: self.profile.acceleration[1],
+                         130: self.profile.width, 131: self.profile.height}
+        self.lines_received = 0
+        self.bytes_received = 0
+        self.rx_overflows = 0
+        self.gone = False
+        self.overflow_reported = False
+        self.reports = 0
+        self._wire: deque[tuple[float, int]] = deque()  # host -> GRBL bytes with arrival times
+        self._wire_free_at = 0.0
+        self._out: deque[tuple[float, float, bytes]] = deque()  # (clock ready, wall ready, bytes)
+        self._out_free_at = 0.0
+        self.interpreter = Interpreter(self.profile)
+        self.machine_position = self.interpreter.position
+        self._reset_state()
+        self.alarm = self.profile.homing  # GRBL with homing enabled starts locked
+        self._emit(BANNER + (UNLOCK_MESSAGE if self.alarm else b""))
+
+    def _reset_state(self) -> None:
+        self.rx = bytearray()
+        self.planner: deque[_Item] = deque()
+        self.head_start = self.clock
+        self.held = False
+        self.check_interpreter: Interpreter | None = None
+        self.critical = False  # ALARM 1/2: everything but reset is ignored
+        self._waiting: tuple[deque[_Item], bool, bytes] | None = None  # (items left, sync, answer)
+        self._wco_shown: tuple[float, float, float] | None = None
+
+    # ---- host side ---------------------------------------------------------------------------
+
+    def receive(self, data: bytes, now: float) -> None:
+        """The host wrote ``data`` at clock time ``now``."""
+        if self.gone:
+            raise PortGone("port disconnected")
+        for byte in data:
+            if self.config.baud:
+                self._wire_free_at = max(now, self._wire_free_at) + 10.0 / self.config.baud
+                self._wire.append((self._wire_free_at, byte))
+            else:
+                self._wire.append((now, byte))
+        self.advance(now)
+
+    def take_output(self, wall: float) -> bytes:
+        """The bytes that have reached the host by now."""
+        out = bytearray()
+        while self._out and self._out[0][0] <= self.clock + 1e-12 and self._out[0][1] <= wall:
+            out += self._out.popleft()[2]
+        return bytes(out)
+
+    def next_output_wall(self) -> float | None:
+        return self._out[0][1] if self._out and self._out[0][0] <= self.clock + 1e-12 else None
+
+    def next_event(self) -> float | None:
+        """Clock time of the next thing that happens without the host doing anything."""
+        times = []
+        if self._wire:
+            times.append(self._wire[0][0])
+        if self.planner and not self.held and not self.critical:
+            times.append(self.head_start + self.planner[0].duration)
+        if self._out and self._out[0][0] > self.clock:
+            times.append(self._out[0][0])
+        return min(times) if times else None
+
+    def advance(self, until: float) -> None:
+        """Run everything that happens up to clock time ``until``."""
+        while True:
+            self._parse()
+            when = self.next_event()
+            if when is None or when > until:
+                break
+            self.clock = max(self.clock, when)
+            self._fire()
+        self.clock = max(self.clock, until)
+        self._parse()
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def _fire(self) -> None:
+        while self._wire and self._wire[0][0] <= self.clock and not self.gone:
+            byte = self._wire.popleft()[1]
+            self._arrive(byte)
+            if byte in (10, 13):
+                self._parse()  # GRBL parses a line as soon as it is complete
+        if self.planner and not self.held and not self.critical:
+            head = self.planner[0]
+            if self.head_start + head.duration <= self.clock + 1e-12:
+                self._complete_head(self.head_start + head.duration)
+
+    def _complete_head(self, at: float) -> None:
+        item = self.planner.popleft()
+        self._execute(item.event)
+        self.head_start = at
+
+    def _execute(self, event) -> None:
+        if isinstance(event, Motion):
+            self.machine_position = event.end
+        self.recorder.feed([event])
+
+    def _arrive(self, byte: int) -> None:
+        self.bytes_received += 1
+        limit = self.faults.disconnect_after
+        if limit is not None and self.bytes_received > limit:
+            self.gone = True
+            self._wire.clear()
+            return
+        if byte == STATUS:
+            self._emit(self._status())
+        elif byte == FEED_HOLD:
+            self._feed_hold()
+        elif byte == CYCLE_START:
+            if self.held:
+                self.held = False
+                self.head_start = self.clock
+        elif byte == SOFT_RESET:
+            self._soft_reset()
+        elif len(self.rx) >= RX_BUFFER_BYTES:
+            self.rx_overflows += 1  # real GRBL drops the byte without a word
+        else:
+            self.rx.append(byte)
+
+    def _emit(self, data: bytes) -> None:
+        ready = self.clock
+        if self.config.baud:
+            self._out_free_at = max(self.clock, self._out_free_at) + 10.0 * len(data) / self.config.baud
+            ready = self._out_free_at
+        self._out.append((ready, time.monotonic() + self.faults.delay_ms / 1000.0, data))
+
+    def _running(self) -> bool:
+        return bool(self.planner)
+
+    def _stop_motion(self) -> None:
+        """Stop where the machine is now: the head block is split at its done fraction."""
+        if not self.planner or self.held:
+            return
+        head = self.planner[0]
+        if isinstance(head.event, Motion) and head.duration > 0:
+            done = min(1.0, max(0.0, (self.clock - self.head_start) / head.duration))
+            if done > 0:
+                m = head.event
+                point = tuple(a + (b - a) * done for a, b in zip(m.start, m.end))
+                self._execute(Motion(m.start, point, m.rapid, m.feed, m.pen_down, m.line_no))
+                head.event = Motion(point, m.end, m.rapid, m.feed, m.pen_down, m.line_no)
+                head.duration *= 1.0 - done
+        self.head_start = self.clock
+
+    def _feed_hold(self) -> None:
+        if self.alarm or self.check_interpreter is not None or self.held:
+            return
+        self._stop_motion()
+        self.held = True
+
+    def _soft_reset(self) -> None:
+        moving = self._running() and not self.held
+        self._stop_motion()
+        self.recorder.break_line()
+        if moving:
+            self._emit(b"ALARM:3\r\n")
+            self.alarm = True
+        self.alarm = self.alarm or self.critical
+        self._reset_state()
+        self.interpreter = Interpreter(self.profile)
+        self.interpreter.position = self.machine_position
+        self.interpreter.pen_down = self.interpreter._pen_rule(self.machine_position[2])
+        self._emit(BANNER + (UNLOCK_MESSAGE if self.alarm else b""))
+
+    def _raise_alarm(self, code: int) -> None:
+        self._stop_motion()
+        self.recorder.break_line()
+        self.planner.clear()
+        self._waiting = None
+        self.held = False
+        self.alarm = True
+        self._emit(f"ALARM:{code}\r\n".encode())
+        if code in CRITICAL_ALARMS:
+            self.critical = True
+            self._emit(b"[MSG:Reset to continue]\r\n")
+        self.interpreter = Interpreter(self.profile)
+        self.interpreter.position = self.machine_position
+
+    def _position(self) -> tuple[float, float, float]:
+        if self.planner and not self.held and isinstance(self.planner[0].event, Motion):
+            head = self.planner[0]
+            done = min(1.0, max(0.0, (self.clock - self.head_start) / head.duration)) if head.duration else 0.0
+            m = head.event
+            return tuple(a + (b - a) * done for a, b in zip(m.start, m.end))
+        return self.machine_position
+
+    def _state(self) -> str:
+        if self.alarm:
+            return "Alarm"
+        if self.check_interpreter is not None:
+            return "Check"
+        if self.held:
+            return "Hold:0"
+        return "Run" if self._running() or self._waiting else "Idle"
+
+    def _status(self) -> bytes:
+        """GRBL 1.1 report, fields chosen by $10 like GRBL (bit 0: MPos, bit 1: Bf)."""
+        mask = int(self.settings[10])
+        position = self._position()
+        offset = self.interpreter.offset
+        shown = position if mask & 1 else tuple(p - o for p, o in zip(position, offset))
+        fields = [self._state(), ("MPos:" if mask & 1 else "WPos:") + ",".join(f"{v:.3f}" for v in shown)]
+        if mask & 2:
+            blocks = sum(isinstance(item.event, Motion) for item in self.planner)
+            fields.append(f"Bf:{PLANNER_BLOCKS - blocks},{RX_BUFFER_BYTES - len(self.rx)}")
+        running = self.planner and not self.held and isinstance(self.planner[0].event, Motion)
+        feed = self.planner[0].event.feed if running else 0.0
+        speed = self.interpreter.s_value if self.interpreter.spindle_on else 0.0
+        fields.append(f"FS:{feed:g},{speed:g}")
+        if self.reports % 10 == 0 or self._wco_shown != offset:
+            fields.append("WCO:" + ",".join(f"{v:.3f}" for v in offset))
+            self._wco_shown = offset
+        self.reports += 1
+        return ("<" + "|".join(fields) + ">\r\n").encode()
+
+    # ---- the line parser ---------------------------------------------------------------------
+
+    def _parse(self) -> None:
+        """GRBL's main loop: take lines out of the RX buffer while the planner has room."""
+        while not self.critical and not self.gone:
+            if self._waiting is not None:
+                if not self._feed_planner():
+                    return
+                continue
+            end = next((i for i, b in enumerate(self.rx) if b in (10, 13)), None)
+            if end is None:
+                return
+            raw = bytes(self.rx[:end]).decode("latin-1")
+            del self.rx[: end + 1]
+            self._line(raw)
+
+    def _feed_planner(self) -> bool:
+        """Move the waiting line's items into the planner; True once its answer has been sent."""
+        items, sync, answer = self._waiting
+        if sync and self.planner:
+            return False
+        while items:
+            item = items[0]
+            if isinstance(item.event, Motion):
+                if sum(isinstance(i.event, Motion) for i in self.planner) >= PLANNER_BLOCKS:
+                    return False
+            if not self.planner:
+                self.head_start = self.clock
+            self.planner.append(items.popleft())
+            if not isinstance(self.planner[0].event, Motion) and not self.held:
+                self._complete_zero_time_head()
+        if sync and self.planner:
+            return False  # a dwell runs before GRBL answers
+        self._waiting = None
+        self._emit(answer)
+        return True
+
+    def _complete_zero_time_head(self) -> None:
+        while self.planner and self.planner[0].duration == 0 and not self.held:
+            self._complete_head(self.clock)
+
+    def _answer(self, text: str) -> None:
+        self._emit(text.encode() + b"\r\n")
+
+    def _line(self, raw: str) -> None:
+        text = clean_line(raw)
+        if not text:
+            self._answer("ok")
+            return
+        self.lines_received += 1
+        number = self.lines_received
+        faults = self.faults
+        if number == faults.reset_at:
+            self._soft_reset()
+            return
+        if number == faults.error_at:
+            self._answer(f"error:{faults.error}")
+            return
+        if number == faults.alarm_at:
+            self._raise_alarm(faults.alarm)
+            return
+        answer = GARBAGE if number == faults.garbage_at else b"ok\r\n"
+        if len(text) >= LINE_BUFFER_BYTES:
+            self._answer("error:11")
+        elif text.startswith("$"):
+            self._system(text)
+        elif self.alarm:
+            self._answer("error:9")
+        else:
+            self._gcode(raw, text, answer)
+
+    def _gcode(self, raw: str, text: str, answer: bytes) -> None:
+        interpreter = self.check_interpreter or self.interpreter
+        spindle_before = (interpreter.spindle_on, interpreter.s_value)
+        try:
+            block = parse_line(raw, self.lines_received)
+            events = interpreter.execute(block)
+        except GCodeError as exc:
+            self._answer(f"error:{exc.code}")
+            return
+        if self.settings[20]:
+            for event in events:
+                if isinstance(event, Motion) and not self.profile.contains(event.end[0], event.end[1]):
+                    self._raise_alarm(2)
+                    return
+        if self.check_interpreter is not None:
+            self._emit(answer)
+            return
+        sync = is_sync(block, events, spindle_before, (interpreter.spindle_on, interpreter.s_value))
+        items = deque(_Item(e, self._duration(e)) for e in events)
+        self._waiting = (items, sync, answer)
+
+    def _duration(self, event) -> float:
+        if not self.timed:
+            return 0.0
+        if isinstance(event, Motion):
+            return event.length / (event.feed / 60.0)
+        if isinstance(event, Dwell):
+            return event.seconds
+        return 0.0
+
+    def _system(self, text: str) -> None:
+        idle = not self._running() and self._waiting is None
+        if text == "$X":
+            if self.alarm:
+                self.alarm = False
+                self._answer("[MSG:Caution: Unlocked]")
+            self._answer("ok")
+        elif text == "$H":
+            if not self.settings[22]:
+                self._answer("error:5")
+            elif not idle:
+                self._answer("error:8")
+            else:
+                x, y = self.profile.park_position
+                self.machine_position = (x, y, self.machine_position[2])
+                self.interpreter.position = self.machine_position
+                self.alarm = False
+                self._answer("ok")
+        elif text == "$C":
+            if self.check_interpreter is not None:
+                self._answer("[MSG:Disabled]")
+                self._answer("ok")
+                self._soft_reset()
+            elif not idle or self.alarm:
+                self._answer("error:8")
+            else:
+                self.check_interpreter = Interpreter(self.profile)
+                self.check_interpreter.__dict__.update(
+                    {k: v for k, v in self.interpreter.__dict__.items() if k != "profile"}
+                )
+                self._answer("[MSG:Enabled]")
+                self._answer("ok")
+        elif text == "$$":
+            for key, value in self.settings.items():
+                self._answer(f"${key}={value:g}" if isinstance(value, float) else f"${key}={value}")
+            self._answer("ok")
+        elif text == "$I":
+            self._answer(f"[VER:{VERSION}.20190825:]")
+            self._answer("[OPT:V,15,128]")
+            self._answer("ok")
+        elif text == "$G":
+            it = self.interpreter
+            self._answer(
+                f"[GC:G{it.motion_mode:g} G54 G17 {'G20' if it.inches else 'G21'} {'G91' if it.incremental else 'G90'} "
+                f"G94 {'M3' if it.spindle_on else 'M5'} M9 T0 F{(it.feed or 0):g} S{it.s_value:g}]"
+            )
+            self._answer("ok")
+        elif "=" in text and text[1:].split("=")[0].isdigit():
+            key, value = text[1:].split("=", 1)
+            if int(key) not in self.settings:
+                self._answer("error:3")
+            elif not idle:
+                self._answer("error:8")
+            else:
+                try:
+                    self.settings[int(key)] = float(value) if "." in value else int(value)
+                except ValueError:
+                    self._answer("error:2")
+                    return
+                self._answer("ok")
+        else:
+            self._answer("error:3")
+
+    # ---- results -----------------------------------------------------------------------------
+
+    def polylines(self) -> list[np.ndarray]:
+        """Pen-down polylines drawn so far (machine mm)."""
+        self.recorder.break_line()
+        return list(self.recorder.polylines)
+
+    def save(self) -> None:
+        """Write the ``record`` JSON (appending to an existing one) and the ``svg`` if asked."""
+        polylines = self.polylines()
+        if self.config.record:
+            path = Path(self.config.record)
+            data = {"polylines": [], "rx_overflows": 0}
+            if path.exists():
+                data.update(json.loads(path.read_text()))
+            data["polylines"] += [line.tolist() for line in polylines]
+            data["rx_overflows"] += self.rx_overflows
+            path.write_text(json.dumps(data))
+        if self.config.svg:
+            write_svg(self.config.svg, polylines, self.profile)
+
+
+def write_svg(path: str | os.PathLike, polylines: list[np.ndarray], profile: MachineProfile) -> None:
+    """What the pen drew, as an SVG of the work area seen from above (machine y up)."""
+    import vpype as vp
+
+    document = vp.Document(page_size=(profile.width * vp.convert_length("mm"), profile.height * vp.convert_length("mm")))
+    scale = vp.convert_length("mm")
+    lines = [((xy[:, 0] - profile.x_min) + 1j * (profile.y_max - xy[:, 1])) * scale for xy in polylines]
+    document.add(vp.LineCollection(lines), 1)
+    with open(path, "w") as handle:
+        vp.write_svg(handle, document)
+
+
+def read_record(path: str | os.PathLike) -> list[np.ndarray]:
+    """Polylines of a ``record=`` file."""
+    return [np.asarray(line, dtype=float) for line in json.loads(Path(path).read_text())["polylines"]]
+
+
+def serve_on_pty(url: str = "sim://") -> tuple[str, Callable[[], None]]:
+    """Run a simulator behind a pseudo-terminal: returns (device path, stop function).
+
+    The real pyserial device code path talks to the slave end; a thread feeds the master end
+    to the simulator on the wall clock. ``stop()`` ends the thread and saves the record."""
+    config = parse_sim_url(url)
+    simulator = GrblSimulator(config, timed=config.realtime)
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    path = os.ttyname(slave)
+    stopping = threading.Event()
+    started = time.monotonic()
+
+    def pump():
+        while not stopping.is_set() and not simulator.gone:
+            now = time.monotonic() - started
+            simulator.advance(now)
+            out = simulator.take_output(time.monotonic())
+            if out:
+                os.write(master, out)
+            wake = simulator.next_event()
+            timeout = 0.01 if wake is None else min(0.01, max(0.0, wake - now))
+            readable, _, _ = select.select([master], [], [], timeout)
+            if readable:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:
+                    return
+                simulator.receive(data, time.monotonic() - started)
+
+    thread = threading.Thread(target=pump, name="grbl-sim-pty", daemon=True)
+    thread.start()
+
+    def stop():
+        stopping.set()
+        thread.join(timeout=2)
+        simulator.save()
+        os.close(master)
+        os.close(slave)
+
+    stop.simulator = simulator
+    return path, stop

@@ -1,0 +1,642 @@
+"""Stream G-code to GRBL 1.1 over pyserial, fast, and stop safely when anything goes wrong.
+
+Protocol (GRBL 1.1 interface docs): character counting keeps the bytes of un-answered lines
+at or below 127, the usable part of GRBL's 128-byte RX buffer, so the buffer never runs dry
+and never overflows; one ``ok``/``error:N`` retires the oldest line. ``$`` lines and the
+``send_and_wait`` mode wait for each answer. Real-time bytes (``?`` ``!`` ``~`` Ctrl-X) jump
+the queue and are not counted.
+
+Which lines have *run* (for the journal): an ``ok`` only means planned. A line is proven
+executed when a later planner-synchronising line (dwell, spindle/servo change, program end)
+is answered, when GRBL reports Idle with nothing outstanding, when the status report's
+``Bf`` field shows its blocks have left the planner, or, after a stop, when the reported
+machine position lies beyond it on the path.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import deque
+from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import serial
+
+from sketchplot.errors import SketchplotError
+from sketchplot.gcode.reader import Dwell, GCodeError, Interpreter, Motion, parse_line, read_gcode
+from sketchplot.machines.grbl_codes import CRITICAL_ALARMS, describe_alarm, describe_error, is_sync
+from sketchplot.machines.journal import (
+    Journal,
+    JournalError,
+    PlanLine,
+    default_journal_path,
+    file_digest,
+    pen_up_lines,
+    resume_plan,
+    start_line_executed,
+)
+from sketchplot.machines.profiles import MachineProfile
+from sketchplot.machines.simulator import register
+
+RX_BUFFER_BYTES = 127
+PLANNER_BLOCKS = 15
+STATUS_QUERY, FEED_HOLD, CYCLE_START, SOFT_RESET = b"?", b"!", b"~", b"\x18"
+BANNER = re.compile(r"Grbl (\d+\.\d+\w*) \['\$' for help\]")
+POSITION_TOLERANCE_MM = 0.02  # GRBL reports 3 decimals of a step-quantised position
+RESUME_HINT = "run again with --resume to continue"
+
+
+class NotGrblError(SketchplotError):
+    """The port cannot be opened or what answers is not GRBL 1.1."""
+
+    exit_code = 2
+
+
+class GrblJobError(SketchplotError):
+    """GRBL refused a line (error:N) or raised an alarm mid-job."""
+
+    exit_code = 3
+
+
+class LinkError(SketchplotError):
+    """The link failed mid-job: no answer in time, the port vanished, noise, a reset."""
+
+    exit_code = 4
+
+
+class JobInterrupted(SketchplotError):
+    """Ctrl-C: the machine was stopped safely."""
+
+    exit_code = 130
+
+
+@dataclass(frozen=True)
+class Status:
+    """A parsed GRBL 1.1 status report ``<Idle|MPos:..|Bf:..|FS:..|WCO:..>``."""
+
+    state: str
+    substate: int | None = None
+    mpos: tuple[float, ...] | None = None
+    wpos: tuple[float, ...] | None = None
+    wco: tuple[float, ...] | None = None
+    feed: float | None = None
+    speed: float | None = None
+    planner_free: int | None = None
+    rx_free: int | None = None
+
+
+def parse_status(line: str, wco: tuple[float, ...] | None = None) -> Status:
+    """Parse a report; ``wco`` (the last offset seen) fills in MPos/WPos when only one is sent."""
+    fields = line.strip()[1:-1].split("|")
+    state, _, sub = fields[0].partition(":")
+    values: dict[str, tuple[float, ...]] = {}
+    for item in fields[1:]:
+        name, _, text = item.partition(":")
+        try:
+            values[name] = tuple(float(v) for v in text.split(","))
+        except ValueError:
+            continue
+    wco = values.get("WCO", wco)
+    mpos, wpos = values.get("MPos"), values.get("WPos")
+    if wco is not None:
+        if mpos is None and wpos is not None:
+            mpos = tuple(w + o for w, o in zip(wpos, wco))
+        if wpos is None and mpos is not None:
+            wpos = tuple(m - o for m, o in zip(mpos, wco))
+    feed_speed = values.get("FS") or values.get("F")
+    buffers = values.get("Bf")
+    return Status(
+        state=state,
+        substate=int(sub) if sub.isdigit() else None,
+        mpos=mpos,
+        wpos=wpos,
+        wco=wco,
+        feed=feed_speed[0] if feed_speed else None,
+        speed=feed_speed[1] if feed_speed and len(feed_speed) > 1 else None,
+        planner_free=int(buffers[0]) if buffers else None,
+        rx_free=int(buffers[1]) if buffers and len(buffers) > 1 else None,
+    )
+
+
+def open_port(port: str, baud: int, timeout: float = 0.02) -> serial.SerialBase:
+    """A device path or any pyserial URL (``sim://`` included)."""
+    register()
+    try:
+        return serial.serial_for_url(port, baudrate=baud, timeout=timeout, write_timeout=5)
+    except (serial.SerialException, ValueError, OSError) as exc:
+        raise NotGrblError(f"cannot open {port}: {exc}") from None
+
+
+class Grbl:
+    """Line I/O, real-time commands and status reports for one connected GRBL."""
+
+    def __init__(self, port: serial.SerialBase, name: str = "", timeout: float = 5.0):
+        self.port = port
+        self.name = name or getattr(port, "port", "")
+        self.timeout = timeout
+        self.version = ""
+        self._buffer = bytearray()
+        self.last_rx = time.monotonic()
+        self.wco: tuple[float, ...] | None = None
+        self.messages: list[str] = []
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.port.write(data)
+        except (serial.SerialException, OSError) as exc:
+            raise LinkError(f"{self.name}: port failed while writing: {exc}") from None
+
+    def read_line(self, wait: float) -> str | None:
+        """The next complete line from GRBL (without CR LF), or None after ``wait`` seconds."""
+        deadline = time.monotonic() + wait
+        while True:
+            end = self._buffer.find(b"\n")
+            if end >= 0:
+                raw = bytes(self._buffer[:end]).rstrip(b"\r")
+                del self._buffer[: end + 1]
+                self.last_rx = time.monotonic()
+                return raw.decode("ascii", errors="replace")
+            try:
+                chunk = self.port.read(max(1, self.port.in_waiting))
+            except (serial.SerialException, OSError) as exc:
+                raise LinkError(f"{self.name}: port vanished: {exc}") from None
+            self._buffer += chunk
+            if not chunk and time.monotonic() >= deadline:
+                return None
+
+    def status(self, line: str) -> Status:
+        report = parse_status(line, self.wco)
+        self.wco = report.wco
+        return report
+
+    def query_status(self, wait: float | None = None) -> Status:
+        """Ask '?' and return the report (other lines are kept in ``messages``)."""
+        self.write(STATUS_QUERY)
+        deadline = time.monotonic() + (self.timeout if wait is None else wait)
+        while time.monotonic() < deadline:
+            line = self.read_line(0.05)
+            if line and line.startswith("<"):
+                return self.status(line)
+            if line:
+                self.messages.append(line)
+        raise LinkError(f"{self.name}: GRBL sent no status report within {self.timeout if wait is None else wait:g} s")
+
+    def wait_banner(self, wait: float, awake_gives_up: bool = False) -> str | None:
+        """The version from GRBL's startup banner; with ``awake_gives_up``, None as soon as
+        GRBL answers ``ok`` (it is awake and its banner went by before the port was opened)."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            line = self.read_line(0.05)
+            if line is None:
+                continue
+            match = BANNER.search(line)
+            if match:
+                self.version = match.group(1)
+                return match.group(1)
+            self.messages.append(line)
+            if awake_gives_up and line == "ok":
+                return None
+        return None
+
+    def command(self, text: str, wait: float | None = None) -> list[str]:
+        """Send one line and wait for its ok (send-and-wait); messages before it are returned."""
+        self.write(text.encode() + b"\n")
+        deadline = time.monotonic() + (self.timeout if wait is None else wait)
+        replies = []
+        while time.monotonic() < deadline:
+            line = self.read_line(0.05)
+            if line is None or line.startswith("<") or not line:
+                continue
+            if line == "ok":
+                return replies
+            if line.startswith("error:"):
+                code = int(line[6:])
+                raise GrblJobError(f"GRBL refused {text!r}: {describe_error(code)} ({line})")
+            if line.startswith("ALARM:"):
+                code = int(line[6:])
+                raise GrblJobError(f"GRBL alarm after {text!r}: {describe_alarm(code)} ({line})")
+            replies.append(line)
+        raise LinkError(f"{self.name}: no answer to {text!r} within {self.timeout if wait is None else wait:g} s")
+
+    def connect(self, profile: MachineProfile, wake_s: float = 2.5) -> None:
+        """Wake GRBL, insist on its 1.1 banner, and leave it idle and unlocked."""
+        self.write(b"\r\n\r\n")
+        version = self.wait_banner(wake_s, awake_gives_up=True)  # an Arduino reboots on open
+        if version is None:
+            self.write(SOFT_RESET)
+            version = self.wait_banner(wake_s)
+        if version is None:
+            heard = "; ".join(m for m in self.messages[-3:] if m.strip()) or "nothing"
+            raise NotGrblError(f"{self.name}: no GRBL banner after wake-up and reset (heard: {heard!r}); is this a GRBL 1.1 board at {self.port.baudrate} baud?")
+        if not version.startswith("1.1"):
+            raise NotGrblError(f"{self.name}: Grbl {version} found; sketchplot speaks GRBL 1.1's protocol")
+        patience = max(self.timeout, wake_s)
+        while self.read_line(0.05) is not None:  # the wake-up newlines' oks, startup messages
+            pass
+        state = self.query_status(patience).state
+        if state == "Alarm":
+            if profile.homing:
+                self.command("$H", wait=120)
+            else:
+                self.command("$X", patience)
+        elif state not in ("Idle", "Check"):
+            raise NotGrblError(f"{self.name}: GRBL is busy ({state}); wait for it to finish or reset it")
+
+    def close(self) -> None:
+        try:
+            self.port.close()
+        except (serial.SerialException, OSError):
+            pass
+
+
+@dataclass
+class _Sent:
+    index: int
+    line: PlanLine
+    nbytes: int
+    sync: bool
+    motions: list[Motion]
+    seconds: float  # length / feed + dwells: weights the progress bar
+
+
+@dataclass(frozen=True)
+class Progress:
+    lines_done: int
+    lines_total: int
+    seconds_done: float  # estimated machine time of the answered lines
+    seconds_total: float
+
+
+@dataclass
+class JobReport:
+    lines: int
+    seconds: float
+    bytes_sent: int
+    executed: set[int] = field(default_factory=set)
+
+
+def _on_segment(point, start, end) -> bool:
+    """Whether ``point`` lies on the segment (within the position tolerance), in 3-D."""
+    seg = [e - s for s, e in zip(start, end)]
+    rel = [p - s for s, p in zip(start, point)]
+    length2 = sum(v * v for v in seg)
+    t = 0.0 if length2 == 0 else max(0.0, min(1.0, sum(a * b for a, b in zip(seg, rel)) / length2))
+    closest = [s + t * v for s, v in zip(start, seg)]
+    return math.dist(closest, point) <= POSITION_TOLERANCE_MM
+
+
+class Streamer:
+    """Runs a list of lines on a connected GRBL and keeps the journal of what has run."""
+
+    def __init__(
+        self,
+        grbl: Grbl,
+        profile: MachineProfile,
+        *,
+        send_and_wait: bool = False,
+        journal: Journal | None = None,
+        poll_s: float = 0.2,
+        on_progress: Callable[[Progress], None] | None = None,
+    ):
+        self.grbl = grbl
+        self.profile = profile
+        self.send_and_wait = send_and_wait
+        self.journal = journal
+        self.poll_s = poll_s
+        self.on_progress = on_progress
+        self._journal_saved = 0.0
+
+    # ---- the job --------------------------------------------------------------------------
+
+    def run(self, plan: list[PlanLine], check: bool = False) -> JobReport:
+        """Stream ``plan``; on any failure stop the machine safely and raise."""
+        self._begin(plan, check)
+        started = time.monotonic()
+        bytes_sent = 0
+        if check:
+            self.grbl.command("$C")
+        try:
+            next_index = 0
+            next_poll = time.monotonic()
+            status_pending = False
+            while next_index < len(plan) or self.inflight:
+                while next_index < len(plan) and self._may_send(self.sent[next_index]):
+                    item = self.sent[next_index]
+                    self.inflight.append(item)  # first: a line cut short by Ctrl-C forces a reset
+                    self.grbl.write(item.line.text.encode() + b"\n")
+                    bytes_sent += item.nbytes
+                    next_index += 1
+                now = time.monotonic()
+                due = now >= next_poll or self._machine_s_since_poll >= self.poll_s
+                if due and not status_pending and not check:
+                    self.grbl.write(STATUS_QUERY)
+                    status_pending, next_poll = True, now + self.poll_s
+                    self._machine_s_since_poll = 0.0
+                line = self.grbl.read_line(0.01)
+                if line is None:
+                    if (self.inflight or status_pending) and now - self.grbl.last_rx > self.grbl.timeout:
+                        raise LinkError(
+                            f"{self.grbl.name}: GRBL stopped answering (nothing for {self.grbl.timeout:g} s) "
+                            f"{self._where(self.inflight[0] if self.inflight else None)}"
+                        )
+                    continue
+                if line.startswith("<"):
+                    status_pending = False
+                    self._on_status(self.grbl.status(line))
+                else:
+                    self._on_line(line)
+            if not check:
+                self._finish()
+        except KeyboardInterrupt:
+            self._fail(JobInterrupted(f"interrupted {self._where(self._current())}; the machine was stopped"))
+        except (GrblJobError, LinkError) as exc:
+            if check:
+                self._leave_check()
+                raise GrblJobError(f"check mode: {exc}") from None
+            self._fail(exc)
+        if check:
+            self._leave_check()
+        return JobReport(len(plan), time.monotonic() - started, bytes_sent, self._executed_lines())
+
+    def _begin(self, plan: list[PlanLine], check: bool) -> None:
+        """Fresh bookkeeping for one run of ``plan``."""
+        self.plan = plan
+        self.sent = self._prepare(plan)
+        self.total_seconds = sum(item.seconds for item in self.sent)
+        self.inflight: deque[_Sent] = deque()
+        self.acked: deque[_Sent] = deque()  # answered ok, not yet proven executed
+        self.executed: set[int] = set()  # plan indices
+        self.answered = 0
+        self.check = check
+        self.alarm: int | None = None
+        self._machine_s_since_poll = 0.0  # estimated machine time answered since the last '?'
+        self.refused = False  # after a refused or garbled answer, later oks prove nothing
+
+    def _leave_check(self) -> None:
+        """``$C`` again leaves check mode, which GRBL answers with a soft reset; after an alarm
+        only a reset gets through."""
+        if self.alarm is not None:
+            self.grbl.write(SOFT_RESET)
+        else:
+            self.grbl.write(b"$C\n")
+        if self.grbl.wait_banner(max(5.0, self.grbl.timeout)) is None:
+            raise LinkError(f"{self.grbl.name}: GRBL did not leave check mode")
+        while self.grbl.read_line(0.05) is not None:
+            pass
+        if self.grbl.query_status().state == "Alarm":
+            self.grbl.command("$X")
+
+    def _prepare(self, plan: list[PlanLine]) -> list[_Sent]:
+        """Check every line before anything moves, and know its motions for the journal."""
+        interpreter = Interpreter(self.profile)
+        prepared = []
+        for index, line in enumerate(plan):
+            block = parse_line(line.text, line.line_no or 0)
+            if block is None:
+                raise GCodeError(line.line_no or 0, line.text, "empty line in the plan")
+            spindle_before = (interpreter.spindle_on, interpreter.s_value)
+            events = interpreter.execute(block)
+            sync = is_sync(block, events, spindle_before, (interpreter.spindle_on, interpreter.s_value))
+            nbytes = len(block.text) + 1
+            motions = [e for e in events if isinstance(e, Motion)]
+            seconds = sum(m.length / (m.feed / 60.0) for m in motions) + sum(
+                e.seconds for e in events if isinstance(e, Dwell)
+            )
+            prepared.append(
+                _Sent(index, PlanLine(block.text, line.line_no), nbytes, sync, motions, seconds)
+            )
+        return prepared
+
+    def _may_send(self, item: _Sent) -> bool:
+        if not self.inflight:
+            return True
+        if self.send_and_wait or item.line.text.startswith("$") or self.inflight[-1].line.text.startswith("$"):
+            return False
+        return sum(s.nbytes for s in self.inflight) + item.nbytes <= RX_BUFFER_BYTES
+
+    def _current(self) -> _Sent | None:
+        return self.inflight[0] if self.inflight else (self.acked[-1] if self.acked else None)
+
+    def _where(self, item: _Sent | None) -> str:
+        if item is None:
+            return "before the first line"
+        where = f"line {item.line.line_no}" if item.line.line_no else f"resume line {item.index + 1}"
+        return f"at {where} ({item.line.text!r})"
+
+    def _on_line(self, line: str) -> None:
+        if line == "ok":
+            item = self._retire()
+            if self.check:
+                return
+            self.acked.append(item)
+            self._machine_s_since_poll += item.seconds
+            if item.sync:
+                self._mark_executed(len(self.acked))
+            self._progress()
+        elif line.startswith("error:") and line[6:].isdigit():
+            item = self._retire()
+            self.refused = True
+            code = int(line[6:])
+            raise GrblJobError(f"GRBL error:{code} {self._where(item)}: {describe_error(code)}")
+        elif line.startswith("ALARM:") and line[6:].isdigit():
+            code = int(line[6:])
+            self.alarm = code
+            if code == 3:  # we sent no reset: something else reset GRBL in motion
+                raise LinkError(f"GRBL reset unexpectedly {self._where(self._current())} (ALARM:3: {describe_alarm(3)})")
+            raise GrblJobError(f"GRBL ALARM:{code} {self._where(self._current())}: {describe_alarm(code)}")
+        elif BANNER.search(line):
+            raise LinkError(f"GRBL reset unexpectedly {self._where(self._current())}; lines in its buffer were lost")
+        elif line.startswith("[") or not line:
+            self.grbl.messages.append(line)
+        else:
+            self.refused = True
+            raise LinkError(f"unexpected answer {line!r} from {self.grbl.name} {self._where(self._current())} (line noise or wrong baud rate?)")
+
+    def _retire(self) -> _Sent:
+        if not self.inflight:
+            raise LinkError(f"{self.grbl.name}: an answer came for a line that was never sent (another program on the port?)")
+        self.answered += 1
+        return self.inflight.popleft()
+
+    # ---- what has run -----------------------------------------------------------------------
+
+    def _on_status(self, status: Status) -> None:
+        if status.state == "Idle" and not self.inflight:
+            self._mark_executed(len(self.acked))
+            return
+        if status.state not in ("Run", "Hold", "Idle"):
+            return
+        if status.planner_free is not None:
+            pending = PLANNER_BLOCKS - status.planner_free
+            count, blocks = len(self.acked), 0
+            while count > 0 and blocks < pending:
+                count -= 1
+                blocks += len(self.acked[count].motions)
+            self._mark_executed(count)
+        if status.mpos is not None:
+            self._locate(status.mpos)
+
+    def _mark_executed(self, count: int) -> None:
+        """The oldest ``count`` acknowledged lines have run."""
+        for _ in range(count):
+            self.executed.add(self.acked.popleft().index)
+        if self.journal is not None and time.monotonic() - self._journal_saved > 0.5:
+            self._save_journal()
+
+    def _locate(self, position: tuple[float, ...]) -> None:
+        """After a stop: lines whose whole path lies before ``position`` have run."""
+        candidates = list(self.acked) + list(self.inflight)
+        for count, item in enumerate(candidates):
+            for motion in item.motions:
+                if _on_segment(position, motion.start, motion.end) and math.dist(position, motion.end) > POSITION_TOLERANCE_MM:
+                    self._mark_executed(min(count, len(self.acked)))
+                    return
+        last = next((m for item in reversed(candidates) for m in reversed(item.motions)), None)
+        if last is not None and math.dist(position, last.end) <= POSITION_TOLERANCE_MM:
+            self._mark_executed(len(self.acked))
+
+    def _executed_lines(self) -> set[int]:
+        return {self.plan[i].line_no for i in self.executed if self.plan[i].line_no is not None}
+
+    def _save_journal(self) -> None:
+        self.journal.executed |= self._executed_lines()
+        self.journal.save()
+        self._journal_saved = time.monotonic()
+
+    def _progress(self) -> None:
+        if self.on_progress is not None:
+            done = sum(item.seconds for item in self.sent[: self.answered])
+            self.on_progress(Progress(self.answered, len(self.plan), done, self.total_seconds))
+
+    def _finish(self) -> None:
+        """Wait until GRBL has run everything (Idle), so the journal can say the job is done."""
+        deadline_quiet = self.grbl.timeout
+        while True:
+            status = self.grbl.query_status()
+            self._on_status(status)
+            if status.state == "Idle":
+                break
+            if status.state == "Alarm":
+                raise GrblJobError(f"GRBL is in alarm at the end of the job {self._where(self._current())}")
+            if time.monotonic() - self.grbl.last_rx > deadline_quiet:
+                raise LinkError(f"{self.grbl.name}: GRBL stopped answering at the end of the job")
+            line = self.grbl.read_line(min(self.poll_s, 0.05))  # waiting lets the machine run
+            if line and not line.startswith("<"):
+                self._on_line(line)
+        if self.journal is not None:
+            self.journal.complete = True
+            self._save_journal()
+
+    # ---- stopping safely --------------------------------------------------------------------
+
+    def _fail(self, error: SketchplotError) -> None:
+        """Stop sending, hold, reset if needed, unlock, lift the pen; save the journal; raise."""
+        try:
+            self._stop_machine()
+            note = "machine stopped, pen up"
+        except LinkError:
+            note = "GRBL no longer answers: the pen may still be down"
+        except (GrblJobError, KeyboardInterrupt) as exc:
+            note = f"could not lift the pen ({exc})"
+        if self.journal is not None:
+            self._save_journal()
+        message = f"{error}; {note}; {RESUME_HINT}"
+        raise type(error)(message) from None
+
+    def _stop_machine(self) -> None:
+        grbl = self.grbl
+        patience = max(10.0, 3 * grbl.timeout)  # a slow GRBL still deserves its pen lifted
+        grbl.write(FEED_HOLD)
+        deadline = time.monotonic() + patience
+        status = None
+        critical = self.alarm in CRITICAL_ALARMS
+        reset_seen = False
+        while time.monotonic() < deadline:
+            grbl.write(STATUS_QUERY)
+            line_deadline = time.monotonic() + 0.1
+            while time.monotonic() < line_deadline:
+                line = grbl.read_line(0.02)
+                if line is None:
+                    continue
+                if line.startswith("<"):
+                    status = grbl.status(line)
+                elif line == "ok" and self.inflight:
+                    item = self._retire()
+                    if not self.refused:
+                        self.acked.append(item)
+                elif line.startswith("error:") and self.inflight:
+                    self._retire()
+                    self.refused = True
+                elif line.startswith("ALARM:"):
+                    critical = critical or int(line[6:]) in CRITICAL_ALARMS
+                elif BANNER.search(line):
+                    reset_seen = True
+                    self.inflight.clear()
+            if critical or reset_seen:
+                break
+            if status and (status.state == "Alarm" or (status.state == "Hold" and status.substate == 0)):
+                break
+            if status and status.state == "Idle" and not self.inflight:
+                break
+            status = None
+        if status is not None and status.mpos is not None:
+            if status.state == "Idle" and not self.inflight:
+                self._mark_executed(len(self.acked))
+            else:
+                self._locate(status.mpos)
+        needs_reset = critical or self.inflight or (status is not None and status.state == "Hold")
+        if status is None and not reset_seen and not critical:
+            raise LinkError("GRBL did not report a stopped state")
+        if needs_reset and not reset_seen:
+            grbl.write(SOFT_RESET)
+            if grbl.wait_banner(patience) is None:
+                raise LinkError("GRBL did not come back after a soft reset")
+            self.inflight.clear()
+        while grbl.read_line(0.05) is not None:
+            pass
+        if grbl.query_status(patience).state == "Alarm":
+            grbl.command("$X", patience)
+        for text in pen_up_lines(self.profile):
+            grbl.command(text, patience)
+
+
+def stream_file(
+    gcode_path,
+    port: str,
+    profile: MachineProfile,
+    *,
+    baud: int | None = None,
+    send_and_wait: bool = False,
+    check: bool = False,
+    resume: bool = False,
+    start_line: int | None = None,
+    journal_path=None,
+    timeout: float = 5.0,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> JobReport:
+    """The ``stream`` command: plan (whole file or the rest of it), connect, check, stream."""
+    blocks = read_gcode(Path(gcode_path))
+    journal_file = Path(journal_path) if journal_path else default_journal_path(gcode_path)
+    executed: set[int] = set()
+    if resume:
+        previous = Journal.load(journal_file, gcode_path)
+        if previous.complete:
+            raise JournalError(f"{journal_file} says {gcode_path} was drawn completely; nothing to resume")
+        executed = previous.executed
+    elif start_line is not None:
+        executed = start_line_executed(blocks, start_line)
+    plan = resume_plan(blocks, executed, profile)
+    journal = Journal(journal_file, str(gcode_path), file_digest(gcode_path), set(executed))
+    grbl = Grbl(open_port(port, baud or profile.baud), port, timeout)
+    try:
+        grbl.connect(profile)
+        if check:
+            Streamer(grbl, profile).run(plan, check=True)
+        journal.save()
+        streamer = Streamer(grbl, profile, send_and_wait=send_and_wait, journal=journal, on_progress=on_progress)
+        return streamer.run(plan)
+    finally:
+        grbl.close()

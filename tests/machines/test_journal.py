@@ -1,0 +1,71 @@
+import pytest
+
+from sketchplot.gcode.reader import Interpreter, Motion, parse_line, read_gcode
+from sketchplot.machines.journal import (
+    Journal,
+    JournalError,
+    file_digest,
+    resume_plan,
+    start_line_executed,
+)
+from sketchplot.machines.profiles import load_profile
+
+SERVO = load_profile("a4-servo")
+ZAXIS = load_profile("a4-zaxis")
+TEXT = "G21\nG90\nM3 S50\nG0 X10 Y10\nM3 S30\nG1 X20 Y10 F3000\nG1 X20 Y20\nG1 X10 Y20\nM3 S50\n"
+
+
+def run_plan(plan, profile, start=None):
+    """Execute a plan on a fresh machine standing at ``start``; return pen-down segments."""
+    machine = Interpreter(profile)
+    if start is not None:
+        machine.position = start
+    drawn = []
+    for line in plan:
+        for event in machine.execute(parse_line(line.text, line.line_no or 0)):
+            if isinstance(event, Motion) and event.pen_down:
+                drawn.append((event.start[:2], event.end[:2]))
+    return drawn
+
+
+def test_nothing_executed_means_the_whole_file_unchanged():
+    blocks = read_gcode(TEXT)
+    plan = resume_plan(blocks, set(), SERVO)
+    assert [p.text for p in plan] == [b.text for b in blocks]
+    assert [p.line_no for p in plan] == list(range(1, 10))
+
+
+def test_resume_mid_stroke_restores_state_travels_pen_up_and_continues():
+    blocks = read_gcode(TEXT)
+    plan = resume_plan(blocks, set(range(1, 7)), SERVO)  # lines 1..6 ran: pen is down at (20, 10)
+    added = [p.text for p in plan if p.line_no is None]
+    assert added[:4] == ["G21", "G90", "M3 S50", "G4 P0.15"]  # absolute mm, pen up first
+    assert "G53 G0 X20.0000 Y10.0000" in added and "M3 S30" in added and "F3000.0000" in added
+    assert [p.line_no for p in plan if p.line_no] == [7, 8, 9]
+    # a machine left anywhere (here 100, 100) draws exactly the two remaining segments
+    assert run_plan(plan, SERVO, start=(100.0, 100.0, 0.0)) == [((20.0, 10.0), (20.0, 20.0)), ((20.0, 20.0), (10.0, 20.0))]
+
+
+def test_gaps_after_a_refused_line_and_z_pen_restore():
+    text = "G21\nG90\nG0 Z3\nG0 X10 Y10\nG1 Z0 F600\nG1 X20 Y10 F2000\nG1 X20 Y20\nG0 Z3\n"
+    blocks = read_gcode(text)
+    plan = resume_plan(blocks, {1, 2, 3, 4, 5, 7, 8}, ZAXIS)  # line 6 was refused, the rest ran
+    assert "G53 G1 Z0.0000 F600" in [p.text for p in plan]  # the pen goes back down
+    assert [p.line_no for p in plan if p.line_no] == [6]
+    assert run_plan(plan, ZAXIS, start=(20.0, 20.0, 3.0)) == [((10.0, 10.0), (20.0, 10.0))]
+
+
+def test_start_line_and_journal_round_trip(tmp_path):
+    path = tmp_path / "a.gcode"
+    path.write_text("; header\n" + TEXT)
+    blocks = read_gcode(path)
+    assert start_line_executed(blocks, 5) == {2, 3, 4}
+    journal = Journal(tmp_path / "j.json", str(path), file_digest(path), {2, 3, 4, 7})
+    journal.save()
+    again = Journal.load(tmp_path / "j.json", path)
+    assert again.executed == {2, 3, 4, 7} and not again.complete
+    path.write_text(TEXT)
+    with pytest.raises(JournalError, match="another version"):
+        Journal.load(tmp_path / "j.json", path)
+    with pytest.raises(JournalError, match="no journal to resume from"):
+        Journal.load(tmp_path / "missing.json", path)

@@ -1,0 +1,242 @@
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from sketchplot.cli import cli
+from sketchplot.gcode.reader import pen_paths, read_gcode
+from sketchplot.machines.journal import JournalError, default_journal_path
+from sketchplot.machines.profiles import load_profile
+from sketchplot.machines.simulator import read_record
+from sketchplot.machines.streamer import (
+    GrblJobError,
+    JobInterrupted,
+    LinkError,
+    parse_status,
+    stream_file,
+)
+
+PROFILES = ("a4-servo", "a3-servo", "a4-zaxis")
+
+
+
+def segments(polylines) -> Counter:
+    """Pen-down segments as an orientation-free multiset (0.1 µm grid)."""
+    counts = Counter()
+    for line in polylines:
+        for a, b in zip(line[:-1], line[1:]):
+            counts[tuple(sorted((tuple(np.round(a, 4)), tuple(np.round(b, 4)))))] += 1
+    return counts
+
+
+def sim(profile_name, record, options=""):
+    return f"sim://?profile={profile_name}&record={record}" + (f"&{options}" if options else "")
+
+
+def test_parse_status_fields():
+    status = parse_status("<Hold:0|MPos:1.000,2.500,-3.000|Bf:12,100|FS:500,30|WCO:1.000,0.500,0.000>")
+    assert (status.state, status.substate, status.mpos) == ("Hold", 0, (1.0, 2.5, -3.0))
+    assert status.wpos == (0.0, 2.0, -3.0) and (status.planner_free, status.rx_free) == (12, 100)
+    assert (status.feed, status.speed) == (500.0, 30.0)
+    later = parse_status("<Run|WPos:0.000,2.000,0.000|FS:10,0>", wco=status.wco)
+    assert later.mpos == (1.0, 2.5, 0.0) and later.planner_free is None
+
+
+@pytest.mark.parametrize("profile_name", PROFILES)
+def test_every_profile_draws_exactly_the_gcode_path(tmp_path, gcode_file, profile_name):
+    profile = load_profile(profile_name)
+    path = gcode_file(profile_name, 6)
+    record = tmp_path / "r.json"
+    report = stream_file(path, sim(profile_name, record), profile)
+    expected = pen_paths(read_gcode(path), profile)
+    recorded = read_record(record)
+    assert len(expected) > 30 and len(recorded) == len(expected)
+    for got, want in zip(recorded, expected):
+        np.testing.assert_allclose(got, want, atol=1e-9)
+    assert json.loads(record.read_text())["rx_overflows"] == 0
+    journal = json.loads(default_journal_path(path).read_text())
+    assert journal["complete"] and report.executed == {b.line_no for b in read_gcode(path)}
+
+
+def test_send_and_wait_draws_the_same(tmp_path, gcode_file):
+    path = gcode_file("a4-servo", 2)
+    record = tmp_path / "r.json"
+    report = stream_file(path, sim("a4-servo", record), load_profile("a4-servo"), send_and_wait=True)
+    assert segments(read_record(record)) == segments(pen_paths(read_gcode(path), load_profile("a4-servo")))
+    assert report.bytes_sent == sum(len(b.text) + 1 for b in read_gcode(path))
+
+
+FAULTS = [
+    ("error_at=120&error=20", GrblJobError, 3, "GRBL error:20 at line 121"),
+    ("alarm_at=200&alarm=2", GrblJobError, 3, "ALARM:2 at line 201"),
+    ("alarm_at=150&alarm=9", GrblJobError, 3, "ALARM:9"),
+    ("reset_at=250", LinkError, 4, "reset unexpectedly"),
+    ("garbage_at=300", LinkError, 4, "unexpected answer"),
+    ("disconnect_after=4000", LinkError, 4, "disconnected"),
+    ("delay_ms=250", LinkError, 4, "stopped answering"),
+]
+
+
+@pytest.mark.parametrize("profile_name", ["a4-servo", "a4-zaxis"])
+@pytest.mark.parametrize("options, error_type, exit_code, message", FAULTS)
+def test_fault_stops_safely_and_resume_completes_the_drawing(
+    tmp_path, gcode_file, profile_name, options, error_type, exit_code, message
+):
+    profile = load_profile(profile_name)
+    path = gcode_file(profile_name, 4)
+    record = tmp_path / "r.json"
+    with pytest.raises(error_type, match=message) as info:
+        stream_file(path, sim(profile_name, record, options), profile, timeout=0.1 if "delay" in options else 5.0)
+    assert info.value.exit_code == exit_code and "--resume" in str(info.value)
+    first = read_record(record)
+    if "disconnect" not in options:
+        assert "pen up" in str(info.value)
+    stream_file(path, sim(profile_name, record), profile, resume=True)
+    intended = segments(pen_paths(read_gcode(path), profile))
+    union = segments(read_record(record))
+    assert len(first) > 0 and intended - union == Counter()  # nothing lost
+    assert set(union) == set(intended)  # nothing drawn that is not in the file
+    # Drawn twice: the segment in progress at most. A port that vanishes can no longer say
+    # where the machine got to: what ran after the last status report (<= 0.2 s) is redrawn.
+    assert sum((union - intended).values()) <= (3 if "disconnect" in options else 1)
+
+
+def test_resume_for_a_finished_job_is_refused(tmp_path, gcode_file):
+    path = gcode_file("a4-servo", 1)
+    stream_file(path, sim("a4-servo", tmp_path / "r.json"), load_profile("a4-servo"))
+    with pytest.raises(JournalError, match="nothing to resume"):
+        stream_file(path, sim("a4-servo", tmp_path / "r.json"), load_profile("a4-servo"), resume=True)
+
+
+def test_ctrl_c_holds_resets_lifts_the_pen_and_resume_finishes(tmp_path, gcode_file):
+    profile = load_profile("a4-servo")
+    path = gcode_file("a4-servo", 4)
+    record = tmp_path / "r.json"
+
+    def interrupt(progress):
+        if progress.lines_done == 333:
+            raise KeyboardInterrupt
+
+    with pytest.raises(JobInterrupted, match="interrupted at line") as info:
+        stream_file(path, sim("a4-servo", record), profile, on_progress=interrupt)
+    assert info.value.exit_code == 130 and "machine stopped, pen up" in str(info.value)
+    stream_file(path, sim("a4-servo", record), profile, resume=True)
+    assert segments(read_record(record)) == segments(pen_paths(read_gcode(path), profile))
+
+
+def test_start_line_restores_state_and_draws_the_rest(tmp_path, gcode_file):
+    profile = load_profile("a4-zaxis")
+    path = gcode_file("a4-zaxis", 2)
+    blocks = read_gcode(path)
+    start = blocks[len(blocks) // 2].line_no
+    record = tmp_path / "r.json"
+    stream_file(path, sim("a4-zaxis", record), profile, start_line=start)
+    rest = segments(read_record(record))
+    everything = segments(pen_paths(blocks, profile))
+    before = segments(pen_paths([b for b in blocks if b.line_no < start], profile))
+    assert rest + before == everything and len(rest) > 0
+
+
+def test_check_mode_first_then_stream(tmp_path, gcode_file):
+    profile = load_profile("a4-servo")
+    path = gcode_file("a4-servo", 1)
+    record = tmp_path / "r.json"
+    stream_file(path, sim("a4-servo", record), profile, check=True)
+    assert segments(read_record(record)) == segments(pen_paths(read_gcode(path), profile))
+    with pytest.raises(GrblJobError, match="check mode: GRBL error:33"):
+        stream_file(path, sim("a4-servo", tmp_path / "c.json", "error_at=20&error=33"), profile, check=True)
+    assert read_record(tmp_path / "c.json") == []  # check mode moves nothing
+
+
+def test_cli_stream_exit_codes_and_resume(tmp_path, gcode_file):
+    path = gcode_file("a4-servo", 2)
+    record = tmp_path / "r.json"
+    runner = CliRunner()
+    failed = runner.invoke(cli, ["stream", str(path), "--port", sim("a4-servo", record, "error_at=50"), "--quiet"])
+    assert failed.exit_code == 3
+    assert "Error: GRBL error:20 at line" in failed.output and "run again with --resume" in failed.output
+    done = runner.invoke(cli, ["stream", str(path), "--port", sim("a4-servo", record), "--resume"])
+    assert done.exit_code == 0, done.output
+    assert "done:" in done.output and "estimated" in done.output  # the progress bar label
+    profile = load_profile("a4-servo")
+    assert segments(read_record(record)) == segments(pen_paths(read_gcode(path), profile))
+    both = runner.invoke(cli, ["stream", str(path), "--port", "sim://", "--resume", "--start-line", "3"])
+    assert both.exit_code == 2 and "either --resume or --start-line" in both.output
+    nogrbl = runner.invoke(cli, ["stream", str(path), "--port", "/dev/nonexistent-tty", "--quiet"])
+    assert nogrbl.exit_code == 2 and "cannot open /dev/nonexistent-tty" in nogrbl.output
+
+
+def test_ctrl_c_mid_segment_in_real_time_redraws_only_that_segment(tmp_path):
+    """A feed hold stops the pen inside a segment; resume redraws that one segment only."""
+    import _thread
+    import threading
+
+    profile = load_profile("a4-servo")
+    path = tmp_path / "square.gcode"
+    path.write_text(
+        "G21\nG90\nM3 S50\nG0 X10 Y10\nM3 S30\nG1 X40 Y10 F9000\nG1 X40 Y40\nG1 X10 Y40\nG1 X10 Y10\nM3 S50\n"
+    )  # 30 mm sides at 150 mm/s: 0.2 s each
+    record = tmp_path / "r.json"
+    timer = threading.Timer(0.3, _thread.interrupt_main)  # 0.3 s after the pen went down
+
+    def start_clock(progress):
+        if progress.lines_done == 5 and not timer.is_alive():
+            timer.start()
+
+    with pytest.raises(JobInterrupted, match="machine stopped, pen up"):
+        stream_file(path, sim("a4-servo", record, "realtime=1"), profile, on_progress=start_clock)
+    timer.cancel()
+    first = read_record(record)
+    stream_file(path, sim("a4-servo", record), profile, resume=True)
+    intended = segments(pen_paths(read_gcode(path), profile))
+    union = segments(read_record(record))
+    assert intended - union == Counter()
+    partial = union - intended
+    assert sum(partial.values()) == 1, union  # the piece drawn before the hold
+    (a, b), = partial
+    whole = [s for s in intended if _contains(s, a) and _contains(s, b)]
+    assert whole and len(first) == 1
+
+
+def _contains(segment, point, tol=1e-3):
+    (x0, y0), (x1, y1) = segment
+    cross = (x1 - x0) * (point[1] - y0) - (y1 - y0) * (point[0] - x0)
+    inside = min(x0, x1) - tol <= point[0] <= max(x0, x1) + tol and min(y0, y1) - tol <= point[1] <= max(y0, y1) + tol
+    return abs(cross) < tol and inside
+
+
+def test_after_an_alarm_the_machine_is_unlocked_idle_and_pen_up(tmp_path, gcode_file):
+    """Seen from the simulator's side of a pty: what the streamer leaves behind."""
+    from sketchplot.machines.simulator import serve_on_pty
+
+    for profile_name in ("a4-servo", "a4-zaxis"):
+        profile = load_profile(profile_name)
+        device, stop = serve_on_pty(f"sim://?profile={profile_name}&alarm_at=60&alarm=2")
+        try:
+            with pytest.raises(GrblJobError, match="ALARM:2"):
+                stream_file(gcode_file(profile_name, 1), device, profile, timeout=2.0)
+            machine = stop.simulator
+            assert not machine.alarm and not machine.planner
+            assert machine.interpreter.pen_down is False
+        finally:
+            stop()
+
+
+def test_status_reports_prove_which_planned_lines_ran():
+    """ok only means planned: Bf (planner blocks free) and MPos tell how far the machine got."""
+    from sketchplot.machines.journal import PlanLine
+    from sketchplot.machines.streamer import Streamer
+
+    profile = load_profile("a4-zaxis")
+    texts = ["G21", "G90", "G0 Z3", "G0 X10 Y10", "G1 Z0 F600", "G1 X20 F2000", "G1 X30", "G1 X40", "G1 X50"]
+    streamer = Streamer(None, profile)
+    streamer._begin([PlanLine(t, i + 1) for i, t in enumerate(texts)], check=False)
+    streamer.acked.extend(streamer.sent)  # all answered ok
+    streamer._on_status(parse_status("<Run|WPos:0,0,0|Bf:12,128|FS:2000,0>"))  # 3 blocks pending
+    assert streamer._executed_lines() == {1, 2, 3, 4, 5, 6}  # lines 7-9 hold the 3 blocks
+    streamer._on_status(parse_status("<Run|MPos:35.000,10.000,0.000|FS:2000,0>"))  # inside X30->X40
+    assert streamer._executed_lines() == {1, 2, 3, 4, 5, 6, 7}
+    streamer._on_status(parse_status("<Idle|MPos:50.000,10.000,0.000|FS:0,0>"))
+    assert streamer._executed_lines() == set(range(1, 10))
