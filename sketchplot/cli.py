@@ -8,6 +8,7 @@ A ``SketchplotError`` raised anywhere becomes ``Error: <one line>`` and a non-ze
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -64,13 +65,398 @@ def machines_show(name):
 # ---- plot pipeline: plot, estimate (issue 3) ----------------------------------------------
 
 
+def _index_list(ctx, param, value):
+    """'0,3,7' -> [0, 3, 7]."""
+    if value is None:
+        return None
+    try:
+        return [int(part) for part in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got '{value}'") from None
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@click.option("--split", default="test", show_default=True, help="npz split: train, valid or test.")
+@click.option("--index", "indices", callback=_index_list, help="Sketches to plot, e.g. 0,3,7.")
+@click.option("--limit", type=click.IntRange(min=1), help="Plot the first N sketches.")
+@click.option("--grid", help="ROWSxCOLUMNS (default: the grid with the largest cells).")
+@click.option("--paper", help="a3, a4, letter, ... or WxH in mm (default: the machine's paper).")
+@click.option("--landscape/--portrait", default=None, help="Paper orientation (default: the machine's).")
+@click.option("--margin", type=click.FloatRange(min=0), default=10.0, show_default=True, help="Margin in mm.")
+@click.option("--gutter", type=click.FloatRange(min=0), default=5.0, show_default=True, help="Gap between grid cells, mm.")
+@click.option("--machine", default="a4-servo", show_default=True, help="Machine profile name or .toml file.")
+@click.option("--gcode", "gcode_path", type=click.Path(dir_okay=False), help="Write G-code here.")
+@click.option("--preview", "preview_path", type=click.Path(dir_okay=False), help="Write an SVG preview here.")
+@click.option("--show-travel/--hide-travel", default=True, show_default=True, help="Pen-up travel in red in the preview.")
+@click.option("--linemerge/--no-linemerge", default=True, show_default=True)
+@click.option("--merge-tolerance", type=click.FloatRange(min=0), default=0.1, show_default=True, help="mm")
+@click.option("--linesort/--no-linesort", default=True, show_default=True)
+@click.option("--two-opt/--no-two-opt", default=True, show_default=True, help="vpype linesort's two-opt pass.")
+@click.option("--linesimplify/--no-linesimplify", default=True, show_default=True)
+@click.option("--simplify-tolerance", type=click.FloatRange(min=0), default=0.05, show_default=True, help="mm")
+@click.option("--reloop/--no-reloop", default=False, show_default=True, help="Randomise seams of closed paths.")
+@click.option("--reloop-tolerance", type=click.FloatRange(min=0), default=0.05, show_default=True, help="mm")
+def plot(input_path, split, indices, limit, grid, paper, landscape, margin, gutter, machine, gcode_path,
+         preview_path, show_travel, linemerge, merge_tolerance, linesort, two_opt, linesimplify,
+         simplify_tolerance, reloop, reloop_tolerance):
+    """Lay out sketches from INPUT (.npz, .ndjson, .svg), optimise, write G-code and/or a preview."""
+    from pathlib import Path
+
+    from sketchplot.gcode.estimate import estimate_gcode
+    from sketchplot.gcode.writer import write_gcode
+    from sketchplot.machines.profiles import load_profile
+    from sketchplot.plotter.inputs import load_drawings
+    from sketchplot.plotter.layout import parse_grid
+    from sketchplot.plotter.optimize import OptimizeOptions
+    from sketchplot.plotter.pipeline import plot_page
+    from sketchplot.plotter.preview import write_preview
+
+    profile = load_profile(machine)
+    options = OptimizeOptions(
+        linemerge=linemerge, merge_tolerance_mm=merge_tolerance, linesort=linesort, two_opt=two_opt,
+        linesimplify=linesimplify, simplify_tolerance_mm=simplify_tolerance, reloop=reloop,
+        reloop_tolerance_mm=reloop_tolerance,
+    )
+    drawings = load_drawings(input_path, split=split, indices=indices, limit=limit)
+    result = plot_page(
+        drawings,
+        paper=paper or profile.paper,
+        landscape=profile.landscape if landscape is None else landscape,
+        margin_mm=margin,
+        grid=parse_grid(grid) if grid else None,
+        gutter_mm=gutter,
+        optimize=options,
+    )
+    gcode = write_gcode(result.document, profile, title=Path(input_path).stem)  # bounds check
+    click.echo(f"{len(drawings)} sketch(es) on {profile.name}")
+    click.echo(f"before: {result.stats_before.describe()}")
+    click.echo(f"after:  {result.stats_after.describe()}")
+    if preview_path:
+        write_preview(result.document, preview_path, show_travel=show_travel)
+        click.echo(f"preview: {preview_path}")
+    if gcode_path:
+        try:
+            Path(gcode_path).write_text(gcode, encoding="ascii")
+        except OSError as exc:
+            raise SketchplotError(f"cannot write G-code {gcode_path}: {exc.strerror}") from None
+        click.echo(f"G-code: {gcode_path} ({gcode.count(chr(10))} lines)")
+        click.echo(estimate_gcode(gcode, profile).describe())
+
+
+@cli.command()
+@click.argument("gcode_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.option("--machine", default="a4-servo", show_default=True, help="Machine profile name or .toml file.")
+def estimate(gcode_path, machine):
+    """Pen-down length, travel, pen lifts and plot time of a G-code FILE on a machine."""
+    from sketchplot.gcode.estimate import estimate_gcode
+    from sketchplot.machines.profiles import load_profile
+
+    click.echo(estimate_gcode(gcode_path, load_profile(machine)).describe())
+
+
+
 # ---- machine layer: stream (issue 4) ------------------------------------------------------
+
+
+@cli.command()
+@click.argument("gcode", type=click.Path(exists=True, dir_okay=False))
+@click.option("--port", required=True, help="Serial device (/dev/ttyUSB0) or pyserial URL (sim://?profile=a4-servo).")
+@click.option("--machine", default=None, help="Machine profile name or .toml path (default a4-servo).")
+@click.option("--baud", type=int, default=None, help="Baud rate (default: the profile's).")
+@click.option("--send-and-wait", is_flag=True, help="Wait for each ok before sending the next line (slow, simple).")
+@click.option("--check", is_flag=True, help="Run the file through GRBL's check mode ($C) first.")
+@click.option("--resume", is_flag=True, help="Continue after the last line the journal knows has run.")
+@click.option("--start-line", type=click.IntRange(min=1), default=None, help="Continue from file line N.")
+@click.option("--journal", "journal_path", type=click.Path(dir_okay=False), default=None,
+              help="Journal file (default: FILE.journal.json next to the G-code).")
+@click.option("--timeout", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
+              help="Seconds without any answer from GRBL before the job is stopped.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def stream(gcode, port, machine, baud, send_and_wait, check, resume, start_line, journal_path, timeout, quiet):
+    """Stream GCODE to a GRBL 1.1 plotter and stop safely (pen up) on any error.
+
+    Exit codes: 0 done, 2 not a GRBL port, 3 GRBL error or alarm mid-job, 4 link failure
+    (timeout, port lost, noise, reset), 130 Ctrl-C. After 3, 4 or 130 the journal lets
+    `--resume` finish the drawing without drawing anything twice.
+    """
+    from sketchplot.machines.profiles import load_profile
+
+    if resume and start_line is not None:
+        raise click.UsageError("use either --resume or --start-line, not both")
+    profile = load_profile(machine)
+    report = _stream_with_progress(
+        gcode, port, profile, quiet, baud=baud, send_and_wait=send_and_wait, check=check, resume=resume,
+        start_line=start_line, journal_path=journal_path, timeout=timeout,
+    )
+    if not quiet:
+        click.echo(f"done: {report.lines} lines, {report.bytes_sent} bytes in {report.seconds:.1f} s")
+
+
+def _stream_with_progress(gcode, port, profile, quiet: bool, **options):
+    """Stream a G-code file with a progress bar whose length is the estimated machine time,
+    so percentage and ETA follow time, not lines."""
+    from sketchplot.machines.streamer import stream_file
+
+    bar = None
+    shown_ms = 0
+
+    def on_progress(progress):
+        nonlocal bar, shown_ms
+        if quiet:
+            return
+        if bar is None:
+            bar = click.progressbar(
+                length=max(1, round(progress.seconds_total * 1000)),
+                label=f"{gcode} ({_estimate_label(gcode, profile)})",
+                show_eta=True,
+                show_percent=True,
+                item_show_func=lambda done: f"line {done}/{progress.lines_total}" if done is not None else "",
+            )
+            bar.__enter__()
+        done_ms = round(progress.seconds_done * 1000)
+        bar.update(done_ms - shown_ms, progress.lines_done)
+        shown_ms = done_ms
+
+    try:
+        return stream_file(gcode, port, profile, on_progress=on_progress, **options)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+def _estimate_label(gcode, profile) -> str:
+    """The plot-time estimate (GRBL planner model) for the progress bar's label."""
+    from sketchplot.gcode.estimate import estimate_gcode, format_duration
+
+    return f"estimated {format_duration(estimate_gcode(gcode, profile).seconds)}"
+
 
 
 # ---- model: train, sample, eval, models (issue 5) -----------------------------------------
 
 
+@cli.command()
+@click.argument("classes", metavar="CLASS...", nargs=-1, required=True)
+@click.option("--data", "data_paths", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False),
+              help="A .npz or .ndjson file per class, in the order of the classes (repeat --data).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="Training settings (TOML).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run directory (default: runs/<classes>).")
+@click.option("--resume", is_flag=True, help="Continue from the run directory's checkpoint.")
+@click.option("--toy", type=click.IntRange(min=1), help="Train on the first N sketches of each class (overfit check).")
+@click.option("--max-steps", type=click.IntRange(min=1), help="Override the config's max_steps.")
+@click.option("--device", help="cpu, cuda, cuda:1, mps (default: the config's, auto).")
+def train(classes, data_paths, config_path, out_dir, resume, toy, max_steps, device):
+    """Train a model for CLASS... (one --data file each); the best model goes to OUT/best."""
+    import json
+    from pathlib import Path
+
+    from sketchplot.model.train import TrainConfig, train as run_training
+
+    if len(data_paths) != len(classes):
+        raise SketchplotError(f"{len(classes)} class(es) but {len(data_paths)} --data file(s): give one per class")
+    cfg = TrainConfig.from_toml(config_path) if config_path else TrainConfig()
+    if toy:
+        cfg.toy = toy
+    if max_steps:
+        cfg.max_steps = max_steps
+    if device:
+        cfg.device = device
+    out = Path(out_dir or Path("runs") / "-".join(classes))
+    result = run_training(list(classes), [Path(p) for p in data_paths], out, cfg, resume=resume)
+    click.echo(json.dumps(result))
+    click.echo(f"model: {out / 'best'}   log: {out / 'log.jsonl'}")
+
+
+@cli.command()
+@click.argument("class_name", metavar="CLASS")
+@click.option("-n", "count", type=click.IntRange(min=1), default=16, show_default=True, help="Number of sketches.")
+@click.option("--temp", "temperature", type=float, default=0.5, show_default=True, help="Sampling temperature.")
+@click.option("--pen-temp", "pen_temperature", type=float,
+              help="Temperature of the pen state alone (default: --temp; 1 suits cross-entropy models).")
+@click.option("--seed", type=int, help="Random seed (reproducible output).")
+@click.option("--model", "model_path", help="Model directory, Magenta .gen.json, or installed model name.")
+@click.option("--max-len", type=click.IntRange(min=1), help="Maximum points per sketch (default: the model's).")
+@click.option("-o", "out_path", type=click.Path(dir_okay=False), help="Write sketches to OUT.npz (key 'sketches').")
+@click.option("--preview", "preview_path", type=click.Path(dir_okay=False), help="Write an SVG page of the sketches.")
+def sample(class_name, count, temperature, pen_temperature, seed, model_path, max_len, out_path, preview_path):
+    """Draw N sketches of CLASS with a shipped, user or given model."""
+    import numpy as np
+
+    from sketchplot.model.registry import resolve
+    from sketchplot.model.sample import check_temperature, sample as draw_samples, with_origin
+
+    check_temperature(temperature)
+    net, info, index = resolve(class_name, model_path)
+    sketches = draw_samples(net, count, scale=info.scale, temperature=temperature, seed=seed,
+                            class_index=index, max_len=max_len or info.max_seq_len,
+                            pen_temperature=pen_temperature)
+    points = np.mean([len(s) for s in sketches])
+    click.echo(f"{count} {class_name} sketch(es), temperature {temperature:g}, mean {points:.1f} points")
+    if out_path:
+        array = np.empty(len(sketches), dtype=object)
+        array[:] = sketches
+        try:
+            with open(out_path, "wb") as f:
+                np.savez(f, sketches=array)
+        except OSError as exc:
+            raise SketchplotError(f"cannot write {out_path}: {exc.strerror}") from None
+        click.echo(f"sketches: {out_path}")
+    if preview_path:
+        from sketchplot.plotter.pipeline import plot_page
+        from sketchplot.plotter.preview import write_preview
+
+        drawable = [with_origin(s) for s in sketches if len(s)]
+        write_preview(plot_page(drawable).document, preview_path)
+        click.echo(f"preview: {preview_path}")
+
+
+@cli.command("eval")
+@click.argument("model", metavar="MODEL")
+@click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False), help=".npz or .ndjson")
+@click.option("--split", default="test", show_default=True, help="npz split to score.")
+@click.option("--class", "class_name", help="Class to score (default: the data file's name).")
+@click.option("--max-seq-len", type=click.IntRange(min=1), default=250, show_default=True,
+              help="Longer sketches are dropped; N_max of L_R.")
+@click.option("--limit", type=click.IntRange(min=1), help="Score only the first N sketches.")
+def evaluate(model, data_path, split, class_name, max_seq_len, limit):
+    """Test-set NLL of MODEL (installed name, model directory or Magenta .gen.json) as JSON.
+
+    Offsets in units of the data's own train-split std for every model, so ours and Magenta's compare.
+    """
+    import json
+    from pathlib import Path
+
+    from sketchplot.model.evaluate import evaluate_file
+    from sketchplot.model.registry import class_index, find_model, is_magenta, load_any
+
+    net, info = load_any(find_model(model))
+    name = class_name or (info.classes[0] if len(info.classes) == 1 else Path(data_path).name.split(".")[0])
+    index = class_index(info, name, model)
+    limit_len = min(max_seq_len, net.cfg.block_size - 1)
+    result = evaluate_file(net, None if is_magenta(info) else info.scale, data_path, split=split,
+                           class_index=index, max_seq_len=limit_len, limit=limit)
+    click.echo(json.dumps({"model": model, "class": name, "data": str(data_path), "split": split,
+                           **result.to_dict()}, indent=2))
+
+
+@cli.command()
+def models():
+    """List installed models (user models first, they win) and the classes each draws."""
+    from sketchplot.model.registry import available_models, shipped_model_dir, user_model_dir
+
+    entries = available_models()
+    for entry in entries:
+        if entry.error:
+            click.echo(f"{entry.name:<16} {entry.origin:<8} UNREADABLE: {entry.error}")
+            continue
+        nll = entry.info.metrics.get("test_nll")
+        extra = f"  test NLL {nll:.3f}" if isinstance(nll, (int, float)) else ""
+        click.echo(f"{entry.name:<16} {entry.origin:<8} {', '.join(entry.classes)}{extra}")
+    if not entries:
+        click.echo("no models installed")
+    click.echo(f"(user models: {user_model_dir()}; shipped: {shipped_model_dir()})")
+
+
 # ---- draw (issue 6) -----------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("class_name", metavar="CLASS")
+@click.option("-t", "--temp", type=float, default=0.5, show_default=True, help="Sampling temperature (0.01-2).")
+@click.option("-n", "count", type=click.IntRange(1, 400), default=1, show_default=True, help="Number of sketches.")
+@click.option("--grid", help="ROWSxCOLUMNS (default: the grid with the largest cells).")
+@click.option("--seed", type=int, default=None, help="Random seed: the same seed draws the same sketches.")
+@click.option("--model", "model_path", default=None, help="Model directory or Magenta .gen.json (default: shipped).")
+@click.option("--machine", default=None, help="Machine profile (default: $SKETCHPLOT_MACHINE, config, a4-servo).")
+@click.option("--paper", default=None, help="a4, a3, letter, ... or WxH in mm (default: the machine's paper).")
+@click.option("--margin", type=click.FloatRange(min=0), default=None, help="Margin in mm (default 10).")
+@click.option("--port", default=None, help="Serial port or URL, e.g. /dev/ttyUSB0 or sim:// (default: $SKETCHPLOT_PORT).")
+@click.option("--dry-run", is_flag=True, help="Move nothing: write the G-code and/or preview and report.")
+@click.option("--gcode", "gcode_path", type=click.Path(dir_okay=False), help="Write the G-code here.")
+@click.option("--preview", "preview_path", type=click.Path(dir_okay=False), help="Write an SVG preview here.")
+@click.option("--yes", is_flag=True, help="Do not ask before moving a real machine.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def draw(class_name, temp, count, grid, seed, model_path, machine, paper, margin, port, dry_run, gcode_path,
+         preview_path, yes, quiet):
+    """Sample CLASS from a model and draw it: G-code, preview, and the plotter on PORT.
+
+    Without a port (or with --dry-run) nothing moves. With --port sim://... the GRBL simulator
+    draws it, e.g. --port "sim://?profile=a4-servo&record=drawn.json".
+    """
+    from sketchplot.config import load_defaults
+    from sketchplot.gcode.estimate import estimate_gcode
+    from sketchplot.gcode.writer import write_gcode
+    from sketchplot.machines.profiles import load_profile
+    from sketchplot.model.registry import resolve
+    from sketchplot.model.sample import check_temperature, sample
+    from sketchplot.plotter.layout import parse_grid
+    from sketchplot.plotter.pipeline import plot_page
+    from sketchplot.plotter.preview import write_preview
+    from sketchplot.plotter.strokes import from_origin
+
+    check_temperature(temp)
+    defaults = load_defaults()
+    profile = load_profile(machine or defaults.machine)
+    port = None if dry_run else (port or defaults.port)
+    grid_shape = parse_grid(grid) if grid else None
+    net, info, class_index = resolve(class_name, model_path)
+    sketches = sample(net, count, scale=info.scale, temperature=temp, seed=seed, class_index=class_index,
+                      max_len=info.max_seq_len)
+    page = plot_page(
+        [from_origin(sketch) for sketch in sketches],
+        paper=paper or defaults.paper or profile.paper,
+        landscape=profile.landscape,
+        margin_mm=defaults.margin if margin is None else margin,
+        grid=grid_shape,
+    )
+    gcode = write_gcode(page.document, profile, title=f"{count} {class_name}")  # bounds check first
+    if preview_path:
+        _write_output(preview_path, lambda path: write_preview(page.document, path))
+    if port and not gcode_path:
+        gcode_path = _job_path(class_name)
+    if gcode_path:
+        _write_output(gcode_path, lambda path: Path(path).write_text(gcode, encoding="ascii"))
+    estimate = estimate_gcode(gcode, profile)
+    click.echo(f"{count} {class_name} sketch(es) at temperature {temp:g} on {profile.name}")
+    click.echo(estimate.describe())
+    for label, path in (("preview", preview_path), ("G-code", gcode_path)):
+        if path:
+            click.echo(f"{label}: {path}")
+    if not port:
+        click.echo("dry run: nothing was sent to a machine")
+        return
+    if not port.startswith("sim://") and not yes:
+        click.confirm(f"Move the plotter on {port} now? Put paper in and the pen in its holder", abort=True)
+    try:
+        report = _stream_with_progress(gcode_path, port, profile, quiet)
+    except SketchplotError as exc:
+        from sketchplot.machines.streamer import RESUME_HINT
+
+        if RESUME_HINT in str(exc):
+            exc.args = (str(exc).replace(RESUME_HINT, f"resume with: sketchplot stream {gcode_path} "
+                                                      f"--port '{port}' --machine {profile.name} --resume"),)
+        raise
+    click.echo(f"done: {report.lines} lines in {report.seconds:.1f} s")
+
+
+def _write_output(path: str, write) -> None:
+    """Create the folder and write; an unwritable path is a one-line error."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write(path)
+    except OSError as exc:
+        raise SketchplotError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _job_path(class_name: str) -> str:
+    """Where `draw` keeps the G-code it streams, so a failed job can be resumed."""
+    import time
+
+    from sketchplot.machines.profiles import user_config_dir
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return str(user_config_dir() / "jobs" / f"{class_name.replace(' ', '_')}-{stamp}.gcode")
 
 
 if __name__ == "__main__":

@@ -53,30 +53,57 @@ class Mixture:
     pen_logits: torch.Tensor
 
 
+class KVCache:
+    """Keys and values of earlier steps in one buffer of ``block_size`` steps, appended in place.
+
+    Growing the cache with ``torch.cat`` copies every earlier key at every step (quadratic in
+    the sketch length, the main cost of sampling long sketches); this buffer copies each key
+    once. It is updated in place, so a cache cannot be shared by two continuations.
+    """
+
+    def __init__(self, k: torch.Tensor, v: torch.Tensor, capacity: int):
+        b, h, t, d = k.shape
+        self.k = k.new_empty(b, h, capacity, d)
+        self.v = v.new_empty(b, h, capacity, d)
+        self.k[:, :, :t], self.v[:, :, :t] = k, v
+        self.length = t
+
+    def append(self, k: torch.Tensor, v: torch.Tensor):
+        end = self.length + k.shape[2]
+        self.k[:, :, self.length : end], self.v[:, :, self.length : end] = k, v
+        self.length = end
+        return self.k[:, :, :end], self.v[:, :, :end]
+
+
 class SelfAttention(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.n_head = cfg.n_head
+        self.block_size = cfg.block_size
         self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.dropout = cfg.dropout
         self.resid_drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x, cache=None):
-        """x: (B, T, C). cache: optional (k, v) of earlier steps for incremental decoding."""
+        """x: (B, T, C). cache: what the previous call returned, for incremental decoding."""
         b, t, c = x.shape
         q, k, v = self.qkv(x).split(c, dim=2)
         q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
-        if cache is not None:
-            k = torch.cat([cache[0], k], dim=2)
-            v = torch.cat([cache[1], v], dim=2)
-        # With a cache the new queries are the last steps, so they may see every cached key.
-        y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=cache is None and t > 1,
-            dropout_p=self.dropout if self.training else 0.0,
-        )
+        if cache is None:
+            y = F.scaled_dot_product_attention(
+                q, k, v, is_causal=t > 1, dropout_p=self.dropout if self.training else 0.0,
+            )
+            new_cache = (k, v)  # a full pass allocates no buffer: training discards it
+        else:
+            # The new queries are the last steps, so they may see every cached key. Plain
+            # matmuls: CPU's flash-attention kernel is ~5x slower for one query per sketch.
+            new_cache = cache if isinstance(cache, KVCache) else KVCache(*cache, self.block_size)
+            k, v = new_cache.append(k, v)
+            weights = torch.softmax((q @ k.transpose(-2, -1)) / math.sqrt(k.shape[-1]), dim=-1)
+            y = weights @ v
         y = y.transpose(1, 2).contiguous().view(b, t, c)
-        return self.resid_drop(self.proj(y)), (k, v)
+        return self.resid_drop(self.proj(y)), new_cache
 
 
 class Block(nn.Module):
@@ -179,15 +206,17 @@ def pen_loss(logits: torch.Tensor, target: torch.Tensor, kind: str, gamma: float
 
 
 def sketch_loss(mix: Mixture, target: torch.Tensor, mask: torch.Tensor, cfg: ModelConfig):
-    """Training loss over real points (mask): mean offset NLL + mean pen loss.
+    """Training loss: mean offset NLL over real points + pen loss per real point.
 
     target: (B, T, 5) stroke-5 next points; mask: (B, T) 1 for real points, including the
-    end-of-sketch point. Offsets of the end point are not scored (they are always 0).
+    end-of-sketch point. Offsets of the end point are not scored (they are always 0). As in
+    Sketch-RNN the pen term also covers the padding after the end (whose target is "end"),
+    so the model keeps predicting the end once a sketch is over.
     """
     pen_target = target[..., 2:].argmax(-1)
     offset_mask = mask * (pen_target != PEN_END)
     offset_nll = -offset_log_likelihood(mix, target[..., 0], target[..., 1])
     offset_term = (offset_nll * offset_mask).sum() / offset_mask.sum().clamp(min=1)
-    pen_term = (pen_loss(mix.pen_logits, pen_target, cfg.pen_loss, cfg.focal_gamma) * mask).sum()
+    pen_term = pen_loss(mix.pen_logits, pen_target, cfg.pen_loss, cfg.focal_gamma).sum()
     pen_term = pen_term / mask.sum().clamp(min=1)
     return offset_term + pen_term, offset_term.detach(), pen_term.detach()

@@ -26,8 +26,15 @@ def check_temperature(temperature: float) -> None:
         )
 
 
-def sample_step(mix: Mixture, temperature: float, generator: torch.Generator) -> torch.Tensor:
-    """Draw one stroke-5 point per row from the last step's mixture; returns (B, 5)."""
+def sample_step(
+    mix: Mixture, temperature: float, generator: torch.Generator, pen_temperature: float | None = None
+) -> torch.Tensor:
+    """Draw one stroke-5 point per row from the last step's mixture; returns (B, 5).
+
+    ``pen_temperature`` (default: ``temperature``, as in Sketch-RNN) divides the pen logits
+    alone: cooling the pen makes the rare end-of-sketch state rarer still, so a model trained
+    with cross-entropy draws overlong sketches at low temperature (bench/pen_loss_ablation.py).
+    """
     log_pi = mix.log_pi[:, -1] / temperature
     component = torch.multinomial(torch.softmax(log_pi, -1), 1, generator=generator)
     pick = lambda t: t[:, -1].gather(-1, component).squeeze(-1)  # noqa: E731
@@ -37,7 +44,7 @@ def sample_step(mix: Mixture, temperature: float, generator: torch.Generator) ->
     z1, z2 = torch.randn(2, len(mu_x), generator=generator)
     dx = mu_x + sigma_x * z1
     dy = mu_y + sigma_y * (rho * z1 + torch.sqrt(1 - rho**2) * z2)
-    pen_probs = torch.softmax(mix.pen_logits[:, -1] / temperature, -1)
+    pen_probs = torch.softmax(mix.pen_logits[:, -1] / (pen_temperature or temperature), -1)
     pen = torch.multinomial(pen_probs, 1, generator=generator).squeeze(-1)
     point = torch.zeros(len(dx), 5)
     point[:, 0], point[:, 1] = dx, dy
@@ -56,6 +63,7 @@ def sample(
     class_index: int = 0,
     max_len: int = 250,
     prefix: np.ndarray | None = None,
+    pen_temperature: float | None = None,
 ) -> list[np.ndarray]:
     """Sample ``n`` sketches; returns float32 stroke-3 arrays in data units, no start row.
 
@@ -63,6 +71,8 @@ def sample(
     the returned sketches include it.
     """
     check_temperature(temperature)
+    if pen_temperature is not None:
+        check_temperature(pen_temperature)
     generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.seed() % 2**63))
     net.eval()
     classes = torch.full((n,), class_index, dtype=torch.long)
@@ -78,7 +88,7 @@ def sample(
     drawn = [start[:, 1:]]
     done = torch.zeros(n, dtype=torch.bool)
     for step in range(start.shape[1] - 1, max_len):
-        point = sample_step(mix, temperature, generator)
+        point = sample_step(mix, temperature, generator, pen_temperature)
         point[done] = torch.tensor([0, 0, 0, 0, 1.0])
         drawn.append(point[:, None])
         done |= point[:, 2 + PEN_END] > 0
@@ -99,3 +109,13 @@ def _to_stroke3(stroke5: np.ndarray, scale: float) -> np.ndarray:
     if len(out):
         out[-1, 2] = 1.0
     return out
+
+
+def with_origin(sketch: np.ndarray) -> np.ndarray:
+    """Stroke-3 with a zero start row prepended, for plotting a sample.
+
+    A sample starts at the origin but has no start row, and a stroke-3 reader (the plot
+    pipeline) treats the first row as a move to the first point, which would lose the first
+    point of the first stroke. The zero row puts that point back at the origin.
+    """
+    return np.vstack([np.zeros((1, 3), dtype=sketch.dtype), sketch])

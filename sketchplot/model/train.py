@@ -171,7 +171,7 @@ def evaluate_loss(net, data: SketchSet, scale: float, cfg: TrainConfig, device) 
         totals += np.array([loss.item(), offset.item(), pen.item()]) * len(idx)
         count += len(idx)
     net.train()
-    loss, offset, pen = totals / max(count, 1)
+    loss, offset, pen = (float(t) for t in totals / max(count, 1))  # plain floats: checkpoints load weights_only
     return {"loss": loss, "offset_nll": offset, "pen_loss": pen}
 
 
@@ -207,7 +207,7 @@ def train(
     state = {"step": 0, "skipped": 0, "best_valid": float("inf"), "seconds": 0.0}
     checkpoint = out_dir / "checkpoint.pt"
     if resume and checkpoint.is_file():
-        saved = torch.load(checkpoint, map_location=device, weights_only=True)
+        saved = _load_checkpoint(checkpoint, device)
         net.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         state = saved["state"]
@@ -289,6 +289,14 @@ def train(
         bar.__exit__(None, None, None)
     dist.close()
     return {"steps": state["step"], "skipped": state["skipped"], "best_valid": state["best_valid"]}
+
+
+def _load_checkpoint(path: Path, device) -> dict:
+    """Load without unpickling code; numpy float scalars are allowed because checkpoints
+    written before evaluate_loss returned plain floats hold one in ``best_valid``."""
+    allowed = [np._core.multiarray.scalar, np.dtype, type(np.dtype(np.float64))]
+    with torch.serialization.safe_globals(allowed):
+        return torch.load(path, map_location=device, weights_only=True)
 
 
 def _float(mix):

@@ -54,6 +54,13 @@ def strokes_to_polylines(strokes: np.ndarray, where: str = "sketch") -> list[np.
     return [piece for piece in np.split(points, ends) if piece.size]
 
 
+def from_origin(strokes: np.ndarray) -> np.ndarray:
+    """Stroke-3 without an absolute start row (model samples) -> with one: the pen starts at
+    the origin and the first row draws from there instead of jumping."""
+    strokes = np.asarray(strokes)
+    return np.vstack([np.zeros((1, strokes.shape[1]), dtype=strokes.dtype), strokes])
+
+
 def polylines_extent(polylines: list[np.ndarray]) -> tuple[float, float, float, float]:
     """(xmin, ymin, xmax, ymax) of a drawing."""
     allpoints = np.concatenate(polylines)

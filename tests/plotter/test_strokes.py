@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sketchplot.plotter.strokes import SketchError, polylines_extent, stroke5_to_stroke3, strokes_to_polylines
+from sketchplot.plotter.strokes import from_origin, SketchError, polylines_extent, stroke5_to_stroke3, strokes_to_polylines
 
 
 def test_row_zero_is_the_absolute_start_and_lifts_end_strokes():
@@ -56,3 +56,9 @@ def test_real_cats_give_one_polyline_per_stroke(real_cats):
         assert sum(len(line) for line in lines) == len(sketch)
         xmin, ymin, xmax, ymax = polylines_extent(lines)
         assert xmax - xmin <= 255 and ymax - ymin <= 255
+
+
+def test_from_origin_makes_the_first_row_draw():
+    sample = np.array([[10, 0, 0], [0, 5, 1]], dtype=np.float32)
+    (line,) = strokes_to_polylines(from_origin(sample))
+    np.testing.assert_allclose(line, [0, 10, 10 + 5j])

@@ -1,0 +1,108 @@
+"""Model speed on CPU: batched cached sampling (ours vs Magenta's LSTM, same run), single-sketch
+latency, and training throughput in points per second.
+
+    python bench/bench_model.py [--model DIR] [--magenta dog.gen.json] [--threads N]
+
+Without ``--model`` a freshly initialised default-config transformer is timed: speed does not
+depend on the weights, but its sketch lengths do, so every figure also reports the points drawn
+and the time per decoding step (the fair comparison when lengths differ).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sketchplot.model.data import load_sketch_set, make_batch, offset_scale
+from sketchplot.model.files import load_model
+from sketchplot.model.magenta import load_magenta
+from sketchplot.model.net import ModelConfig, SketchTransformer, sketch_loss
+from sketchplot.model.sample import sample
+from sketchplot.model.train import TrainConfig, batch_indices
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def timed_sample(net, n, scale, class_index, max_len, seed):
+    started = time.perf_counter()
+    drawn = sample(net, n, scale=scale, temperature=0.5, seed=seed, class_index=class_index, max_len=max_len)
+    seconds = time.perf_counter() - started
+    steps = max(len(s) for s in drawn) + 1  # the batch decodes until its longest sketch ends
+    return seconds, steps, float(np.mean([len(s) for s in drawn]))
+
+
+def bench_sampling(name, net, scale, class_index, args):
+    timed_sample(net, 4, scale, class_index, 20, 0)  # warm-up
+    seconds, steps, points = timed_sample(net, args.batch, scale, class_index, args.max_len, 1)
+    latencies = [timed_sample(net, 1, scale, class_index, args.max_len, seed) for seed in range(2, 2 + args.repeats)]
+    single = statistics.median(s for s, _, _ in latencies)
+    single_points = statistics.median(p for _, _, p in latencies)
+    per_step = sum(s for s, _, _ in latencies) / sum(n for _, n, _ in latencies)
+    print(f"{name:<22} {args.batch} sketches: {seconds:6.2f} s  {steps:3d} steps  "
+          f"{1000 * seconds / steps:6.2f} ms/step  mean {points:5.1f} points | "
+          f"1 sketch: median {1000 * single:6.1f} ms ({single_points:.0f} points), {1000 * per_step:.2f} ms/step")
+    return seconds / steps
+
+
+def bench_training(cfg: ModelConfig, data: Path, args):
+    train_cfg = TrainConfig(batch_size=64, max_seq_len=250)
+    train_set = load_sketch_set([data], "train", train_cfg.max_seq_len)
+    scale = offset_scale(train_set.sketches)
+    torch.manual_seed(0)
+    net = SketchTransformer(cfg)
+    net.train()
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    points, seconds = 0, 0.0
+    for step in range(args.train_steps + 2):
+        idx = batch_indices(step, train_set, train_cfg)
+        batch = make_batch([train_set.sketches[i] for i in idx], [0] * len(idx), scale)
+        started = time.perf_counter()
+        mix, _ = net(batch.inputs, batch.classes)
+        loss, _, _ = sketch_loss(mix, batch.targets, batch.mask, cfg)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        optimizer.step()
+        if step >= 2:  # the first steps warm up allocators
+            seconds += time.perf_counter() - started
+            points += int(batch.mask.sum())
+    print(f"training ({cfg.n_layer}x{cfg.n_embd}, batch 64, {data.stem}): {points / seconds:,.0f} points/s "
+          f"({seconds / args.train_steps * 1000:.0f} ms/step over {args.train_steps} steps)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="one of our model directories (default: untrained)")
+    parser.add_argument("--class", dest="class_name", default="cat")
+    parser.add_argument("--magenta", type=Path, default=SHARED / "pretrained" / "dog.gen.json")
+    parser.add_argument("--data", type=Path, default=SHARED / "quickdraw" / "cat.npz")
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--max-len", type=int, default=250)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--train-steps", type=int, default=20)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU")
+    if args.model:
+        ours, info = load_model(args.model)
+        scale, index, label = info.scale, info.classes.index(args.class_name), f"ours ({args.model.name})"
+    else:
+        ours, scale, index, label = SketchTransformer(ModelConfig()).eval(), 25.0, 0, "ours (untrained)"
+    magenta, magenta_info = load_magenta(args.magenta)
+    print(f"{label}: {sum(p.numel() for p in ours.parameters()):,} parameters; "
+          f"Magenta {args.magenta.name}: {sum(p.numel() for p in magenta.parameters()):,}")
+    ours_step = bench_sampling(label, ours, scale, index, args)
+    magenta_step = bench_sampling(f"Magenta LSTM ({magenta_info.classes[0]})", magenta, magenta_info.scale, 0, args)
+    print(f"per decoding step, ours / Magenta = {ours_step / magenta_step:.2f} (below 1: ours faster)")
+    bench_training(ours.cfg if isinstance(ours.cfg, ModelConfig) else ModelConfig(), args.data, args)
+
+
+if __name__ == "__main__":
+    main()

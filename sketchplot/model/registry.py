@@ -1,0 +1,133 @@
+"""Which model draws which class: shipped models, the user's own, or an explicit path.
+
+Shipped models are package data in ``sketchplot/model/shipped/<name>/``; user models are
+model directories in ``<user config dir>/models/<name>/`` (``$SKETCHPLOT_CONFIG_DIR``, see
+``sketchplot.machines.profiles.user_config_dir``) and win over a shipped model serving the
+same class. ``--model PATH`` takes one of our model directories or a Magenta ``.gen.json``.
+A model may serve several classes (class-conditional); the class picks its index.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from sketchplot.errors import SketchplotError
+from sketchplot.machines.profiles import user_config_dir
+from sketchplot.model.files import CONFIG_NAME, ModelFileError, ModelInfo, load_model, read_info
+
+
+@dataclass
+class ModelEntry:
+    """One installed model: where it lives and what it draws (``error`` if unreadable)."""
+
+    name: str
+    path: Path
+    origin: str  # "user" or "shipped"
+    info: ModelInfo | None
+    error: str = ""
+
+    @property
+    def classes(self) -> list[str]:
+        return self.info.classes if self.info else []
+
+
+def shipped_model_dir() -> Path:
+    return Path(str(resources.files("sketchplot.model") / "shipped"))
+
+
+def user_model_dir() -> Path:
+    return user_config_dir() / "models"
+
+
+def _entries(folder: Path, origin: str) -> list[ModelEntry]:
+    if not folder.is_dir():
+        return []
+    entries = []
+    for path in sorted(p for p in folder.iterdir() if (p / CONFIG_NAME).is_file()):
+        try:
+            entries.append(ModelEntry(path.name, path, origin, read_info(path)))
+        except ModelFileError as exc:
+            entries.append(ModelEntry(path.name, path, origin, None, str(exc)))
+    return entries
+
+
+def available_models() -> list[ModelEntry]:
+    """User models first (they take precedence), then shipped ones."""
+    return _entries(user_model_dir(), "user") + _entries(shipped_model_dir(), "shipped")
+
+
+def load_any(path: str | Path):
+    """(net, info) from one of our model directories or a Magenta ``.gen.json`` file."""
+    path = Path(path)
+    if path.is_dir():
+        return load_model(path)
+    if path.is_file() and path.name.endswith(".json"):
+        from sketchplot.model.magenta import load_magenta
+
+        return load_magenta(path)
+    if not path.exists():
+        raise ModelFileError(f"model not found: {path}")
+    raise ModelFileError(f"{path}: not a model (expected a model directory or a Magenta .gen.json)")
+
+
+def is_magenta(info: ModelInfo) -> bool:
+    from sketchplot.model.magenta import MagentaConfig
+
+    return isinstance(info.model, MagentaConfig)
+
+
+def find_model(name_or_path: str) -> Path:
+    """A model path from a path, or the name of a user or shipped model."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    entries = available_models()
+    for entry in entries:
+        if entry.name == name_or_path:
+            return entry.path
+    names = sorted({e.name for e in entries})
+    raise ModelFileError(
+        f"no model '{name_or_path}' (not a path; installed: {', '.join(names) or 'none'})"
+    )
+
+
+def class_index(info: ModelInfo, class_name: str | None, where: str) -> int:
+    """The model's index for ``class_name``; a one-class model may be asked for no class."""
+    if class_name is None:
+        if len(info.classes) == 1:
+            return 0
+        raise SketchplotError(f"{where} draws several classes ({', '.join(info.classes)}): name one")
+    if class_name in info.classes:
+        return info.classes.index(class_name)
+    raise SketchplotError(f"{where} does not draw '{class_name}'{_suggest(class_name, info.classes)}")
+
+
+def _suggest(name: str, classes: list[str], label: str = "it draws") -> str:
+    close = difflib.get_close_matches(name, classes, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f" ({label}: {', '.join(sorted(classes))}){hint}"
+
+
+def resolve(class_name: str, model_path: str | Path | None = None):
+    """(net, info, class index) of the model that draws ``class_name``.
+
+    With ``model_path`` that model must draw the class; without, the first user model, then
+    the first shipped model, serving it. Unknown class: an error with the closest match.
+    """
+    if model_path is not None:
+        net, info = load_any(find_model(str(model_path)))
+        return net, info, class_index(info, class_name, str(model_path))
+    entries = [e for e in available_models() if e.info is not None]
+    for entry in entries:
+        if class_name in entry.classes:
+            net, info = load_model(entry.path)
+            return net, info, info.classes.index(class_name)
+    classes = sorted({c for e in entries for c in e.classes})
+    if not classes:
+        raise SketchplotError(
+            f"no models installed (looked in {user_model_dir()} and the package); use --model PATH"
+        )
+    raise SketchplotError(f"no model draws '{class_name}'{_suggest(class_name, classes, 'available')}")

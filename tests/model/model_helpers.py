@@ -1,0 +1,41 @@
+"""Helpers shared by the model tests: a tiny architecture and synthetic npz data."""
+
+import numpy as np
+
+TINY = dict(n_layer=1, n_head=2, n_embd=32, dropout=0.0, block_size=41, n_mixture=3)
+
+
+def random_sketch(rng, n_points: int) -> np.ndarray:
+    """Stroke-3 int16 with an absolute start row, strokes of 4-8 points (npz layout)."""
+    offsets = rng.integers(-20, 21, size=(n_points, 2))
+    pen = np.zeros(n_points, dtype=np.int16)
+    ends = np.cumsum(rng.integers(4, 9, size=n_points)) - 1
+    pen[ends[ends < n_points]] = 1
+    pen[-1] = 1
+    start = np.array([[rng.integers(0, 100), rng.integers(0, 100), 0]])
+    return np.vstack([start, np.column_stack([offsets, pen])]).astype(np.int16)
+
+
+def write_npz(path, rng, counts=(24, 6, 6), lengths=(8, 30)):
+    splits = {}
+    for split, count in zip(("train", "valid", "test"), counts):
+        array = np.empty(count, dtype=object)
+        array[:] = [random_sketch(rng, int(rng.integers(*lengths))) for _ in range(count)]
+        splits[split] = array
+    np.savez(path, **splits)
+    return path
+
+
+def shape_sketch() -> np.ndarray:
+    """One structured sketch for the toy test: a 12-gon, a straight line, a zigzag (npz layout)."""
+    angles = np.linspace(0, 2 * np.pi, 13)
+    circle = np.column_stack([60 + 40 * np.cos(angles), 60 + 40 * np.sin(angles)])
+    line = np.column_stack([np.linspace(20, 100, 6), np.full(6, 130.0)])
+    zigzag = np.column_stack([np.linspace(20, 100, 8), 150 + 10 * (np.arange(8) % 2)])
+    points, pen = [], []
+    for stroke in (circle, line, zigzag):
+        points.append(stroke)
+        pen += [0] * (len(stroke) - 1) + [1]
+    absolute = np.round(np.concatenate(points))
+    offsets = np.diff(absolute, axis=0, prepend=0)
+    return np.column_stack([offsets, pen]).astype(np.int16)

@@ -1,0 +1,92 @@
+"""Model files round-trip, broken files fail in one line, the registry finds models by class."""
+
+import json
+
+import pytest
+import torch
+
+from sketchplot.errors import SketchplotError
+from sketchplot.model import registry
+from sketchplot.model.files import ModelFileError, ModelInfo, load_model, save_model
+
+
+def info_for(net, classes=("cat", "dog")):
+    return ModelInfo(model=net.cfg, scale=12.5, classes=list(classes), max_seq_len=40,
+                     data={"licence": "test"}, metrics={"test_nll": 1.25})
+
+
+@pytest.mark.parametrize("half", [False, True])
+@torch.no_grad()
+def test_round_trip_keeps_outputs_and_info(tiny_net, tmp_path, half):
+    save_model(tmp_path / "m", tiny_net, info_for(tiny_net), half=half)
+    net, info = load_model(tmp_path / "m")
+    assert info.classes == ["cat", "dog"] and info.scale == 12.5 and info.metrics["test_nll"] == 1.25
+    x = torch.randn(2, 7, 5)
+    a, _ = tiny_net(x, torch.tensor([0, 1]))
+    b, _ = net(x, torch.tensor([0, 1]))
+    torch.testing.assert_close(a.mu_x, b.mu_x, atol=1e-2 if half else 0, rtol=1e-2 if half else 0)
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:100]), "corrupted or unreadable weights"),
+    (lambda d: (d / "config.json").write_text("{"), "unreadable model config"),
+    (lambda d: (d / "config.json").write_text(json.dumps({"format": "keras"})), "not a sketchplot model config"),
+    (lambda d: (d / "config.json").unlink(), "no config.json"),
+])
+def test_broken_model_fails_in_one_line(tiny_net, tmp_path, breakage, message):
+    save_model(tmp_path / "m", tiny_net, info_for(tiny_net))
+    breakage(tmp_path / "m")
+    with pytest.raises(ModelFileError, match=message) as caught:
+        load_model(tmp_path / "m")
+    assert "\n" not in str(caught.value)
+
+
+def test_weights_of_another_architecture_fail_cleanly(tiny_net, tmp_path):
+    save_model(tmp_path / "m", tiny_net, info_for(tiny_net))
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["model"]["n_embd"] = 64
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match="weights do not match the config"):
+        load_model(tmp_path / "m")
+
+
+@pytest.fixture
+def user_models(tmp_path, monkeypatch, tiny_net):
+    monkeypatch.setenv("SKETCHPLOT_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setattr(registry, "shipped_model_dir", lambda: tmp_path / "shipped")
+    save_model(tmp_path / "config" / "models" / "pets", tiny_net, info_for(tiny_net))
+    save_model(tmp_path / "shipped" / "farm", tiny_net, info_for(tiny_net, ("cat", "sheep")))
+    (tmp_path / "config" / "models" / "broken").mkdir()
+    (tmp_path / "config" / "models" / "broken" / "config.json").write_text("nope")
+    return tmp_path
+
+
+def test_resolve_prefers_user_models_and_picks_the_class_index(user_models):
+    _, info, index = registry.resolve("dog")
+    assert info.classes == ["cat", "dog"] and index == 1
+    _, info, index = registry.resolve("cat")
+    assert info.classes == ["cat", "dog"] and index == 0  # user model wins over shipped
+    _, info, index = registry.resolve("sheep")
+    assert info.classes == ["cat", "sheep"] and index == 1
+
+
+def test_unknown_class_names_the_closest_match(user_models):
+    with pytest.raises(SketchplotError, match=r"no model draws 'shep'.*cat, dog, sheep.*did you mean 'sheep'"):
+        registry.resolve("shep")
+
+
+def test_explicit_model_path_must_draw_the_class(user_models):
+    _, _, index = registry.resolve("cat", user_models / "shipped" / "farm")
+    assert index == 0
+    _, _, index = registry.resolve("sheep", "farm")  # an installed model by name
+    assert index == 1
+    with pytest.raises(SketchplotError, match="does not draw 'dgo'.*did you mean 'dog'"):
+        registry.resolve("dgo", user_models / "config" / "models" / "pets")
+    with pytest.raises(ModelFileError, match="no model 'nowhere'"):
+        registry.resolve("cat", "nowhere")
+
+
+def test_listing_shows_broken_models_instead_of_failing(user_models):
+    entries = {e.name: e for e in registry.available_models()}
+    assert set(entries) == {"pets", "farm", "broken"}
+    assert entries["broken"].error and entries["pets"].origin == "user" and entries["farm"].origin == "shipped"

@@ -1,0 +1,140 @@
+"""Training: toy overfit, exact resume, the non-finite guard, DDP on gloo through torchrun."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import sketchplot.model.train as train_module
+from sketchplot.model.data import load_sketches, prepare
+from sketchplot.model.files import load_model
+from sketchplot.model.net import ModelConfig, SketchTransformer
+from sketchplot.model.sample import sample
+from sketchplot.model.train import TrainConfig, train
+
+from model_helpers import TINY
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    raw = dict(batch_size=8, max_steps=20, warmup_steps=5, learning_rate=3e-3, max_seq_len=40,
+               eval_interval=1000, checkpoint_interval=5, log_interval=5, device="cpu",
+               save_half=False, augment_scale=0.1, model=dict(TINY))
+    model = {**raw.pop("model"), **overrides.pop("model", {})}
+    return TrainConfig.from_dict({**raw, **overrides, "model": model})
+
+
+def absolute_path(sketch: np.ndarray) -> np.ndarray:
+    return np.cumsum(sketch[:, :2], axis=0)
+
+
+def test_toy_mode_loss_falls_and_one_sketch_is_reproduced(toy_npz, tmp_path):
+    # Cross-entropy pen loss: with focal loss the same tiny model needs ~2x the steps to place
+    # every pen lift (measured), and this test is about the pipeline, not the pen loss.
+    cfg = tiny_config(toy=1, max_steps=900, warmup_steps=50, batch_size=4, augment_scale=0.0,
+                      eval_interval=900, log_interval=50, min_learning_rate=1e-4,
+                      model={"n_embd": 64, "n_head": 4, "pen_loss": "ce"})
+    train(["toy"], [toy_npz], tmp_path, cfg, progress=False)
+    losses = [r["loss"] for r in map(json.loads, (tmp_path / "log.jsonl").read_text().splitlines()) if "loss" in r]
+    assert losses[-1] < losses[0] - 2.0
+    target = prepare(load_sketches(toy_npz, "train"), 40)[0]
+    net, info = load_model(tmp_path / "best")
+    drawn = sample(net, 3, scale=info.scale, temperature=0.01, seed=1, max_len=40)
+    extent = np.ptp(absolute_path(target), axis=0).max()
+    for sketch in drawn:
+        assert len(sketch) == len(target)
+        assert int(sketch[:, 2].sum()) == int(target[:, 2].sum())  # same number of strokes
+        assert np.abs(absolute_path(sketch) - absolute_path(target)).max() < 0.1 * extent
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_resumed_run_equals_uninterrupted_run(tiny_npz, tmp_path, monkeypatch):
+    cfg = tiny_config(model={"dropout": 0.1})
+    train(["blob"], [tiny_npz], tmp_path / "straight", cfg, progress=False)
+
+    real_make_batch, calls = train_module.make_batch, []
+
+    def dying_make_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 13:  # step 12, after the checkpoint of step 10
+            raise _Killed
+        return real_make_batch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "make_batch", dying_make_batch)
+    with pytest.raises(_Killed):
+        train(["blob"], [tiny_npz], tmp_path / "killed", tiny_config(model={"dropout": 0.1}), progress=False)
+    monkeypatch.setattr(train_module, "make_batch", real_make_batch)
+    assert torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)["state"]["step"] == 10
+    train(["blob"], [tiny_npz], tmp_path / "killed", tiny_config(model={"dropout": 0.1}), resume=True, progress=False)
+
+    straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
+    assert resumed["state"]["step"] == straight["state"]["step"] == 20
+    for name, tensor in straight["model"].items():
+        assert torch.equal(tensor, resumed["model"][name]), name
+
+
+@pytest.mark.parametrize("where", ["loss", "gradient"])
+def test_non_finite_step_is_skipped_and_counted(tiny_npz, tmp_path, monkeypatch, where):
+    real_loss, calls = train_module.sketch_loss, []
+
+    def poisoned_loss(mix, *args):
+        loss, offset, pen = real_loss(mix, *args)
+        calls.append(1)
+        if len(calls) == 1:  # only the first step
+            if where == "loss":
+                loss = loss * float("nan")
+            else:  # finite loss, NaN gradient: d sqrt(x)/dx at 0 is inf, times 0
+                loss = loss + torch.sqrt((mix.mu_x * 0).sum())
+        return loss, offset, pen
+
+    monkeypatch.setattr(train_module, "sketch_loss", poisoned_loss)
+    cfg = tiny_config(max_steps=1, checkpoint_interval=1)
+    result = train(["blob"], [tiny_npz], tmp_path, cfg, progress=False)
+    assert result["skipped"] == 1
+    torch.manual_seed(cfg.seed)
+    initial = SketchTransformer(ModelConfig(**{**TINY, "n_classes": 1})).state_dict()
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["model"]
+    for name, tensor in initial.items():
+        assert torch.equal(tensor, saved[name]), name
+    # The next, healthy step is applied.
+    result = train(["blob"], [tiny_npz], tmp_path, tiny_config(max_steps=2, checkpoint_interval=1),
+                   resume=True, progress=False)
+    assert result["skipped"] == 1
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["model"]
+    assert not torch.equal(initial["head.weight"], saved["head.weight"])
+
+
+DDP_SCRIPT = """
+import json, sys
+from pathlib import Path
+from sketchplot.model.train import TrainConfig, train
+cfg = TrainConfig.from_dict(json.loads(sys.argv[3]))
+result = train(["blob"], [Path(sys.argv[1])], sys.argv[2], cfg, progress=False)
+print("RESULT", json.dumps(result))
+"""
+
+
+def test_ddp_two_cpu_processes_on_gloo(tiny_npz, tmp_path):
+    script = tmp_path / "ddp_train.py"
+    script.write_text(DDP_SCRIPT)
+    cfg = tiny_config(max_steps=6, checkpoint_interval=3, log_interval=1)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         str(script), str(tiny_npz), str(tmp_path / "run"), json.dumps(cfg.to_dict())],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = [json.loads(line.split(" ", 1)[1]) for line in done.stdout.splitlines() if line.startswith("RESULT")]
+    assert len(results) == 2 and all(r["steps"] == 6 and r["skipped"] == 0 for r in results)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert steps[:6] == [1, 2, 3, 4, 5, 6]  # only rank 0 logs
+    net, info = load_model(tmp_path / "run" / "best")
+    assert info.classes == ["blob"]
