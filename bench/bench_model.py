@@ -1,11 +1,14 @@
-"""Model speed on CPU: batched cached sampling (ours vs Magenta's LSTM, same run), single-sketch
-latency, and training throughput in points per second.
+"""Model speed on CPU: batched cached sampling (ours vs Magenta's LSTM, both on numpy as
+`sketchplot sample` runs them, same run), single-sketch latency, and training throughput (torch)
+in points per second.
 
     python bench/bench_model.py [--model DIR] [--magenta dog.gen.json] [--threads N]
 
 Without ``--model`` a freshly initialised default-config transformer is timed: speed does not
-depend on the weights, but its sketch lengths do, so every figure also reports the points drawn
-and the time per decoding step (the fair comparison when lengths differ).
+depend on the weights, but its sketch lengths do, so every figure also reports the points drawn,
+the decoding steps (the batch decodes until its longest sketch ends; ended sketches leave the
+batch) and the time per step. ``--threads`` sets torch's threads and should match
+OMP_NUM_THREADS, which numpy's BLAS reads at start-up.
 """
 
 from __future__ import annotations
@@ -19,34 +22,36 @@ import numpy as np
 import torch
 
 from sketchplot.model.data import load_sketch_set, make_batch, offset_scale
-from sketchplot.model.files import load_model
+from sketchplot.model.decoders import TransformerDecoder, transformer_weight_shapes
+from sketchplot.model.files import load_decoder
 from sketchplot.model.magenta import load_magenta
-from sketchplot.model.net import ModelConfig, SketchTransformer, sketch_loss
+from sketchplot.model.config import ModelConfig
+from sketchplot.model.net import SketchTransformer, sketch_loss
 from sketchplot.model.sample import sample
 from sketchplot.model.train import TrainConfig, batch_indices
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def timed_sample(net, n, scale, class_index, max_len, seed):
+def timed_sample(decoder, n, scale, class_index, max_len, seed):
     started = time.perf_counter()
-    drawn = sample(net, n, scale=scale, temperature=0.5, seed=seed, class_index=class_index, max_len=max_len)
+    drawn = sample(decoder, n, scale=scale, temperature=0.5, seed=seed, class_index=class_index, max_len=max_len)
     seconds = time.perf_counter() - started
     steps = max(len(s) for s in drawn) + 1  # the batch decodes until its longest sketch ends
     return seconds, steps, float(np.mean([len(s) for s in drawn]))
 
 
-def bench_sampling(name, net, scale, class_index, args):
-    timed_sample(net, 4, scale, class_index, 20, 0)  # warm-up
-    seconds, steps, points = timed_sample(net, args.batch, scale, class_index, args.max_len, 1)
-    latencies = [timed_sample(net, 1, scale, class_index, args.max_len, seed) for seed in range(2, 2 + args.repeats)]
+def bench_sampling(name, decoder, scale, class_index, args):
+    timed_sample(decoder, 4, scale, class_index, 20, 0)  # warm-up
+    seconds, steps, points = timed_sample(decoder, args.batch, scale, class_index, args.max_len, 1)
+    latencies = [timed_sample(decoder, 1, scale, class_index, args.max_len, seed) for seed in range(2, 2 + args.repeats)]
     single = statistics.median(s for s, _, _ in latencies)
     single_points = statistics.median(p for _, _, p in latencies)
     per_step = sum(s for s, _, _ in latencies) / sum(n for _, n, _ in latencies)
     print(f"{name:<22} {args.batch} sketches: {seconds:6.2f} s  {steps:3d} steps  "
           f"{1000 * seconds / steps:6.2f} ms/step  mean {points:5.1f} points | "
           f"1 sketch: median {1000 * single:6.1f} ms ({single_points:.0f} points), {1000 * per_step:.2f} ms/step")
-    return seconds / steps
+    return seconds, seconds / steps
 
 
 def bench_training(cfg: ModelConfig, data: Path, args):
@@ -60,9 +65,9 @@ def bench_training(cfg: ModelConfig, data: Path, args):
     points, seconds = 0, 0.0
     for step in range(args.train_steps + 2):
         idx = batch_indices(step, train_set, train_cfg)
-        batch = make_batch([train_set.sketches[i] for i in idx], [0] * len(idx), scale)
+        batch = make_batch([train_set.sketches[i] for i in idx], [0] * len(idx), scale).to("cpu")
         started = time.perf_counter()
-        mix, _ = net(batch.inputs, batch.classes)
+        mix = net(batch.inputs, batch.classes)
         loss, _, _ = sketch_loss(mix, batch.targets, batch.mask, cfg)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -89,19 +94,26 @@ def main():
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU")
+    print(f"numpy {np.__version__} (sampling), torch {torch.__version__} (training), "
+          f"{torch.get_num_threads()} torch thread(s), CPU")
     if args.model:
-        ours, info = load_model(args.model)
+        ours, info = load_decoder(args.model)
         scale, index, label = info.scale, info.classes.index(args.class_name), f"ours ({args.model.name})"
+        cfg = info.model
     else:
-        ours, scale, index, label = SketchTransformer(ModelConfig()).eval(), 25.0, 0, "ours (untrained)"
+        cfg = ModelConfig()
+        weights = {k: v.numpy() for k, v in SketchTransformer(cfg).state_dict().items()}
+        ours, scale, index, label = TransformerDecoder(cfg, weights), 25.0, 0, "ours (untrained)"
     magenta, magenta_info = load_magenta(args.magenta)
-    print(f"{label}: {sum(p.numel() for p in ours.parameters()):,} parameters; "
-          f"Magenta {args.magenta.name}: {sum(p.numel() for p in magenta.parameters()):,}")
-    ours_step = bench_sampling(label, ours, scale, index, args)
-    magenta_step = bench_sampling(f"Magenta LSTM ({magenta_info.classes[0]})", magenta, magenta_info.scale, 0, args)
-    print(f"per decoding step, ours / Magenta = {ours_step / magenta_step:.2f} (below 1: ours faster)")
-    bench_training(ours.cfg if isinstance(ours.cfg, ModelConfig) else ModelConfig(), args.data, args)
+    ours_size = sum(int(np.prod(shape)) for shape in transformer_weight_shapes(cfg).values())
+    magenta_size = sum(a.size for a in (magenta.w_xh, magenta.w_hh, magenta.bias, magenta.out_w, magenta.out_b))
+    print(f"{label}: {ours_size:,} parameters; Magenta {args.magenta.name}: {magenta_size:,}")
+    ours_total, ours_step = bench_sampling(label, ours, scale, index, args)
+    magenta_total, magenta_step = bench_sampling(f"Magenta LSTM ({magenta_info.classes[0]})", magenta,
+                                                 magenta_info.scale, 0, args)
+    print(f"{args.batch} sketches, ours / Magenta: {ours_total / magenta_total:.2f} in time, "
+          f"{ours_step / magenta_step:.2f} per decoding step (below 1: ours faster)")
+    bench_training(cfg, args.data, args)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import numpy as np
 
 from sketchplot.model.data import load_sketches, prepare
 from sketchplot.model.evaluate import evaluate_file
-from sketchplot.model.files import load_model
+from sketchplot.model.files import load_decoder
 from sketchplot.model.sample import sample
 from sketchplot.model.train import TrainConfig, train
 
@@ -42,11 +42,11 @@ def run(kind: str, data: Path, args, out: Path) -> dict:
     started = time.time()
     train([data.stem], [data], out, cfg, progress=False)
     seconds = time.time() - started
-    net, info = load_model(out / "best")
-    result = evaluate_file(net, info.scale, data, split="test").to_dict()
+    decoder, info = load_decoder(out / "best")
+    result = evaluate_file(decoder, info.scale, data, split="test").to_dict()
     rows = []
     for pen_temperature in (0.5, 1.0):
-        sketches = sample(net, args.samples, scale=info.scale, temperature=0.5, seed=args.seed,
+        sketches = sample(decoder, args.samples, scale=info.scale, temperature=0.5, seed=args.seed,
                           max_len=args.cap, pen_temperature=pen_temperature)
         rows.append({"pen_loss": f"{kind} penT={pen_temperature:g}", "train_seconds": round(seconds, 1),
                      "test_nll": result["nll"], "test_offset_nll": result["offset_nll"],

@@ -284,11 +284,11 @@ def sample(class_name, count, temperature, pen_temperature, seed, model_path, ma
     import numpy as np
 
     from sketchplot.model.registry import resolve
-    from sketchplot.model.sample import check_temperature, sample as draw_samples, with_origin
+    from sketchplot.model.sample import check_temperature, sample as draw_samples
 
     check_temperature(temperature)
-    net, info, index = resolve(class_name, model_path)
-    sketches = draw_samples(net, count, scale=info.scale, temperature=temperature, seed=seed,
+    decoder, info, index = resolve(class_name, model_path)
+    sketches = draw_samples(decoder, count, scale=info.scale, temperature=temperature, seed=seed,
                             class_index=index, max_len=max_len or info.max_seq_len,
                             pen_temperature=pen_temperature)
     points = np.mean([len(s) for s in sketches])
@@ -305,8 +305,9 @@ def sample(class_name, count, temperature, pen_temperature, seed, model_path, ma
     if preview_path:
         from sketchplot.plotter.pipeline import plot_page
         from sketchplot.plotter.preview import write_preview
+        from sketchplot.plotter.strokes import from_origin
 
-        drawable = [with_origin(s) for s in sketches if len(s)]
+        drawable = [from_origin(s) for s in sketches if len(s)]
         write_preview(plot_page(drawable).document, preview_path)
         click.echo(f"preview: {preview_path}")
 
@@ -330,11 +331,11 @@ def evaluate(model, data_path, split, class_name, max_seq_len, limit):
     from sketchplot.model.evaluate import evaluate_file
     from sketchplot.model.registry import class_index, find_model, is_magenta, load_any
 
-    net, info = load_any(find_model(model))
+    decoder, info = load_any(find_model(model))
     name = class_name or (info.classes[0] if len(info.classes) == 1 else Path(data_path).name.split(".")[0])
     index = class_index(info, name, model)
-    limit_len = min(max_seq_len, net.cfg.block_size - 1)
-    result = evaluate_file(net, None if is_magenta(info) else info.scale, data_path, split=split,
+    limit_len = min(max_seq_len, decoder.block_size - 1)
+    result = evaluate_file(decoder, None if is_magenta(info) else info.scale, data_path, split=split,
                            class_index=index, max_seq_len=limit_len, limit=limit)
     click.echo(json.dumps({"model": model, "class": name, "data": str(data_path), "split": split,
                            **result.to_dict()}, indent=2))

@@ -122,12 +122,25 @@ def parse_status(line: str, wco: tuple[float, ...] | None = None) -> Status:
 
 
 def open_port(port: str, baud: int, timeout: float = 0.02) -> serial.SerialBase:
-    """A device path or any pyserial URL (``sim://`` included)."""
+    """A device path or any pyserial URL (``sim://`` included), locked against other programs."""
     register()
     try:
-        return serial.serial_for_url(port, baudrate=baud, timeout=timeout, write_timeout=5)
+        return serial.serial_for_url(port, baudrate=baud, timeout=timeout, write_timeout=5, exclusive=True)
     except (serial.SerialException, ValueError, OSError) as exc:
-        raise NotGrblError(f"cannot open {port}: {exc}") from None
+        raise NotGrblError(f"cannot open {port}: {_port_problem(exc)}") from None
+
+
+def _port_problem(exc: Exception) -> str:
+    """What went wrong opening a port, in words a user can act on."""
+    text = str(exc)
+    errno = getattr(exc, "errno", None)
+    if errno == 2 or "No such file" in text:
+        return "no such port (is the plotter plugged in? try ls /dev/ttyUSB* /dev/ttyACM*)"
+    if errno == 13 or "Permission denied" in text:
+        return "permission denied (add yourself to the 'dialout' group, then log in again)"
+    if errno in (11, 16) or "exclusively lock" in text or "busy" in text.lower():
+        return "port busy (another program, e.g. a G-code sender or serial monitor, has it open)"
+    return text
 
 
 class Grbl:

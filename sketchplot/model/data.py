@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from sketchplot.errors import SketchplotError
 from sketchplot.model.quickdraw import drawing_to_stroke3, parse_ndjson_drawing
@@ -94,13 +93,18 @@ START_TOKEN = np.array([0, 0, 1, 0, 0], dtype=np.float32)
 
 @dataclass
 class Batch:
-    inputs: torch.Tensor  # (B, T, 5): start token then the points
-    targets: torch.Tensor  # (B, T, 5): the points then the end point
-    mask: torch.Tensor  # (B, T): 1 for real targets (points and the end point)
-    classes: torch.Tensor  # (B,)
+    """numpy arrays (evaluation); ``to(device)`` gives the torch tensors training needs."""
+
+    inputs: np.ndarray  # (B, T, 5) float32: start token then the points
+    targets: np.ndarray  # (B, T, 5) float32: the points then the end point
+    mask: np.ndarray  # (B, T) float32: 1 for real targets (points and the end point)
+    classes: np.ndarray  # (B,) int64
 
     def to(self, device) -> "Batch":
-        return Batch(*(t.to(device) for t in (self.inputs, self.targets, self.mask, self.classes)))
+        import torch
+
+        arrays = (self.inputs, self.targets, self.mask, self.classes)
+        return Batch(*(torch.from_numpy(a).to(device) for a in arrays))
 
 
 def make_batch(
@@ -118,12 +122,7 @@ def make_batch(
         mask[i, : len(s)] = 1.0
     targets[:, :, :2] /= scale
     inputs = np.concatenate([np.broadcast_to(START_TOKEN, (b, 1, 5)), targets[:, :-1]], axis=1)
-    return Batch(
-        torch.from_numpy(np.ascontiguousarray(inputs)),
-        torch.from_numpy(targets),
-        torch.from_numpy(mask),
-        torch.as_tensor(classes, dtype=torch.long),
-    )
+    return Batch(np.ascontiguousarray(inputs), targets, mask, np.asarray(classes, dtype=np.int64))
 
 
 def augment(sketch: np.ndarray, rng: np.random.Generator, scale_range: float) -> np.ndarray:

@@ -26,11 +26,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
+from sketchplot.model.config import PEN_END, Mixture
 from sketchplot.model.data import DataError, load_sketches, make_batch, offset_scale, prepare
-from sketchplot.model.net import PEN_END, offset_log_likelihood
+from sketchplot.model.decoders import log_softmax
 
 
 @dataclass
@@ -49,9 +48,27 @@ class EvalResult:
         return asdict(self)
 
 
-@torch.no_grad()
+def offset_log_likelihood(mix: Mixture, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """log p(dx, dy) under the bivariate Gaussian mixture, (...,) from (...,) targets; the
+    numpy twin of ``net.offset_log_likelihood``, which training differentiates."""
+    zx = (dx[..., None] - mix.mu_x) / mix.sigma_x
+    zy = (dy[..., None] - mix.mu_y) / mix.sigma_y
+    one_minus_rho2 = 1.0 - mix.rho**2
+    z = zx**2 + zy**2 - 2.0 * mix.rho * zx * zy
+    log_n = (
+        -z / (2.0 * one_minus_rho2)
+        - np.float32(math.log(2.0 * math.pi))
+        - np.log(mix.sigma_x)
+        - np.log(mix.sigma_y)
+        - 0.5 * np.log(one_minus_rho2)
+    )
+    log_joint = mix.log_pi + log_n
+    top = log_joint.max(axis=-1)
+    return top + np.log(np.exp(log_joint - top[..., None]).sum(axis=-1))
+
+
 def score_sketches(
-    net,
+    decoder,
     sketches: list[np.ndarray],
     *,
     class_index: int = 0,
@@ -63,26 +80,25 @@ def score_sketches(
     """Likelihood metrics of prepared stroke-3 sketches (no start row, <= max_seq_len points)."""
     if not sketches:
         raise ValueError("no sketches to evaluate")
-    net.eval()
     log_jacobian = 2.0 * math.log(unit_scale / input_scale)
     offset_sum = pen_sum = l_r_sum = 0.0
     n_offsets = n_pen = 0
     for start in range(0, len(sketches), batch_size):
         chunk = sketches[start : start + batch_size]
         batch = make_batch(chunk, [class_index] * len(chunk), input_scale, pad_to=max_seq_len + 1)
-        mix, _ = net(batch.inputs, torch.full((len(chunk),), class_index))
+        mix = decoder.forward(batch.inputs, batch.classes)
         pen_target = batch.targets[..., 2:].argmax(-1)
         offset_mask = batch.mask * (pen_target != PEN_END)
         offset_nll = -(offset_log_likelihood(mix, batch.targets[..., 0], batch.targets[..., 1]) + log_jacobian)
-        pen_ce = F.cross_entropy(mix.pen_logits.transpose(1, 2), pen_target, reduction="none")
-        offset_nll = torch.where(offset_mask > 0, offset_nll, 0.0)
-        offset_sum += float(offset_nll.sum())
-        pen_sum += float((pen_ce * batch.mask).sum())
+        pen_ce = -np.take_along_axis(log_softmax(mix.pen_logits), pen_target[..., None], -1)[..., 0]
+        offset_nll = np.where(offset_mask > 0, offset_nll, 0.0)
+        offset_sum += float(offset_nll.sum(dtype=np.float64))
+        pen_sum += float((pen_ce * batch.mask).sum(dtype=np.float64))
         n_offsets += int(offset_mask.sum())
         n_pen += int(batch.mask.sum())
         # Paper's L_R: N_max target steps per sketch, padding (end state) included.
         l_r = (offset_nll[:, :max_seq_len].sum(1) + pen_ce[:, :max_seq_len].sum(1)) / max_seq_len
-        l_r_sum += float(l_r.sum())
+        l_r_sum += float(l_r.sum(dtype=np.float64))
     offset_mean, pen_mean = offset_sum / n_offsets, pen_sum / n_pen
     return EvalResult(
         nll=offset_mean + pen_mean, offset_nll=offset_mean, pen_ce=pen_mean,
@@ -100,7 +116,7 @@ def data_unit_scale(path: str | Path, max_seq_len: int) -> float:
 
 
 def evaluate_file(
-    net,
+    decoder,
     model_scale: float | None,
     path: str | Path,
     *,
@@ -117,6 +133,6 @@ def evaluate_file(
         raise DataError(f"{path}: no '{split}' sketches of at most {max_seq_len} points")
     unit_scale = data_unit_scale(path, max_seq_len)
     return score_sketches(
-        net, sketches, class_index=class_index, input_scale=model_scale or unit_scale,
+        decoder, sketches, class_index=class_index, input_scale=model_scale or unit_scale,
         unit_scale=unit_scale, max_seq_len=max_seq_len, batch_size=batch_size,
     )

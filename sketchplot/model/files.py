@@ -3,6 +3,10 @@
 safetensors holds only tensors, so loading a model never unpickles anything. The JSON keeps
 everything needed to use the weights: architecture, the normalising scale, the classes the
 model draws, max length, training data and its licence, and measured metrics.
+
+Files are read and written through safetensors' numpy side: inference (``load_decoder``)
+never imports torch; only ``load_model``, which rebuilds the torch model for training and
+tests, does.
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
+import numpy as np
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.numpy import load_file, save_file
 
 from sketchplot.errors import SketchplotError
-from sketchplot.model.net import ModelConfig, SketchTransformer
+from sketchplot.model.config import ModelConfig
+from sketchplot.model.decoders import TransformerDecoder, check_transformer_weights
 
 FORMAT = "sketchplot-model"
 CONFIG_NAME = "config.json"
@@ -53,14 +58,15 @@ class ModelInfo:
         }
 
 
-def save_model(directory: str | Path, net: SketchTransformer, info: ModelInfo, half: bool = False) -> Path:
-    """Write a model directory; ``half`` stores weights as float16 to halve the size."""
+def save_model(directory: str | Path, net, info: ModelInfo, half: bool = False) -> Path:
+    """Write a model directory from a torch ``SketchTransformer``; ``half`` stores weights as
+    float16 to halve the size."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    arrays = {k: v.detach().float().cpu().numpy() for k, v in net.state_dict().items()}
     if half:
-        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
-    save_file(tensors, str(directory / WEIGHTS_NAME))
+        arrays = {k: v.astype(np.float16) for k, v in arrays.items()}
+    save_file(arrays, str(directory / WEIGHTS_NAME))
     (directory / CONFIG_NAME).write_text(json.dumps(info.to_json(), indent=2) + "\n")
     return directory
 
@@ -89,21 +95,36 @@ def read_info(directory: str | Path) -> ModelInfo:
         raise ModelFileError(f"{config_path}: malformed model config ({exc})") from None
 
 
-def load_model(directory: str | Path) -> tuple[SketchTransformer, ModelInfo]:
-    """Load a model directory for inference (eval mode, float32, CPU)."""
-    directory = Path(directory)
-    info = read_info(directory)
-    weights = directory / WEIGHTS_NAME
+def read_weights(directory: str | Path, cfg: ModelConfig) -> dict[str, np.ndarray]:
+    """The weights of a model directory as float32 numpy arrays (float16 files upcast),
+    checked against the architecture ``cfg``."""
+    weights = Path(directory) / WEIGHTS_NAME
     try:
-        tensors = load_file(str(weights))
+        arrays = {k: v.astype(np.float32) for k, v in load_file(str(weights)).items()}
     except (OSError, SafetensorError, ValueError) as exc:
         raise ModelFileError(f"{weights}: corrupted or unreadable weights ({exc})") from None
-    net = SketchTransformer(info.model)
-    tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
     try:
-        net.load_state_dict(tensors)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[1:2] or [str(exc)]
-        raise ModelFileError(f"{weights}: weights do not match the config ({first[0].strip()})") from None
+        check_transformer_weights(cfg, arrays)
+    except ValueError as exc:
+        raise ModelFileError(f"{weights}: weights do not match the config ({exc})") from None
+    return arrays
+
+
+def load_decoder(directory: str | Path) -> tuple[TransformerDecoder, ModelInfo]:
+    """Load a model directory for inference: the numpy decoder and its info."""
+    info = read_info(directory)
+    return TransformerDecoder(info.model, read_weights(directory, info.model)), info
+
+
+def load_model(directory: str | Path):
+    """Load a model directory as the torch ``SketchTransformer`` (eval mode, float32, CPU),
+    to train on or to compare with; inference uses ``load_decoder``."""
+    import torch
+
+    from sketchplot.model.net import SketchTransformer
+
+    info = read_info(directory)
+    net = SketchTransformer(info.model)
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in read_weights(directory, info.model).items()})
     net.eval()
     return net, info

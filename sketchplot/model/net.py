@@ -13,97 +13,33 @@ sides and lets components collapse onto single points, the main source of loss s
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-PEN_DRAW, PEN_LIFT, PEN_END = 0, 1, 2
-
-
-@dataclass
-class ModelConfig:
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    dropout: float = 0.1
-    block_size: int = 251  # max_seq_len points + the start token
-    n_mixture: int = 20
-    n_classes: int = 1
-    sigma_activation: str = "elu"  # "elu" (ELU + 1 + sigma_floor) or "exp"
-    sigma_floor: float = 1e-3
-    pen_loss: str = "focal"  # "focal" (gamma focal_gamma) or "ce"
-    focal_gamma: float = 2.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class Mixture:
-    """Parameters of the next-point distribution, each (..., M) except pen_logits (..., 3)."""
-
-    log_pi: torch.Tensor
-    mu_x: torch.Tensor
-    mu_y: torch.Tensor
-    sigma_x: torch.Tensor
-    sigma_y: torch.Tensor
-    rho: torch.Tensor
-    pen_logits: torch.Tensor
-
-
-class KVCache:
-    """Keys and values of earlier steps in one buffer of ``block_size`` steps, appended in place.
-
-    Growing the cache with ``torch.cat`` copies every earlier key at every step (quadratic in
-    the sketch length, the main cost of sampling long sketches); this buffer copies each key
-    once. It is updated in place, so a cache cannot be shared by two continuations.
-    """
-
-    def __init__(self, k: torch.Tensor, v: torch.Tensor, capacity: int):
-        b, h, t, d = k.shape
-        self.k = k.new_empty(b, h, capacity, d)
-        self.v = v.new_empty(b, h, capacity, d)
-        self.k[:, :, :t], self.v[:, :, :t] = k, v
-        self.length = t
-
-    def append(self, k: torch.Tensor, v: torch.Tensor):
-        end = self.length + k.shape[2]
-        self.k[:, :, self.length : end], self.v[:, :, self.length : end] = k, v
-        self.length = end
-        return self.k[:, :, :end], self.v[:, :, :end]
+from sketchplot.model.config import PEN_END, Mixture, ModelConfig
 
 
 class SelfAttention(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.n_head = cfg.n_head
-        self.block_size = cfg.block_size
         self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.dropout = cfg.dropout
         self.resid_drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, cache=None):
-        """x: (B, T, C). cache: what the previous call returned, for incremental decoding."""
+    def forward(self, x):
+        """x: (B, T, C), causal."""
         b, t, c = x.shape
         q, k, v = self.qkv(x).split(c, dim=2)
         q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
-        if cache is None:
-            y = F.scaled_dot_product_attention(
-                q, k, v, is_causal=t > 1, dropout_p=self.dropout if self.training else 0.0,
-            )
-            new_cache = (k, v)  # a full pass allocates no buffer: training discards it
-        else:
-            # The new queries are the last steps, so they may see every cached key. Plain
-            # matmuls: CPU's flash-attention kernel is ~5x slower for one query per sketch.
-            new_cache = cache if isinstance(cache, KVCache) else KVCache(*cache, self.block_size)
-            k, v = new_cache.append(k, v)
-            weights = torch.softmax((q @ k.transpose(-2, -1)) / math.sqrt(k.shape[-1]), dim=-1)
-            y = weights @ v
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=t > 1, dropout_p=self.dropout if self.training else 0.0,
+        )
         y = y.transpose(1, 2).contiguous().view(b, t, c)
-        return self.resid_drop(self.proj(y)), new_cache
+        return self.resid_drop(self.proj(y))
 
 
 class Block(nn.Module):
@@ -119,10 +55,9 @@ class Block(nn.Module):
             nn.Dropout(cfg.dropout),
         )
 
-    def forward(self, x, cache=None):
-        a, cache = self.attn(self.ln1(x), cache)
-        x = x + a
-        return x + self.mlp(self.ln2(x)), cache
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
 
 
 class SketchTransformer(nn.Module):
@@ -150,22 +85,23 @@ class SketchTransformer(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def forward(self, strokes, classes=None, caches=None, start_pos: int = 0):
-        """strokes: (B, T, 5) stroke-5 inputs; returns (Mixture, new caches)."""
+    def forward(self, strokes, classes=None) -> Mixture:
+        """strokes: (B, T, 5) stroke-5 inputs; the next-point mixture at every step.
+
+        Training only: inference runs the same maths on numpy (``decoders.TransformerDecoder``).
+        """
         b, t, _ = strokes.shape
-        if start_pos + t > self.cfg.block_size:
-            raise ValueError(f"sequence of {start_pos + t} points exceeds block_size {self.cfg.block_size}")
-        pos = torch.arange(start_pos, start_pos + t, device=strokes.device)
+        if t > self.cfg.block_size:
+            raise ValueError(f"sequence of {t} points exceeds block_size {self.cfg.block_size}")
+        pos = torch.arange(t, device=strokes.device)
         pen = strokes[..., 2:].argmax(-1)
         x = self.offset_embed(strokes[..., :2]) + self.pen_embed(pen) + self.pos_embed(pos)
         if classes is None:
             classes = torch.zeros(b, dtype=torch.long, device=strokes.device)
         x = self.drop(x + self.class_embed(classes)[:, None, :])
-        new_caches = []
-        for i, block in enumerate(self.blocks):
-            x, cache = block(x, None if caches is None else caches[i])
-            new_caches.append(cache)
-        return self.mixture(self.head(self.ln_f(x))), new_caches
+        for block in self.blocks:
+            x = block(x)
+        return self.mixture(self.head(self.ln_f(x)))
 
     def mixture(self, out) -> Mixture:
         m = self.cfg.n_mixture

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sketchplot.errors import SketchplotError
 from sketchplot.machines.profiles import user_config_dir
-from sketchplot.model.files import CONFIG_NAME, ModelFileError, ModelInfo, load_model, read_info
+from sketchplot.model.files import CONFIG_NAME, ModelFileError, ModelInfo, load_decoder, read_info
 
 
 @dataclass
@@ -60,10 +60,10 @@ def available_models() -> list[ModelEntry]:
 
 
 def load_any(path: str | Path):
-    """(net, info) from one of our model directories or a Magenta ``.gen.json`` file."""
+    """(numpy decoder, info) from one of our model directories or a Magenta ``.gen.json`` file."""
     path = Path(path)
     if path.is_dir():
-        return load_model(path)
+        return load_decoder(path)
     if path.is_file() and path.name.endswith(".json"):
         from sketchplot.model.magenta import load_magenta
 
@@ -112,19 +112,19 @@ def _suggest(name: str, classes: list[str], label: str = "it draws") -> str:
 
 
 def resolve(class_name: str, model_path: str | Path | None = None):
-    """(net, info, class index) of the model that draws ``class_name``.
+    """(numpy decoder, info, class index) of the model that draws ``class_name``.
 
     With ``model_path`` that model must draw the class; without, the first user model, then
     the first shipped model, serving it. Unknown class: an error with the closest match.
     """
     if model_path is not None:
-        net, info = load_any(find_model(str(model_path)))
-        return net, info, class_index(info, class_name, str(model_path))
+        decoder, info = load_any(find_model(str(model_path)))
+        return decoder, info, class_index(info, class_name, str(model_path))
     entries = [e for e in available_models() if e.info is not None]
     for entry in entries:
         if class_name in entry.classes:
-            net, info = load_model(entry.path)
-            return net, info, info.classes.index(class_name)
+            decoder, info = load_decoder(entry.path)
+            return decoder, info, info.classes.index(class_name)
     classes = sorted({c for e in entries for c in e.classes})
     if not classes:
         raise SketchplotError(

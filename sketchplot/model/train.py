@@ -24,7 +24,8 @@ import torch
 from sketchplot.errors import SketchplotError
 from sketchplot.model.data import SketchSet, augment, load_sketch_set, make_batch, offset_scale
 from sketchplot.model.files import QUICKDRAW_LICENCE, ModelInfo, save_model
-from sketchplot.model.net import ModelConfig, SketchTransformer, sketch_loss
+from sketchplot.model.config import ModelConfig
+from sketchplot.model.net import SketchTransformer, sketch_loss
 
 
 @dataclass
@@ -166,7 +167,7 @@ def evaluate_loss(net, data: SketchSet, scale: float, cfg: TrainConfig, device) 
     for b in range(n_batches):
         idx = order[b * size : (b + 1) * size]
         batch = make_batch([data.sketches[i] for i in idx], [data.classes[i] for i in idx], scale).to(device)
-        mix, _ = net(batch.inputs, batch.classes)
+        mix = net(batch.inputs, batch.classes)
         loss, offset, pen = sketch_loss(mix, batch.targets, batch.mask, net.cfg)
         totals += np.array([loss.item(), offset.item(), pen.item()]) * len(idx)
         count += len(idx)
@@ -253,7 +254,7 @@ def train(
         batch = make_batch(sketches, [train_set.classes[i] for i in idx], scale).to(device)
         torch.manual_seed(cfg.seed * 1_000_003 + step * 7 + dist.rank)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            mix, _ = model(batch.inputs, batch.classes)
+            mix = model(batch.inputs, batch.classes)
         loss, offset, pen = sketch_loss(_float(mix), batch.targets, batch.mask, cfg.model)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -5,7 +5,9 @@ import pytest
 import torch
 from model_helpers import TINY, shape_sketch, write_npz
 
-from sketchplot.model.net import ModelConfig, SketchTransformer
+from sketchplot.model.decoders import TransformerDecoder
+from sketchplot.model.config import ModelConfig
+from sketchplot.model.net import SketchTransformer
 
 # Tiny models gain nothing from threads, and two threads spin against any other CPU job.
 torch.set_num_threads(1)
@@ -20,6 +22,12 @@ def tiny_npz(tmp_path):
 def tiny_net():
     torch.manual_seed(0)
     return SketchTransformer(ModelConfig(**TINY, n_classes=2)).eval()
+
+
+@pytest.fixture
+def tiny_decoder(tiny_net):
+    """The numpy inference decoder with tiny_net's weights."""
+    return TransformerDecoder(tiny_net.cfg, {k: v.numpy() for k, v in tiny_net.state_dict().items()})
 
 
 @pytest.fixture

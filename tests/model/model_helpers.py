@@ -1,6 +1,11 @@
 """Helpers shared by the model tests: a tiny architecture and synthetic npz data."""
 
 import numpy as np
+import torch
+
+from sketchplot.model.config import ModelConfig
+from sketchplot.model.decoders import TransformerDecoder
+from sketchplot.model.net import SketchTransformer
 
 TINY = dict(n_layer=1, n_head=2, n_embd=32, dropout=0.0, block_size=41, n_mixture=3)
 
@@ -39,3 +44,15 @@ def shape_sketch() -> np.ndarray:
     absolute = np.round(np.concatenate(points))
     offsets = np.diff(absolute, axis=0, prepend=0)
     return np.column_stack([offsets, pen]).astype(np.int16)
+
+
+def random_pair(sigma_activation: str = "elu", n_classes: int = 3, seed: int = 0):
+    """A torch model with every weight random (larger than at init, so attention, layer norms,
+    classes and pen logits all matter) and the numpy decoder built from its state dict."""
+    torch.manual_seed(seed)
+    cfg = ModelConfig(**{**TINY, "n_layer": 2, "n_classes": n_classes, "sigma_activation": sigma_activation})
+    net = SketchTransformer(cfg).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0.0, 0.4)
+    return net, TransformerDecoder(cfg, {k: v.numpy() for k, v in net.state_dict().items()})

@@ -1,32 +1,28 @@
-"""Evaluation maths on a model whose answer is known in closed form."""
+"""Evaluation maths on a model whose answer is known in closed form, and against torch."""
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from model_helpers import random_pair
 
-from sketchplot.model.data import DataError
-from sketchplot.model.evaluate import evaluate_file, score_sketches
-from sketchplot.model.net import Mixture
-
-
-@dataclass
-class _Cfg:
-    block_size: int = 1000
-    n_classes: int = 1
+from sketchplot.model import net as torch_net
+from sketchplot.model.config import PEN_END, Mixture
+from sketchplot.model.data import DataError, make_batch
+from sketchplot.model.evaluate import evaluate_file, offset_log_likelihood, score_sketches
 
 
-class StandardNormalModel(torch.nn.Module):
+class StandardNormalModel:
     """Every next offset ~ N(0, I) in the model's units; pen logits uniform (CE = log 3)."""
 
-    cfg = _Cfg()
+    block_size = 1000
 
-    def forward(self, strokes, classes=None, caches=None, start_pos=0):
+    def forward(self, strokes, classes=None, cache=None):
         shape = strokes.shape[:2] + (1,)
-        zeros, ones = torch.zeros(shape), torch.ones(shape)
-        return Mixture(zeros, zeros, zeros, ones, ones, zeros, torch.zeros(strokes.shape[:2] + (3,))), None
+        zeros, ones = np.zeros(shape, np.float32), np.ones(shape, np.float32)
+        return Mixture(zeros, zeros, zeros, ones, ones, zeros, np.zeros(strokes.shape[:2] + (3,), np.float32))
 
 
 def closed_form(sketches, scale, n_max, unit_scale):
@@ -56,13 +52,49 @@ def test_nll_and_l_r_match_closed_form(input_scale, unit_scale):
     assert result.l_r == pytest.approx(l_r, rel=1e-5)
 
 
-def test_evaluate_file_uses_the_train_split_std_and_drops_long_sketches(tiny_npz, tiny_net):
-    short = evaluate_file(tiny_net, 7.0, tiny_npz, split="test", max_seq_len=20)
-    full = evaluate_file(tiny_net, 7.0, tiny_npz, split="test", max_seq_len=40)
+def test_evaluate_file_uses_the_train_split_std_and_drops_long_sketches(tiny_npz, tiny_decoder):
+    short = evaluate_file(tiny_decoder, 7.0, tiny_npz, split="test", max_seq_len=20)
+    full = evaluate_file(tiny_decoder, 7.0, tiny_npz, split="test", max_seq_len=40)
     assert short.n_sketches < full.n_sketches == 6
     assert full.unit_scale == pytest.approx(
         np.concatenate([s[1:, :2].ravel() for s in np.load(tiny_npz, allow_pickle=True)["train"]]).std(), rel=1e-5
     )
     assert np.isfinite([full.nll, full.l_r]).all()
     with pytest.raises(DataError, match="no 'test' sketches of at most 5 points"):
-        evaluate_file(tiny_net, 7.0, tiny_npz, split="test", max_seq_len=5)
+        evaluate_file(tiny_decoder, 7.0, tiny_npz, split="test", max_seq_len=5)
+
+
+def torch_reference(net, sketches, scale, max_seq_len):
+    """nll and l_r as the torch evaluator computed them before inference moved to numpy."""
+    batch = make_batch(sketches, [1] * len(sketches), scale, pad_to=max_seq_len + 1).to("cpu")
+    with torch.no_grad():
+        mix = net(batch.inputs, batch.classes)
+    pen_target = batch.targets[..., 2:].argmax(-1)
+    offset_mask = batch.mask * (pen_target != PEN_END)
+    offset_nll = -torch_net.offset_log_likelihood(mix, batch.targets[..., 0], batch.targets[..., 1])
+    offset_nll = torch.where(offset_mask > 0, offset_nll, 0.0)
+    pen_ce = F.cross_entropy(mix.pen_logits.transpose(1, 2), pen_target, reduction="none")
+    nll = float(offset_nll.sum() / offset_mask.sum() + (pen_ce * batch.mask).sum() / batch.mask.sum())
+    l_r = float(((offset_nll[:, :max_seq_len].sum(1) + pen_ce[:, :max_seq_len].sum(1)) / max_seq_len).mean())
+    return nll, l_r
+
+
+def test_numpy_scores_equal_the_torch_evaluation():
+    net, decoder = random_pair()
+    rng = np.random.default_rng(4)
+    sketches = [np.column_stack([rng.normal(0, 8, (n, 2)), rng.random(n) < 0.2]).astype(np.float32)
+                for n in (12, 30, 7, 40)]
+    result = score_sketches(decoder, sketches, class_index=1, input_scale=6.0, unit_scale=6.0, max_seq_len=40)
+    nll, l_r = torch_reference(net, sketches, 6.0, 40)
+    assert result.nll == pytest.approx(nll, abs=1e-4) and result.l_r == pytest.approx(l_r, abs=1e-4)
+
+
+def test_offset_log_likelihood_equals_the_training_loss_term():
+    net, decoder = random_pair("exp")
+    strokes = np.random.default_rng(5).normal(0, 1, (2, 9, 5)).astype(np.float32)
+    dx, dy = np.random.default_rng(6).normal(0, 2, (2, 2, 9)).astype(np.float32)
+    with torch.no_grad():
+        expected = torch_net.offset_log_likelihood(net(torch.from_numpy(strokes)), torch.from_numpy(dx),
+                                                   torch.from_numpy(dy))
+    got = offset_log_likelihood(decoder.forward(strokes, np.zeros(2, dtype=np.int64)), dx, dy)
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-5)

@@ -2,12 +2,14 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from sketchplot.errors import SketchplotError
 from sketchplot.model import registry
-from sketchplot.model.files import ModelFileError, ModelInfo, load_model, save_model
+from sketchplot.model.decoders import TransformerDecoder
+from sketchplot.model.files import ModelFileError, ModelInfo, load_decoder, load_model, save_model
 
 
 def info_for(net, classes=("cat", "dog")):
@@ -20,11 +22,15 @@ def info_for(net, classes=("cat", "dog")):
 def test_round_trip_keeps_outputs_and_info(tiny_net, tmp_path, half):
     save_model(tmp_path / "m", tiny_net, info_for(tiny_net), half=half)
     net, info = load_model(tmp_path / "m")
+    decoder, decoder_info = load_decoder(tmp_path / "m")
+    assert info == decoder_info
     assert info.classes == ["cat", "dog"] and info.scale == 12.5 and info.metrics["test_nll"] == 1.25
     x = torch.randn(2, 7, 5)
-    a, _ = tiny_net(x, torch.tensor([0, 1]))
-    b, _ = net(x, torch.tensor([0, 1]))
+    a = tiny_net(x, torch.tensor([0, 1]))
+    b = net(x, torch.tensor([0, 1]))
     torch.testing.assert_close(a.mu_x, b.mu_x, atol=1e-2 if half else 0, rtol=1e-2 if half else 0)
+    c = decoder.forward(x.numpy(), np.array([0, 1]))
+    np.testing.assert_allclose(c.mu_x, b.mu_x.numpy(), atol=1e-5, rtol=1e-5)  # same weights, float32
 
 
 @pytest.mark.parametrize("breakage, message", [
@@ -37,7 +43,7 @@ def test_broken_model_fails_in_one_line(tiny_net, tmp_path, breakage, message):
     save_model(tmp_path / "m", tiny_net, info_for(tiny_net))
     breakage(tmp_path / "m")
     with pytest.raises(ModelFileError, match=message) as caught:
-        load_model(tmp_path / "m")
+        load_decoder(tmp_path / "m")
     assert "\n" not in str(caught.value)
 
 
@@ -46,8 +52,9 @@ def test_weights_of_another_architecture_fail_cleanly(tiny_net, tmp_path):
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     config["model"]["n_embd"] = 64
     (tmp_path / "m" / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ModelFileError, match="weights do not match the config"):
-        load_model(tmp_path / "m")
+    for load in (load_decoder, load_model):
+        with pytest.raises(ModelFileError, match="weights do not match the config"):
+            load(tmp_path / "m")
 
 
 @pytest.fixture
@@ -62,7 +69,8 @@ def user_models(tmp_path, monkeypatch, tiny_net):
 
 
 def test_resolve_prefers_user_models_and_picks_the_class_index(user_models):
-    _, info, index = registry.resolve("dog")
+    decoder, info, index = registry.resolve("dog")
+    assert isinstance(decoder, TransformerDecoder)
     assert info.classes == ["cat", "dog"] and index == 1
     _, info, index = registry.resolve("cat")
     assert info.classes == ["cat", "dog"] and index == 0  # user model wins over shipped

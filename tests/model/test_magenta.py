@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from sketchplot.model.files import ModelFileError
 from sketchplot.model.magenta import decode_weights, load_magenta
+from sketchplot.model.sample import sample
 
 PRETRAINED = Path(__file__).resolve().parents[3] / "shared" / "data" / "pretrained"
 
@@ -46,18 +46,17 @@ def js_step(weights, x, h, c):
     return pdf, h, c
 
 
-@torch.no_grad()
-def check_steps(net, weights, inputs):
+def check_steps(decoder, weights, inputs):
     u = weights[3].shape[0]
     h, c = np.zeros(u), np.zeros(u)
-    caches = None
+    state = decoder.new_cache(1)
     for x in inputs:
-        mix, caches = net(torch.tensor(x, dtype=torch.float32)[None, None], caches=caches)
+        mix = decoder.forward(np.asarray(x, dtype=np.float32)[None, None], cache=state)
         pdf, h, c = js_step(weights, x, h, c)
-        np.testing.assert_allclose(caches[0][0, 0].numpy(), h, atol=2e-5)
-        np.testing.assert_allclose(caches[1][0, 0].numpy(), c, atol=2e-5)
+        np.testing.assert_allclose(state.h[0], h, atol=2e-5)
+        np.testing.assert_allclose(state.c[0], c, atol=2e-5)
         for name, expected in pdf.items():
-            got = (mix.pen_logits if name == "pen" else getattr(mix, name))[0, 0].numpy()
+            got = (mix.pen_logits if name == "pen" else getattr(mix, name))[0, 0]
             np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4, err_msg=name)
 
 
@@ -78,13 +77,28 @@ def test_synthetic_file_steps_match_js_maths(tmp_path, mode):
     assert info.classes == ["blob"] and info.scale == 40.0 and info.max_seq_len == 30
     inputs = [np.array([0, 0, 1, 0, 0.0]), np.array([0.3, -1.2, 1, 0, 0]), np.array([-0.7, 0.4, 0, 1, 0])]
     check_steps(net, weights, inputs)
-    # The whole sequence at once gives the same last step as the step-by-step cache.
-    with torch.no_grad():
-        full, _ = net(torch.tensor(np.array(inputs), dtype=torch.float32)[None])
-        stepped, caches = None, None
-        for x in inputs:
-            stepped, caches = net(torch.tensor(x, dtype=torch.float32)[None, None], caches=caches)
-    torch.testing.assert_close(full.mu_x[:, -1], stepped.mu_x[:, 0])
+    # The whole sequence at once gives the same steps as the step-by-step cache.
+    full = net.forward(np.array(inputs, dtype=np.float32)[None])
+    state = net.new_cache(1)
+    for t, x in enumerate(inputs):
+        stepped = net.forward(np.asarray(x, dtype=np.float32)[None, None], cache=state)
+        np.testing.assert_allclose(full.mu_x[:, t], stepped.mu_x[:, 0], rtol=1e-6, atol=1e-6)
+    # keeping rows of a batch state continues those rows
+    batch = np.array([inputs, inputs[::-1]], dtype=np.float32)
+    state = net.new_cache(2)
+    net.forward(batch[:, :2], cache=state)
+    state.keep(np.array([1]))
+    np.testing.assert_allclose(net.forward(batch[1:, 2:], cache=state).mu_x[0, 0],
+                               net.forward(batch[1:]).mu_x[0, 2], rtol=1e-6, atol=1e-6)
+
+
+def test_the_sampler_draws_with_a_magenta_decoder(tmp_path):
+    write_gen_json(tmp_path / "blob.gen.json")
+    decoder, info = load_magenta(tmp_path / "blob.gen.json")
+    drawn = sample(decoder, 3, scale=info.scale, temperature=0.5, seed=0, max_len=20)
+    again = sample(decoder, 3, scale=info.scale, temperature=0.5, seed=0, max_len=20)
+    assert len(drawn) == 3 and all(s.shape[1:] == (3,) and len(s) <= 20 for s in drawn)
+    assert all(np.array_equal(a, b) for a, b in zip(drawn, again))
 
 
 @pytest.mark.parametrize("name", ["dog", "bear"])  # bear: the older version-2 'gen' format

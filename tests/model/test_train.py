@@ -11,8 +11,9 @@ import torch
 
 import sketchplot.model.train as train_module
 from sketchplot.model.data import load_sketches, prepare
-from sketchplot.model.files import load_model
-from sketchplot.model.net import ModelConfig, SketchTransformer
+from sketchplot.model.files import load_decoder, load_model
+from sketchplot.model.config import ModelConfig
+from sketchplot.model.net import SketchTransformer
 from sketchplot.model.sample import sample
 from sketchplot.model.train import TrainConfig, train
 
@@ -41,8 +42,8 @@ def test_toy_mode_loss_falls_and_one_sketch_is_reproduced(toy_npz, tmp_path):
     losses = [r["loss"] for r in map(json.loads, (tmp_path / "log.jsonl").read_text().splitlines()) if "loss" in r]
     assert losses[-1] < losses[0] - 2.0
     target = prepare(load_sketches(toy_npz, "train"), 40)[0]
-    net, info = load_model(tmp_path / "best")
-    drawn = sample(net, 3, scale=info.scale, temperature=0.01, seed=1, max_len=40)
+    decoder, info = load_decoder(tmp_path / "best")
+    drawn = sample(decoder, 3, scale=info.scale, temperature=0.01, seed=1, max_len=40)
     extent = np.ptp(absolute_path(target), axis=0).max()
     for sketch in drawn:
         assert len(sketch) == len(target)

@@ -1,0 +1,311 @@
+"""Inference decoders on numpy: our transformer and Magenta's LSTM, behind one interface.
+
+Sampling a sketch is hundreds of steps of small matrix products, where each torch operation
+costs more in dispatch than in arithmetic, and ``import torch`` alone costs over a second of
+a one-sketch ``sketchplot draw``. numpy does the same float32 maths with far less overhead, so
+inference never imports torch; training keeps the torch model (``sketchplot.model.net``),
+whose weights these decoders read by name.
+
+The interface the sampler and the evaluator use:
+
+- ``block_size``: the most points (start token included) one sequence may have;
+- ``new_cache(batch)``: an empty cache for incremental decoding of ``batch`` sequences,
+  whose ``keep(rows)`` drops the others (the sampler drops sketches that have ended);
+- ``forward(strokes, classes, cache=None) -> Mixture``: the next-point mixture after every
+  input point of ``strokes`` (B, T, 5). Without a cache the T points are a whole sequence
+  from its start; with one they continue what the cache holds, and are appended to it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sketchplot.model.config import Mixture, ModelConfig
+
+LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm's default
+RHO_SCALE = 0.999  # keeps 1 - rho^2 away from 0, as in the torch model
+MAGENTA_RHO_LIMIT = 1.0 - 1e-6  # tanh saturates to exactly 1 in float32; keeps the likelihood finite
+MAGENTA_FORGET_BIAS = 1.0  # tf.basicLSTMCell's, added to the forget gate
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """Over the last axis, shifted by the maximum so that exp cannot overflow."""
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _linear(x: np.ndarray, weight_t: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """x @ weight_t + bias over the last axis as one 2-D product: numpy multiplies a 3-D
+    (B, 1, C) by a matrix as B separate vector products, twice as slow."""
+    flat = x.reshape(-1, x.shape[-1]) @ weight_t
+    flat += bias
+    return flat.reshape(*x.shape[:-1], weight_t.shape[1])
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    """LayerNorm without its scale and shift (folded into the next linear map)."""
+    centred = x - x.mean(axis=-1, keepdims=True)
+    var = (centred * centred).mean(axis=-1, keepdims=True)
+    centred /= np.sqrt(var + np.float32(LAYER_NORM_EPS))
+    return centred
+
+
+# erf as a rational function, Eigen's float32 erf (generic_fast_erf_float): within 5e-7 of erf
+# everywhere (a few float32 ulps; tests/model/test_decoders.py), several times faster than
+# scipy.special.erf, which computes in float64 and is the largest cost of a step's GELU.
+_ERF_NUMERATOR = tuple(np.float32(a) for a in (
+    -2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
+    -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02))
+_ERF_DENOMINATOR = tuple(np.float32(b) for b in (
+    -1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
+    -1.42647390514189e-02))
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """erf of a float32 array to float32 precision (beyond |x| = 4 it rounds to +-1)."""
+    x = np.clip(x, np.float32(-4), np.float32(4))
+    x2 = x * x
+    p = x2 * _ERF_NUMERATOR[0]
+    for a in _ERF_NUMERATOR[1:-1]:
+        p += a
+        p *= x2
+    p += _ERF_NUMERATOR[-1]
+    q = x2 * _ERF_DENOMINATOR[0]
+    for b in _ERF_DENOMINATOR[1:-1]:
+        q += b
+        q *= x2
+    q += _ERF_DENOMINATOR[-1]
+    p *= x
+    p /= q
+    return p
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) written through tanh, which cannot overflow for large negative x."""
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+
+def transformer_weight_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every weight of ``net.SketchTransformer`` (its state-dict names)."""
+    c, hidden = cfg.n_embd, 4 * cfg.n_embd
+    shapes = {
+        "offset_embed.weight": (c, 2), "offset_embed.bias": (c,),
+        "pen_embed.weight": (3, c), "pos_embed.weight": (cfg.block_size, c),
+        "class_embed.weight": (max(cfg.n_classes, 1), c),
+    }
+    for i in range(cfg.n_layer):
+        p = f"blocks.{i}."
+        shapes |= {
+            p + "ln1.weight": (c,), p + "ln1.bias": (c,),
+            p + "attn.qkv.weight": (3 * c, c), p + "attn.qkv.bias": (3 * c,),
+            p + "attn.proj.weight": (c, c), p + "attn.proj.bias": (c,),
+            p + "ln2.weight": (c,), p + "ln2.bias": (c,),
+            p + "mlp.0.weight": (hidden, c), p + "mlp.0.bias": (hidden,),
+            p + "mlp.2.weight": (c, hidden), p + "mlp.2.bias": (c,),
+        }
+    shapes |= {"ln_f.weight": (c,), "ln_f.bias": (c,),
+               "head.weight": (6 * cfg.n_mixture + 3, c), "head.bias": (6 * cfg.n_mixture + 3,)}
+    return shapes
+
+
+def check_transformer_weights(cfg: ModelConfig, weights: dict[str, np.ndarray]) -> None:
+    """ValueError naming the first difference between ``weights`` and what ``cfg`` needs."""
+    expected = transformer_weight_shapes(cfg)
+    missing, unexpected = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
+    if missing or unexpected:
+        raise ValueError(f"missing weights {missing[:3]}, unexpected weights {unexpected[:3]}")
+    for name, shape in expected.items():
+        if tuple(weights[name].shape) != shape:
+            raise ValueError(f"{name} has shape {tuple(weights[name].shape)}, the config needs {shape}")
+
+
+class KVCache:
+    """Keys and values of every layer, preallocated for ``capacity`` steps, filled in place.
+
+    Laid out (layer, batch, head, step, head_dim): the steps of one head are contiguous, the
+    layout the attention's small matrix products read fastest. Filled in place: a cache
+    serves one continuation only.
+    """
+
+    def __init__(self, n_layer: int, batch: int, n_head: int, head_dim: int, capacity: int):
+        shape = (n_layer, batch, n_head, capacity, head_dim)
+        self.keys, self.values = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
+        self.length = 0
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Keep only these sequences (batch rows, increasing), e.g. drop the sketches that have
+        ended; moved within the buffers, which would cost more to reallocate than to reuse."""
+        for buffer in (self.keys, self.values):
+            buffer[:, : len(rows), :, : self.length] = buffer[:, rows, :, : self.length]
+        self.keys, self.values = self.keys[:, : len(rows)], self.values[:, : len(rows)]
+
+
+@dataclass
+class _Block:
+    """One transformer block's linear maps as (weight transposed, bias): x @ w + b."""
+
+    qkv: tuple[np.ndarray, np.ndarray]  # ln1's scale and shift and 1/sqrt(head_dim) of q folded in
+    proj: tuple[np.ndarray, np.ndarray]
+    fc: tuple[np.ndarray, np.ndarray]  # ln2's scale and shift and GELU's 1/sqrt(2) folded in
+    fc_out: tuple[np.ndarray, np.ndarray]  # GELU's 0.5 * sqrt(2) folded in
+
+
+class TransformerDecoder:
+    """``net.SketchTransformer`` in inference mode (no dropout), on numpy float32.
+
+    A sampling step is many small operations, so constant factors are folded into the weights
+    once (in float64, then rounded): each LayerNorm's scale and shift into the linear map after
+    it, the attention's 1/sqrt(head_dim) into the queries, and GELU's constants into the MLP,
+    which computes gelu(u) @ W2 = (z + z erf(z)) @ (W2 sqrt(2) / 2) with z = u / sqrt(2).
+    """
+
+    def __init__(self, cfg: ModelConfig, weights: dict[str, np.ndarray]):
+        """``weights``: the torch model's state dict as numpy arrays (any float dtype)."""
+        check_transformer_weights(cfg, weights)
+        w = {name: np.asarray(value, dtype=np.float64) for name, value in weights.items()}
+        self.cfg = cfg
+        self.block_size = cfg.block_size
+        c = cfg.n_embd
+
+        def linear(name, norm=None, in_scale=1.0, out_scale=1.0):
+            weight_t, bias = w[name + ".weight"].T * in_scale, w[name + ".bias"]
+            if norm is not None:  # (x_hat * g + s) @ W + b = x_hat @ (g W) + (s @ W + b)
+                bias = w[norm + ".bias"] @ weight_t + bias
+                weight_t = w[norm + ".weight"][:, None] * weight_t
+            return (np.ascontiguousarray(weight_t * out_scale, dtype=np.float32),
+                    np.asarray(bias * out_scale, dtype=np.float32))
+
+        query_scale = np.ones(3 * c)
+        query_scale[:c] = 1 / math.sqrt(c // cfg.n_head)
+        self.blocks = [
+            _Block(
+                qkv=linear(f"blocks.{i}.attn.qkv", f"blocks.{i}.ln1", out_scale=query_scale),
+                proj=linear(f"blocks.{i}.attn.proj"),
+                fc=linear(f"blocks.{i}.mlp.0", f"blocks.{i}.ln2", out_scale=1 / math.sqrt(2)),
+                fc_out=linear(f"blocks.{i}.mlp.2", in_scale=math.sqrt(2) / 2),
+            )
+            for i in range(cfg.n_layer)
+        ]
+        self.head = linear("head", "ln_f")
+        self.offset_embed = linear("offset_embed")
+        self.pen_embed, self.pos_embed, self.class_embed = (
+            w[name].astype(np.float32) for name in ("pen_embed.weight", "pos_embed.weight", "class_embed.weight"))
+
+    def new_cache(self, batch: int) -> KVCache:
+        cfg = self.cfg
+        return KVCache(cfg.n_layer, batch, cfg.n_head, cfg.n_embd // cfg.n_head, self.block_size)
+
+    def forward(self, strokes: np.ndarray, classes: np.ndarray, cache: KVCache | None = None) -> Mixture:
+        strokes = np.asarray(strokes, dtype=np.float32)
+        b, t, _ = strokes.shape
+        start = cache.length if cache is not None else 0
+        if start + t > self.block_size:
+            raise ValueError(f"sequence of {start + t} points exceeds block_size {self.block_size}")
+        pen = strokes[..., 2:].argmax(-1)
+        x = _linear(strokes[..., :2], *self.offset_embed)
+        x += self.pen_embed[pen] + self.pos_embed[start : start + t]
+        x += self.class_embed[np.asarray(classes)][:, None, :]
+        # Query j (position start + j) sees keys 0 .. start + j: -inf is added to the others.
+        causal = np.triu(np.full((t, start + t), -np.inf, dtype=np.float32), k=start + 1) if t > 1 else None
+        for layer, block in enumerate(self.blocks):
+            x = x + self._attention(_normalise(x), block, layer, cache, start, causal)
+            z = _linear(_normalise(x), *block.fc)
+            x = x + _linear(z + z * erf(z), *block.fc_out)
+        if cache is not None:
+            cache.length = start + t
+        return self._mixture(_linear(_normalise(x), *self.head))
+
+    def _attention(self, x, block: _Block, layer: int, cache: KVCache | None, start: int, causal):
+        b, t, c = x.shape
+        n_head = self.cfg.n_head
+        head_dim = c // n_head
+        qkv = _linear(x, *block.qkv).reshape(b, t, 3, n_head, head_dim)
+        q, k, v = (qkv[:, :, i].transpose(0, 2, 1, 3) for i in range(3))  # (B, H, T, D) each
+        if cache is not None:
+            cache.keys[layer, :, :, start : start + t] = k
+            cache.values[layer, :, :, start : start + t] = v
+            k, v = cache.keys[layer, :, :, : start + t], cache.values[layer, :, :, : start + t]
+        scores = q @ k.swapaxes(-1, -2)  # (B, H, T, start + T), already divided by sqrt(head_dim)
+        if causal is not None:
+            scores += causal
+        scores -= scores.max(axis=-1, keepdims=True)
+        weights = np.exp(scores, out=scores)
+        weights /= weights.sum(axis=-1, keepdims=True)
+        y = (weights @ v).transpose(0, 2, 1, 3).reshape(b, t, c)
+        return _linear(y, *block.proj)
+
+    def _mixture(self, out: np.ndarray) -> Mixture:
+        m = self.cfg.n_mixture
+        logit_pi, mu_x, mu_y, s_x, s_y, r, pen = np.split(out, np.cumsum([m] * 6), axis=-1)
+        if self.cfg.sigma_activation == "exp":
+            sigma_x, sigma_y = np.exp(s_x), np.exp(s_y)
+        else:  # ELU + 1 + floor
+            floor = np.float32(1.0 + self.cfg.sigma_floor)
+            sigma_x = np.where(s_x > 0, s_x, np.expm1(np.minimum(s_x, 0))) + floor
+            sigma_y = np.where(s_y > 0, s_y, np.expm1(np.minimum(s_y, 0))) + floor
+        return Mixture(log_pi=log_softmax(logit_pi), mu_x=mu_x, mu_y=mu_y, sigma_x=sigma_x,
+                       sigma_y=sigma_y, rho=np.tanh(r) * np.float32(RHO_SCALE), pen_logits=pen)
+
+
+@dataclass
+class LSTMState:
+    """Hidden and cell state, (B, U) each, updated in place by ``MagentaDecoder.forward``."""
+
+    h: np.ndarray
+    c: np.ndarray
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Keep only these sequences (batch rows), e.g. drop the sketches that have ended."""
+        self.h, self.c = self.h[rows], self.c[rows]
+
+
+class MagentaDecoder:
+    """Sketch-RNN's unconditional decoder with sketch-rnn-js's maths: one LSTM layer
+    (``tf.basicLSTMCell``, gates i, j, f, o, forget bias 1) and a mixture-density output
+    split into 3 pen logits, then M each of pi logits, mu_x, mu_y, log sigma_x, log sigma_y,
+    raw correlation."""
+
+    block_size = 1_000_000  # an LSTM has no positional limit
+
+    def __init__(self, out_w, out_b, w_xh, w_hh, bias):
+        """The five arrays of a ``.gen.json`` file, as ``magenta.read_gen_json`` returns them."""
+        self.n_units = w_hh.shape[0]
+        self.n_mixture = (out_w.shape[1] - 3) // 6
+        u = self.n_units
+        self.w_xh = np.asarray(w_xh, dtype=np.float32)
+        self.w_hh = np.asarray(w_hh, dtype=np.float32)
+        self.bias = np.array(bias, dtype=np.float32)
+        self.bias[2 * u : 3 * u] += MAGENTA_FORGET_BIAS
+        self.out_w, self.out_b = np.asarray(out_w, dtype=np.float32), np.asarray(out_b, dtype=np.float32)
+
+    def new_cache(self, batch: int) -> LSTMState:
+        zeros = np.zeros((batch, self.n_units), dtype=np.float32)
+        return LSTMState(zeros, zeros.copy())
+
+    def forward(self, strokes: np.ndarray, classes=None, cache: LSTMState | None = None) -> Mixture:
+        strokes = np.asarray(strokes, dtype=np.float32)
+        b, t, _ = strokes.shape
+        u = self.n_units
+        state = cache if cache is not None else self.new_cache(b)
+        h, c = state.h, state.c
+        gates_x = _linear(strokes, self.w_xh, self.bias)  # the input part of every step at once
+        hidden = np.empty((b, t, u), dtype=np.float32)
+        for step in range(t):
+            gates = gates_x[:, step] + h @ self.w_hh
+            i, j, f, o = gates[:, :u], gates[:, u : 2 * u], gates[:, 2 * u : 3 * u], gates[:, 3 * u :]
+            c = _sigmoid(i) * np.tanh(j) + c * _sigmoid(f)
+            h = np.tanh(c) * _sigmoid(o)
+            hidden[:, step] = h
+        state.h, state.c = h, c
+        return self._mixture(_linear(hidden, self.out_w, self.out_b))
+
+    def _mixture(self, out: np.ndarray) -> Mixture:
+        m = self.n_mixture
+        pen, logit_pi, mu_x, mu_y, s_x, s_y, r = np.split(out, np.cumsum([3] + [m] * 5), axis=-1)
+        return Mixture(
+            log_pi=log_softmax(logit_pi), mu_x=mu_x, mu_y=mu_y, sigma_x=np.exp(s_x), sigma_y=np.exp(s_y),
+            rho=np.clip(np.tanh(r), -MAGENTA_RHO_LIMIT, MAGENTA_RHO_LIMIT), pen_logits=pen,
+        )
