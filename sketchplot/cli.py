@@ -101,7 +101,6 @@ def plot(input_path, split, indices, limit, grid, paper, landscape, margin, gutt
          preview_path, show_travel, linemerge, merge_tolerance, linesort, two_opt, linesimplify,
          simplify_tolerance, reloop, reloop_tolerance):
     """Lay out sketches from INPUT (.npz, .ndjson, .svg), optimise, write G-code and/or a preview."""
-    from pathlib import Path
 
     from sketchplot.gcode.estimate import estimate_gcode
     from sketchplot.gcode.writer import write_gcode
@@ -249,7 +248,6 @@ def _estimate_label(gcode, profile) -> str:
 def train(classes, data_paths, config_path, out_dir, resume, toy, max_steps, device):
     """Train a model for CLASS... (one --data file each); the best model goes to OUT/best."""
     import json
-    from pathlib import Path
 
     from sketchplot.model.train import TrainConfig, train as run_training
 
@@ -326,7 +324,6 @@ def evaluate(model, data_path, split, class_name, max_seq_len, limit):
     Offsets in units of the data's own train-split std for every model, so ours and Magenta's compare.
     """
     import json
-    from pathlib import Path
 
     from sketchplot.model.evaluate import evaluate_file
     from sketchplot.model.registry import class_index, find_model, is_magenta, load_any
@@ -401,8 +398,8 @@ def draw(class_name, temp, count, grid, seed, model_path, machine, paper, margin
     profile = load_profile(machine or defaults.machine)
     port = None if dry_run else (port or defaults.port)
     grid_shape = parse_grid(grid) if grid else None
-    net, info, class_index = resolve(class_name, model_path)
-    sketches = sample(net, count, scale=info.scale, temperature=temp, seed=seed, class_index=class_index,
+    decoder, info, class_index = resolve(class_name, model_path)
+    sketches = sample(decoder, count, scale=info.scale, temperature=temp, seed=seed, class_index=class_index,
                       max_len=info.max_seq_len)
     page = plot_page(
         [from_origin(sketch) for sketch in sketches],

@@ -34,8 +34,8 @@ def sketchplot(class_name, count, temp, seed, model, columns, size, gutter) -> v
     from sketchplot.plotter.strokes import from_origin, strokes_to_polylines
 
     try:
-        net, info, class_index = resolve(class_name, model)
-        sketches = sample(net, count, scale=info.scale, temperature=temp, seed=seed,
+        decoder, info, class_index = resolve(class_name, model)
+        sketches = sample(decoder, count, scale=info.scale, temperature=temp, seed=seed,
                           class_index=class_index, max_len=info.max_seq_len)
         columns = columns or max(1, round(count**0.5 + 0.499))
         lines = vp.LineCollection()
