@@ -414,3 +414,23 @@ def pen_paths(blocks: list[Block], profile) -> list[np.ndarray]:
     for block in blocks:
         recorder.feed(interpreter.execute(block))
     return recorder.finish()
+
+
+class OutOfWorkAreaError(SketchplotError):
+    """A G-code file that would drive the machine outside its profile's work area."""
+
+
+def check_work_area(blocks: list[Block], profile) -> None:
+    """Refuse a file before anything is sent if any move (arcs as their segments) ends outside
+    the work area, naming the line, the point and the limits."""
+    interpreter = Interpreter(profile)
+    tol = 0.5 * 10.0 ** -profile.decimals
+    for block in blocks:
+        for event in interpreter.execute(block):
+            if isinstance(event, Motion) and not profile.contains(event.end[0], event.end[1], tol):
+                x, y = event.end[0], event.end[1]
+                raise OutOfWorkAreaError(
+                    f"line {block.line_no}: '{block.raw.strip()}' moves to ({x:g}, {y:g}) mm, outside the work "
+                    f"area of '{profile.name}' (x {profile.x_min:g}..{profile.x_max:g}, "
+                    f"y {profile.y_min:g}..{profile.y_max:g} mm)"
+                )

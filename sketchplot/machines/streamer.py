@@ -26,7 +26,15 @@ from dataclasses import dataclass, field
 import serial
 
 from sketchplot.errors import SketchplotError
-from sketchplot.gcode.reader import Dwell, GCodeError, Interpreter, Motion, parse_line, read_gcode
+from sketchplot.gcode.reader import (
+    Dwell,
+    GCodeError,
+    Interpreter,
+    Motion,
+    check_work_area,
+    parse_line,
+    read_gcode,
+)
 from sketchplot.machines.grbl_codes import CRITICAL_ALARMS, describe_alarm, describe_error, is_sync
 from sketchplot.machines.journal import (
     Journal,
@@ -632,6 +640,7 @@ def stream_file(
 ) -> JobReport:
     """The ``stream`` command: plan (whole file or the rest of it), connect, check, stream."""
     blocks = read_gcode(Path(gcode_path))
+    check_work_area(blocks, profile)
     journal_file = Path(journal_path) if journal_path else default_journal_path(gcode_path)
     executed: set[int] = set()
     if resume:

@@ -23,7 +23,7 @@ class ModelConfig:
     n_classes: int = 1
     sigma_activation: str = "elu"  # "elu" (ELU + 1 + sigma_floor) or "exp"
     sigma_floor: float = 1e-3
-    pen_loss: str = "focal"  # "focal" (gamma focal_gamma) or "ce"
+    pen_loss: str = "ce"  # "ce" or "focal" (gamma focal_gamma); CE measured better: bench/pen_loss_ablation.py
     focal_gamma: float = 2.0
 
     def to_dict(self) -> dict:

@@ -240,3 +240,17 @@ def test_status_reports_prove_which_planned_lines_ran():
     assert streamer._executed_lines() == {1, 2, 3, 4, 5, 6, 7}
     streamer._on_status(parse_status("<Idle|MPos:50.000,10.000,0.000|FS:0,0>"))
     assert streamer._executed_lines() == set(range(1, 10))
+
+
+def test_a_file_outside_the_work_area_is_refused_before_anything_is_sent(tmp_path):
+    from click.testing import CliRunner
+
+    from sketchplot.cli import cli
+
+    gcode = tmp_path / "far.gcode"
+    gcode.write_text("G21 G90\nM3 S50\nG0 X10 Y10\nG0 X400 Y10\n")
+    record = tmp_path / "drawn.json"
+    result = CliRunner().invoke(cli, ["stream", str(gcode), "--quiet", "--port", f"sim://?record={record}"])
+    assert result.exit_code == 1
+    assert "line 4: 'G0 X400 Y10' moves to (400, 10) mm, outside the work area of 'a4-servo'" in result.output
+    assert not record.exists()  # the port was never opened
