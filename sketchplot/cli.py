@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from sketchplot.errors import SketchplotError
+from sketchplot.model.config import PEN_TEMPERATURE
 
 
 class _Group(click.Group):
@@ -270,8 +271,8 @@ def train(classes, data_paths, config_path, out_dir, resume, toy, max_steps, dev
 @click.argument("class_name", metavar="CLASS")
 @click.option("-n", "count", type=click.IntRange(min=1), default=16, show_default=True, help="Number of sketches.")
 @click.option("--temp", "temperature", type=float, default=0.5, show_default=True, help="Sampling temperature.")
-@click.option("--pen-temp", "pen_temperature", type=float,
-              help="Temperature of the pen state alone (default: --temp; 1 suits cross-entropy models).")
+@click.option("--pen-temp", "pen_temperature", type=float, default=PEN_TEMPERATURE, show_default=True,
+              help="Temperature of the pen state alone; equal to --temp is Sketch-RNN's rule (longer sketches).")
 @click.option("--seed", type=int, help="Random seed (reproducible output).")
 @click.option("--model", "model_path", help="Model directory, Magenta .gen.json, or installed model name.")
 @click.option("--max-len", type=click.IntRange(min=1), help="Maximum points per sketch (default: the model's).")
@@ -362,6 +363,8 @@ def models():
 @cli.command()
 @click.argument("class_name", metavar="CLASS")
 @click.option("-t", "--temp", type=float, default=0.5, show_default=True, help="Sampling temperature (0.01-2).")
+@click.option("--pen-temp", "pen_temperature", type=float, default=PEN_TEMPERATURE, show_default=True,
+              help="Temperature of the pen state alone; equal to --temp is Sketch-RNN's rule (longer sketches).")
 @click.option("-n", "count", type=click.IntRange(1, 400), default=1, show_default=True, help="Number of sketches.")
 @click.option("--grid", help="ROWSxCOLUMNS (default: the grid with the largest cells).")
 @click.option("--seed", type=int, default=None, help="Random seed: the same seed draws the same sketches.")
@@ -375,8 +378,8 @@ def models():
 @click.option("--preview", "preview_path", type=click.Path(dir_okay=False), help="Write an SVG preview here.")
 @click.option("--yes", is_flag=True, help="Do not ask before moving a real machine.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def draw(class_name, temp, count, grid, seed, model_path, machine, paper, margin, port, dry_run, gcode_path,
-         preview_path, yes, quiet):
+def draw(class_name, temp, pen_temperature, count, grid, seed, model_path, machine, paper, margin, port, dry_run,
+         gcode_path, preview_path, yes, quiet):
     """Sample CLASS from a model and draw it: G-code, preview, and the plotter on PORT.
 
     Without a port (or with --dry-run) nothing moves. With --port sim://... the GRBL simulator
@@ -400,7 +403,7 @@ def draw(class_name, temp, count, grid, seed, model_path, machine, paper, margin
     grid_shape = parse_grid(grid) if grid else None
     decoder, info, class_index = resolve(class_name, model_path)
     sketches = sample(decoder, count, scale=info.scale, temperature=temp, seed=seed, class_index=class_index,
-                      max_len=info.max_seq_len)
+                      max_len=info.max_seq_len, pen_temperature=pen_temperature)
     page = plot_page(
         [from_origin(sketch) for sketch in sketches],
         paper=paper or defaults.paper or profile.paper,

@@ -14,19 +14,22 @@ import vpype as vp
 import vpype_cli
 
 from sketchplot.errors import SketchplotError
+from sketchplot.model.config import PEN_TEMPERATURE
 
 
 @click.command("sketchplot")
 @click.argument("class_name", metavar="CLASS")
 @click.option("-n", "--count", type=click.IntRange(1, 1000), default=1, help="Number of sketches.")
 @click.option("-t", "--temp", type=float, default=0.5, help="Sampling temperature (0.01-2).")
+@click.option("--pen-temp", type=float, default=PEN_TEMPERATURE, show_default=True,
+              help="Temperature of the pen state alone (equal to --temp: Sketch-RNN's rule).")
 @click.option("-s", "--seed", type=int, default=None, help="Random seed for reproducible sketches.")
 @click.option("-m", "--model", type=click.Path(), default=None, help="Model directory to use.")
 @click.option("--columns", type=click.IntRange(1), default=None, help="Grid columns (default: square grid).")
 @click.option("--size", type=vpype_cli.LengthType(), default="5cm", help="Cell size of each sketch.")
 @click.option("--gutter", type=vpype_cli.LengthType(), default="5mm", help="Space between cells.")
 @vpype_cli.generator
-def sketchplot(class_name, count, temp, seed, model, columns, size, gutter) -> vp.LineCollection:
+def sketchplot(class_name, count, temp, pen_temp, seed, model, columns, size, gutter) -> vp.LineCollection:
     """Sketches of CLASS sampled from a sketchplot model, in a grid of SIZE cells."""
     from sketchplot.model.registry import resolve
     from sketchplot.model.sample import sample
@@ -36,7 +39,7 @@ def sketchplot(class_name, count, temp, seed, model, columns, size, gutter) -> v
     try:
         decoder, info, class_index = resolve(class_name, model)
         sketches = sample(decoder, count, scale=info.scale, temperature=temp, seed=seed,
-                          class_index=class_index, max_len=info.max_seq_len)
+                          class_index=class_index, max_len=info.max_seq_len, pen_temperature=pen_temp)
         columns = columns or max(1, round(count**0.5 + 0.499))
         lines = vp.LineCollection()
         for k, sketch in enumerate(sketches):

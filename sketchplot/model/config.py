@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 PEN_DRAW, PEN_LIFT, PEN_END = 0, 1, 2
+# Sampling temperature of the pen state alone (see sketchplot.model.sample for the measurement).
+PEN_TEMPERATURE = 1.0
 
 
 @dataclass

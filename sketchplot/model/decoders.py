@@ -46,9 +46,11 @@ def _linear(x: np.ndarray, weight_t: np.ndarray, bias: np.ndarray) -> np.ndarray
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
-    """LayerNorm without its scale and shift (folded into the next linear map)."""
-    centred = x - x.mean(axis=-1, keepdims=True)
-    var = (centred * centred).mean(axis=-1, keepdims=True)
+    """LayerNorm without its scale and shift (folded into the next linear map). Sums rather
+    than ``mean``, whose Python wrapper costs more than the reduction on a step's rows."""
+    width = np.float32(x.shape[-1])
+    centred = x - x.sum(axis=-1, keepdims=True) / width
+    var = np.vecdot(centred, centred)[..., None] / width
     centred /= np.sqrt(var + np.float32(LAYER_NORM_EPS))
     return centred
 
@@ -81,6 +83,14 @@ def erf(x: np.ndarray) -> np.ndarray:
     p *= x
     p /= q
     return p
+
+
+def _gelu_scaled(z: np.ndarray) -> np.ndarray:
+    """z (1 + erf(z)): GELU of u = z sqrt(2), times sqrt(2) (folded into the next linear map)."""
+    gelu = erf(z)
+    gelu += np.float32(1)
+    gelu *= z
+    return gelu
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -125,22 +135,21 @@ def check_transformer_weights(cfg: ModelConfig, weights: dict[str, np.ndarray]) 
 class KVCache:
     """Keys and values of every layer, preallocated for ``capacity`` steps, filled in place.
 
-    Laid out (layer, batch, head, step, head_dim): the steps of one head are contiguous, the
-    layout the attention's small matrix products read fastest. Filled in place: a cache
+    One buffer laid out (layer, key or value, batch, head, step, head_dim): the steps of one
+    head are contiguous, the layout the attention's small matrix products read fastest, and
+    a step writes a layer's keys and values in one assignment. Filled in place: a cache
     serves one continuation only.
     """
 
     def __init__(self, n_layer: int, batch: int, n_head: int, head_dim: int, capacity: int):
-        shape = (n_layer, batch, n_head, capacity, head_dim)
-        self.keys, self.values = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
+        self.kv = np.empty((n_layer, 2, batch, n_head, capacity, head_dim), dtype=np.float32)
         self.length = 0
 
     def keep(self, rows: np.ndarray) -> None:
         """Keep only these sequences (batch rows, increasing), e.g. drop the sketches that have
-        ended; moved within the buffers, which would cost more to reallocate than to reuse."""
-        for buffer in (self.keys, self.values):
-            buffer[:, : len(rows), :, : self.length] = buffer[:, rows, :, : self.length]
-        self.keys, self.values = self.keys[:, : len(rows)], self.values[:, : len(rows)]
+        ended; moved within the buffer, which would cost more to reallocate than to reuse."""
+        self.kv[:, :, : len(rows), :, : self.length] = self.kv[:, :, rows, :, : self.length]
+        self.kv = self.kv[:, :, : len(rows)]
 
 
 @dataclass
@@ -159,7 +168,7 @@ class TransformerDecoder:
     A sampling step is many small operations, so constant factors are folded into the weights
     once (in float64, then rounded): each LayerNorm's scale and shift into the linear map after
     it, the attention's 1/sqrt(head_dim) into the queries, and GELU's constants into the MLP,
-    which computes gelu(u) @ W2 = (z + z erf(z)) @ (W2 sqrt(2) / 2) with z = u / sqrt(2).
+    which computes gelu(u) @ W2 = z (1 + erf(z)) @ (W2 sqrt(2) / 2) with z = u / sqrt(2).
     """
 
     def __init__(self, cfg: ModelConfig, weights: dict[str, np.ndarray]):
@@ -211,9 +220,8 @@ class TransformerDecoder:
         # Query j (position start + j) sees keys 0 .. start + j: -inf is added to the others.
         causal = np.triu(np.full((t, start + t), -np.inf, dtype=np.float32), k=start + 1) if t > 1 else None
         for layer, block in enumerate(self.blocks):
-            x = x + self._attention(_normalise(x), block, layer, cache, start, causal)
-            z = _linear(_normalise(x), *block.fc)
-            x = x + _linear(z + z * erf(z), *block.fc_out)
+            x += self._attention(_normalise(x), block, layer, cache, start, causal)
+            x += _linear(_gelu_scaled(_linear(_normalise(x), *block.fc)), *block.fc_out)
         if cache is not None:
             cache.length = start + t
         return self._mixture(_linear(_normalise(x), *self.head))
@@ -222,32 +230,33 @@ class TransformerDecoder:
         b, t, c = x.shape
         n_head = self.cfg.n_head
         head_dim = c // n_head
-        qkv = _linear(x, *block.qkv).reshape(b, t, 3, n_head, head_dim)
-        q, k, v = (qkv[:, :, i].transpose(0, 2, 1, 3) for i in range(3))  # (B, H, T, D) each
+        qkv = _linear(x, *block.qkv).reshape(b, t, 3, n_head, head_dim).transpose(2, 0, 3, 1, 4)
+        q, kv = qkv[0], qkv[1:]  # (B, H, T, D), (2, B, H, T, D)
         if cache is not None:
-            cache.keys[layer, :, :, start : start + t] = k
-            cache.values[layer, :, :, start : start + t] = v
-            k, v = cache.keys[layer, :, :, : start + t], cache.values[layer, :, :, : start + t]
-        scores = q @ k.swapaxes(-1, -2)  # (B, H, T, start + T), already divided by sqrt(head_dim)
+            cache.kv[layer, :, :, :, start : start + t] = kv
+            kv = cache.kv[layer, :, :, :, : start + t]
+        scores = q @ kv[0].swapaxes(-1, -2)  # (B, H, T, start + T), already divided by sqrt(head_dim)
         if causal is not None:
             scores += causal
         scores -= scores.max(axis=-1, keepdims=True)
         weights = np.exp(scores, out=scores)
-        weights /= weights.sum(axis=-1, keepdims=True)
-        y = (weights @ v).transpose(0, 2, 1, 3).reshape(b, t, c)
-        return _linear(y, *block.proj)
+        y = weights @ kv[1]
+        y /= weights.sum(axis=-1, keepdims=True)  # the softmax's normaliser, on D values, not T
+        return _linear(y.transpose(0, 2, 1, 3).reshape(b, t, c), *block.proj)
 
     def _mixture(self, out: np.ndarray) -> Mixture:
         m = self.cfg.n_mixture
-        logit_pi, mu_x, mu_y, s_x, s_y, r, pen = np.split(out, np.cumsum([m] * 6), axis=-1)
+        s = out[..., 3 * m : 5 * m]  # both sigmas' raw values, activated together
         if self.cfg.sigma_activation == "exp":
-            sigma_x, sigma_y = np.exp(s_x), np.exp(s_y)
+            sigma = np.exp(s)
         else:  # ELU + 1 + floor
-            floor = np.float32(1.0 + self.cfg.sigma_floor)
-            sigma_x = np.where(s_x > 0, s_x, np.expm1(np.minimum(s_x, 0))) + floor
-            sigma_y = np.where(s_y > 0, s_y, np.expm1(np.minimum(s_y, 0))) + floor
-        return Mixture(log_pi=log_softmax(logit_pi), mu_x=mu_x, mu_y=mu_y, sigma_x=sigma_x,
-                       sigma_y=sigma_y, rho=np.tanh(r) * np.float32(RHO_SCALE), pen_logits=pen)
+            sigma = np.where(s > 0, s, np.expm1(np.minimum(s, 0)))
+            sigma += np.float32(1.0 + self.cfg.sigma_floor)
+        return Mixture(
+            log_pi=log_softmax(out[..., :m]), mu_x=out[..., m : 2 * m], mu_y=out[..., 2 * m : 3 * m],
+            sigma_x=sigma[..., :m], sigma_y=sigma[..., m:],
+            rho=np.tanh(out[..., 5 * m : 6 * m]) * np.float32(RHO_SCALE), pen_logits=out[..., 6 * m :],
+        )
 
 
 @dataclass

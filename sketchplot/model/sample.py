@@ -1,8 +1,13 @@
 """Sampling sketches from a decoder, batched, with a key/value (or LSTM state) cache.
 
-Temperature follows Sketch-RNN: mixture weights and pen logits are divided by tau and the
+Temperature follows Sketch-RNN for the offsets: mixture weights are divided by tau and the
 sigmas scaled by sqrt(tau), so low temperatures give tidy, typical drawings and high ones
-wilder strokes. numpy only: see ``sketchplot.model.decoders`` for why.
+wilder strokes. The pen state has its own temperature, 1 by default: Sketch-RNN divides the pen
+logits by tau too, but that makes the rare end-of-sketch state rarer still, and measured on the
+shipped model at tau 0.5 the sketches came out 1.2 to 2x longer than the data's, some running
+to the length cap; at pen temperature 1 their point and stroke counts match the data's
+(MODELS.md). Pass ``pen_temperature=temperature`` for Sketch-RNN's rule.
+numpy only: see ``sketchplot.model.decoders`` for why.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import math
 import numpy as np
 
 from sketchplot.errors import SketchplotError
-from sketchplot.model.config import PEN_END, PEN_LIFT, Mixture
+from sketchplot.model.config import PEN_END, PEN_LIFT, PEN_TEMPERATURE, Mixture
 from sketchplot.model.data import START_TOKEN, to_stroke5
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 2.0
@@ -38,13 +43,11 @@ def _choose(log_weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def sample_step(
-    mix: Mixture, temperature: float, rng: np.random.Generator, pen_temperature: float | None = None
+    mix: Mixture, temperature: float, rng: np.random.Generator, pen_temperature: float = PEN_TEMPERATURE
 ) -> np.ndarray:
     """Draw one stroke-5 point per row from the last step's mixture; returns (B, 5).
 
-    ``pen_temperature`` (default: ``temperature``, as in Sketch-RNN) divides the pen logits
-    alone: cooling the pen makes the rare end-of-sketch state rarer still, so a model trained
-    with cross-entropy draws overlong sketches at low temperature (bench/pen_loss_ablation.py).
+    ``pen_temperature`` divides the pen logits alone (see the module docstring).
     """
     rows = np.arange(len(mix.log_pi))
     component = _choose(mix.log_pi[:, -1] / temperature, rng)
@@ -53,7 +56,7 @@ def sample_step(
     mu_x, mu_y = pick(mix.mu_x), pick(mix.mu_y)
     sigma_x, sigma_y, rho = pick(mix.sigma_x) * s, pick(mix.sigma_y) * s, pick(mix.rho)
     z1, z2 = rng.standard_normal((2, len(rows)), dtype=np.float32)
-    pen = _choose(mix.pen_logits[:, -1] / (pen_temperature or temperature), rng)
+    pen = _choose(mix.pen_logits[:, -1] / pen_temperature, rng)
     point = np.zeros((len(rows), 5), dtype=np.float32)
     point[:, 0] = mu_x + sigma_x * z1
     point[:, 1] = mu_y + sigma_y * (rho * z1 + np.sqrt(1 - rho**2) * z2)
@@ -71,7 +74,7 @@ def sample(
     class_index: int = 0,
     max_len: int = 250,
     prefix: np.ndarray | None = None,
-    pen_temperature: float | None = None,
+    pen_temperature: float = PEN_TEMPERATURE,
 ) -> list[np.ndarray]:
     """Sample ``n`` sketches; returns float32 stroke-3 arrays in data units, no start row.
 
@@ -80,8 +83,7 @@ def sample(
     the returned sketches include it.
     """
     check_temperature(temperature)
-    if pen_temperature is not None:
-        check_temperature(pen_temperature)
+    check_temperature(pen_temperature)
     rng = np.random.default_rng(seed)
     classes = np.full(n, class_index, dtype=np.int64)
     start = np.broadcast_to(START_TOKEN, (n, 1, 5))

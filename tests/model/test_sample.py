@@ -51,7 +51,8 @@ def test_prefix_is_kept_and_continued(tiny_decoder):
 def test_pen_temperature_alone_changes_only_the_pen():
     _, tiny_decoder = random_pair()  # pen logits far from uniform, unlike an untrained model's
     base = sample(tiny_decoder, 8, scale=1.0, temperature=0.5, seed=5, max_len=30)
-    same = sample(tiny_decoder, 8, scale=1.0, temperature=0.5, seed=5, max_len=30, pen_temperature=0.5)
+    same = sample(tiny_decoder, 8, scale=1.0, temperature=0.5, seed=5, max_len=30, pen_temperature=1.0)
     assert all(np.array_equal(a, b) for a, b in zip(base, same))
+    cold = sample(tiny_decoder, 8, scale=1.0, temperature=0.5, seed=5, max_len=30, pen_temperature=0.5)
     hot = sample(tiny_decoder, 8, scale=1.0, temperature=0.5, seed=5, max_len=30, pen_temperature=2.0)
-    assert not all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(base, hot))
+    assert not all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(cold, hot))

@@ -43,7 +43,7 @@ def test_toy_mode_loss_falls_and_one_sketch_is_reproduced(toy_npz, tmp_path):
     assert losses[-1] < losses[0] - 2.0
     target = prepare(load_sketches(toy_npz, "train"), 40)[0]
     decoder, info = load_decoder(tmp_path / "best")
-    drawn = sample(decoder, 3, scale=info.scale, temperature=0.01, seed=1, max_len=40)
+    drawn = sample(decoder, 3, scale=info.scale, temperature=0.01, pen_temperature=0.01, seed=1, max_len=40)
     extent = np.ptp(absolute_path(target), axis=0).max()
     for sketch in drawn:
         assert len(sketch) == len(target)
