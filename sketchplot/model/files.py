@@ -1,4 +1,5 @@
-"""Model files: a directory with ``config.json`` and ``model.safetensors``.
+"""Model files: a directory, or a ``.zip`` archive of one, with ``config.json`` and
+``model.safetensors``.
 
 safetensors holds only tensors, so loading a model never unpickles anything. The JSON keeps
 everything needed to use the weights: architecture, the normalising scale, the classes the
@@ -12,12 +13,13 @@ tests, does.
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load, save_file
 
 from sketchplot.errors import SketchplotError
 from sketchplot.model.config import ModelConfig
@@ -71,17 +73,32 @@ def save_model(directory: str | Path, net, info: ModelInfo, half: bool = False) 
     return directory
 
 
-def read_info(directory: str | Path) -> ModelInfo:
-    directory = Path(directory)
-    config_path = directory / CONFIG_NAME
-    if not config_path.is_file():
-        raise ModelFileError(f"{directory}: not a sketchplot model (no {CONFIG_NAME})")
+def read_member(model: str | Path, name: str) -> bytes:
+    """One file of a model directory or ``.zip`` archive (at its top level or in one folder)."""
+    model = Path(model)
     try:
-        raw = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{config_path}: unreadable model config ({exc})") from None
+        if model.is_file() and zipfile.is_zipfile(model):
+            with zipfile.ZipFile(model) as archive:
+                members = [m for m in archive.namelist() if Path(m).name == name and m.count("/") <= 1]
+                if not members:
+                    raise ModelFileError(f"{model}: not a sketchplot model (no {name} in the archive)")
+                return archive.read(min(members, key=len))
+        path = model / name
+        if not path.is_file():
+            raise ModelFileError(f"{model}: not a sketchplot model (no {name})")
+        return path.read_bytes()
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"{model}: unreadable model ({exc})") from None
+
+
+def read_info(model: str | Path) -> ModelInfo:
+    where = f"{model}: {CONFIG_NAME}"
+    try:
+        raw = json.loads(read_member(model, CONFIG_NAME).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{where}: unreadable model config ({exc})") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise ModelFileError(f"{config_path}: not a sketchplot model config")
+        raise ModelFileError(f"{where}: not a sketchplot model config")
     try:
         return ModelInfo(
             model=ModelConfig(**raw["model"]),
@@ -92,28 +109,29 @@ def read_info(directory: str | Path) -> ModelInfo:
             metrics=dict(raw.get("metrics", {})),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{config_path}: malformed model config ({exc})") from None
+        raise ModelFileError(f"{where}: malformed model config ({exc})") from None
 
 
-def read_weights(directory: str | Path, cfg: ModelConfig) -> dict[str, np.ndarray]:
-    """The weights of a model directory as float32 numpy arrays (float16 files upcast),
-    checked against the architecture ``cfg``."""
-    weights = Path(directory) / WEIGHTS_NAME
+def read_weights(model: str | Path, cfg: ModelConfig) -> dict[str, np.ndarray]:
+    """The weights of a model as float32 numpy arrays (float16 files upcast), checked
+    against the architecture ``cfg``."""
+    where = f"{model}: {WEIGHTS_NAME}"
+    data = read_member(model, WEIGHTS_NAME)
     try:
-        arrays = {k: v.astype(np.float32) for k, v in load_file(str(weights)).items()}
+        arrays = {k: v.astype(np.float32) for k, v in load(data).items()}
     except (OSError, SafetensorError, ValueError) as exc:
-        raise ModelFileError(f"{weights}: corrupted or unreadable weights ({exc})") from None
+        raise ModelFileError(f"{where}: corrupted or unreadable weights ({exc})") from None
     try:
         check_transformer_weights(cfg, arrays)
     except ValueError as exc:
-        raise ModelFileError(f"{weights}: weights do not match the config ({exc})") from None
+        raise ModelFileError(f"{where}: weights do not match the config ({exc})") from None
     return arrays
 
 
-def load_decoder(directory: str | Path) -> tuple[TransformerDecoder, ModelInfo]:
-    """Load a model directory for inference: the numpy decoder and its info."""
-    info = read_info(directory)
-    return TransformerDecoder(info.model, read_weights(directory, info.model)), info
+def load_decoder(model: str | Path) -> tuple[TransformerDecoder, ModelInfo]:
+    """Load a model directory or archive for inference: the numpy decoder and its info."""
+    info = read_info(model)
+    return TransformerDecoder(info.model, read_weights(model, info.model)), info
 
 
 def load_model(directory: str | Path):

@@ -46,11 +46,12 @@ def _entries(folder: Path, origin: str) -> list[ModelEntry]:
     if not folder.is_dir():
         return []
     entries = []
-    for path in sorted(p for p in folder.iterdir() if (p / CONFIG_NAME).is_file()):
+    for path in sorted(p for p in folder.iterdir() if (p / CONFIG_NAME).is_file() or p.suffix == ".zip"):
+        name = path.stem if path.suffix == ".zip" else path.name
         try:
-            entries.append(ModelEntry(path.name, path, origin, read_info(path)))
+            entries.append(ModelEntry(name, path, origin, read_info(path)))
         except ModelFileError as exc:
-            entries.append(ModelEntry(path.name, path, origin, None, str(exc)))
+            entries.append(ModelEntry(name, path, origin, None, str(exc)))
     return entries
 
 
@@ -62,7 +63,7 @@ def available_models() -> list[ModelEntry]:
 def load_any(path: str | Path):
     """(numpy decoder, info) from one of our model directories or a Magenta ``.gen.json`` file."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() or path.suffix == ".zip":
         return load_decoder(path)
     if path.is_file() and path.name.endswith(".json"):
         from sketchplot.model.magenta import load_magenta
@@ -70,7 +71,7 @@ def load_any(path: str | Path):
         return load_magenta(path)
     if not path.exists():
         raise ModelFileError(f"model not found: {path}")
-    raise ModelFileError(f"{path}: not a model (expected a model directory or a Magenta .gen.json)")
+    raise ModelFileError(f"{path}: not a model (expected a model directory or .zip, or a Magenta .gen.json)")
 
 
 def is_magenta(info: ModelInfo) -> bool:

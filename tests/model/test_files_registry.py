@@ -10,6 +10,7 @@ from sketchplot.errors import SketchplotError
 from sketchplot.model import registry
 from sketchplot.model.decoders import TransformerDecoder
 from sketchplot.model.files import ModelFileError, ModelInfo, load_decoder, load_model, save_model
+from sketchplot.model.registry import load_any
 
 
 def info_for(net, classes=("cat", "dog")):
@@ -45,6 +46,27 @@ def test_broken_model_fails_in_one_line(tiny_net, tmp_path, breakage, message):
     with pytest.raises(ModelFileError, match=message) as caught:
         load_decoder(tmp_path / "m")
     assert "\n" not in str(caught.value)
+
+
+def test_a_zip_archive_of_a_model_directory_loads_and_lists(tiny_net, tmp_path, monkeypatch):
+    import shutil
+    import zipfile
+
+    from sketchplot.model.registry import available_models
+
+    save_model(tmp_path / "m", tiny_net, info_for(tiny_net))
+    monkeypatch.setenv("SKETCHPLOT_CONFIG_DIR", str(tmp_path / "config"))
+    (tmp_path / "config" / "models").mkdir(parents=True)
+    archive = shutil.make_archive(str(tmp_path / "config" / "models" / "mine"), "zip", tmp_path, "m")
+    decoder, info = load_any(archive)
+    x = np.random.default_rng(0).normal(size=(1, 4, 5)).astype(np.float32)
+    np.testing.assert_array_equal(decoder.forward(x, np.array([1])).mu_x,
+                                  load_decoder(tmp_path / "m")[0].forward(x, np.array([1])).mu_x)
+    assert [(e.name, e.origin) for e in available_models() if e.origin == "user"] == [("mine", "user")]
+    with zipfile.ZipFile(tmp_path / "empty.zip", "w") as empty:
+        empty.writestr("readme.txt", "no model here")
+    with pytest.raises(ModelFileError, match="no config.json in the archive"):
+        load_any(tmp_path / "empty.zip")
 
 
 def test_weights_of_another_architecture_fail_cleanly(tiny_net, tmp_path):
