@@ -22,8 +22,9 @@ import numpy as np
 import torch
 
 from sketchplot.model.data import load_sketch_set, make_batch, offset_scale
-from sketchplot.model.decoders import TransformerDecoder, transformer_weight_shapes
+from sketchplot.model.decoders import transformer_weight_shapes
 from sketchplot.model.files import load_decoder
+from sketchplot.model.registry import shipped_model_dir
 from sketchplot.model.magenta import load_magenta
 from sketchplot.model.config import ModelConfig
 from sketchplot.model.net import SketchTransformer, sketch_loss
@@ -86,7 +87,8 @@ def bench_training(cfg: ModelConfig, data: Path, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="one of our model directories (default: untrained)")
+    parser.add_argument("--model", type=Path, default=Path(shipped_model_dir()) / "quickdraw9",
+                        help="one of our model directories (default: the shipped one)")
     parser.add_argument("--class", dest="class_name", default="cat")
     parser.add_argument("--magenta", type=Path, default=SHARED / "pretrained" / "dog.gen.json")
     parser.add_argument("--data", type=Path, default=SHARED / "quickdraw" / "cat.npz")
@@ -101,14 +103,9 @@ def main():
         torch.set_num_threads(args.threads)
     print(f"numpy {np.__version__} (sampling), torch {torch.__version__} (training), "
           f"{torch.get_num_threads()} torch thread(s), CPU")
-    if args.model:
-        ours, info = load_decoder(args.model)
-        scale, index, label = info.scale, info.classes.index(args.class_name), f"ours ({args.model.name})"
-        cfg = info.model
-    else:
-        cfg = ModelConfig()
-        weights = {k: v.numpy() for k, v in SketchTransformer(cfg).state_dict().items()}
-        ours, scale, index, label = TransformerDecoder(cfg, weights), 25.0, 0, "ours (untrained)"
+    ours, info = load_decoder(args.model)
+    scale, index, label = info.scale, info.classes.index(args.class_name), f"ours ({args.model.name})"
+    cfg = info.model
     magenta, magenta_info = load_magenta(args.magenta)
     ours_size = sum(int(np.prod(shape)) for shape in transformer_weight_shapes(cfg).values())
     magenta_size = sum(a.size for a in (magenta.w_xh, magenta.w_hh, magenta.bias, magenta.out_w, magenta.out_b))

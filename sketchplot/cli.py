@@ -350,6 +350,8 @@ def models():
             click.echo(f"{entry.name:<16} {entry.origin:<8} UNREADABLE: {entry.error}")
             continue
         nll = entry.info.metrics.get("test_nll")
+        if isinstance(nll, dict) and nll:  # per class
+            nll = sum(nll.values()) / len(nll)
         extra = f"  test NLL {nll:.3f}" if isinstance(nll, (int, float)) else ""
         click.echo(f"{entry.name:<16} {entry.origin:<8} {', '.join(entry.classes)}{extra}")
     if not entries:
