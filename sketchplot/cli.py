@@ -33,6 +33,14 @@ def cli():
     """Draw neural-network sketches with a GRBL pen plotter."""
 
 
+def _machine(name, defaults=None):
+    """The machine profile: the option, else $SKETCHPLOT_MACHINE, the config file, a4-servo."""
+    from sketchplot.config import load_defaults
+    from sketchplot.machines.profiles import load_profile
+
+    return load_profile(name or (defaults or load_defaults()).machine)
+
+
 # ---- machines (profiles) -------------------------------------------------------------------
 
 
@@ -86,7 +94,7 @@ def _index_list(ctx, param, value):
 @click.option("--landscape/--portrait", default=None, help="Paper orientation (default: the machine's).")
 @click.option("--margin", type=click.FloatRange(min=0), default=10.0, show_default=True, help="Margin in mm.")
 @click.option("--gutter", type=click.FloatRange(min=0), default=5.0, show_default=True, help="Gap between grid cells, mm.")
-@click.option("--machine", default="a4-servo", show_default=True, help="Machine profile name or .toml file.")
+@click.option("--machine", default=None, help="Machine profile (default: $SKETCHPLOT_MACHINE, config, a4-servo).")
 @click.option("--gcode", "gcode_path", type=click.Path(dir_okay=False), help="Write G-code here.")
 @click.option("--preview", "preview_path", type=click.Path(dir_okay=False), help="Write an SVG preview here.")
 @click.option("--show-travel/--hide-travel", default=True, show_default=True, help="Pen-up travel in red in the preview.")
@@ -105,14 +113,13 @@ def plot(input_path, split, indices, limit, grid, paper, landscape, margin, gutt
 
     from sketchplot.gcode.estimate import estimate_gcode
     from sketchplot.gcode.writer import write_gcode
-    from sketchplot.machines.profiles import load_profile
     from sketchplot.plotter.inputs import load_drawings
     from sketchplot.plotter.layout import parse_grid
     from sketchplot.plotter.optimize import OptimizeOptions
     from sketchplot.plotter.pipeline import plot_page
     from sketchplot.plotter.preview import write_preview
 
-    profile = load_profile(machine)
+    profile = _machine(machine)
     options = OptimizeOptions(
         linemerge=linemerge, merge_tolerance_mm=merge_tolerance, linesort=linesort, two_opt=two_opt,
         linesimplify=linesimplify, simplify_tolerance_mm=simplify_tolerance, reloop=reloop,
@@ -146,13 +153,12 @@ def plot(input_path, split, indices, limit, grid, paper, landscape, margin, gutt
 
 @cli.command()
 @click.argument("gcode_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
-@click.option("--machine", default="a4-servo", show_default=True, help="Machine profile name or .toml file.")
+@click.option("--machine", default=None, help="Machine profile (default: $SKETCHPLOT_MACHINE, config, a4-servo).")
 def estimate(gcode_path, machine):
     """Pen-down length, travel, pen lifts and plot time of a G-code FILE on a machine."""
     from sketchplot.gcode.estimate import estimate_gcode
-    from sketchplot.machines.profiles import load_profile
 
-    click.echo(estimate_gcode(gcode_path, load_profile(machine)).describe())
+    click.echo(estimate_gcode(gcode_path, _machine(machine)).describe())
 
 
 
@@ -161,8 +167,8 @@ def estimate(gcode_path, machine):
 
 @cli.command()
 @click.argument("gcode", type=click.Path(exists=True, dir_okay=False))
-@click.option("--port", required=True, help="Serial device (/dev/ttyUSB0) or pyserial URL (sim://?profile=a4-servo).")
-@click.option("--machine", default=None, help="Machine profile name or .toml path (default a4-servo).")
+@click.option("--port", help="Serial device (/dev/ttyUSB0) or pyserial URL (sim://?profile=a4-servo); default: $SKETCHPLOT_PORT or config.")
+@click.option("--machine", default=None, help="Machine profile (default: $SKETCHPLOT_MACHINE, config, a4-servo).")
 @click.option("--baud", type=int, default=None, help="Baud rate (default: the profile's).")
 @click.option("--send-and-wait", is_flag=True, help="Wait for each ok before sending the next line (slow, simple).")
 @click.option("--check", is_flag=True, help="Run the file through GRBL's check mode ($C) first.")
@@ -180,11 +186,14 @@ def stream(gcode, port, machine, baud, send_and_wait, check, resume, start_line,
     (timeout, port lost, noise, reset), 130 Ctrl-C. After 3, 4 or 130 the journal lets
     `--resume` finish the drawing without drawing anything twice.
     """
-    from sketchplot.machines.profiles import load_profile
+    from sketchplot.config import load_defaults
 
     if resume and start_line is not None:
         raise click.UsageError("use either --resume or --start-line, not both")
-    profile = load_profile(machine)
+    profile = _machine(machine)
+    port = port or load_defaults().port
+    if not port:
+        raise click.UsageError("no port: give --port, or set SKETCHPLOT_PORT or port in the config file")
     report = _stream_with_progress(
         gcode, port, profile, quiet, baud=baud, send_and_wait=send_and_wait, check=check, resume=resume,
         start_line=start_line, journal_path=journal_path, timeout=timeout,
@@ -390,7 +399,6 @@ def draw(class_name, temp, pen_temperature, count, grid, seed, model_path, machi
     from sketchplot.config import load_defaults
     from sketchplot.gcode.estimate import estimate_gcode
     from sketchplot.gcode.writer import write_gcode
-    from sketchplot.machines.profiles import load_profile
     from sketchplot.model.registry import resolve
     from sketchplot.model.sample import check_temperature, sample
     from sketchplot.plotter.layout import parse_grid
@@ -400,7 +408,7 @@ def draw(class_name, temp, pen_temperature, count, grid, seed, model_path, machi
 
     check_temperature(temp)
     defaults = load_defaults()
-    profile = load_profile(machine or defaults.machine)
+    profile = _machine(machine, defaults)
     port = None if dry_run else (port or defaults.port)
     grid_shape = parse_grid(grid) if grid else None
     decoder, info, class_index = resolve(class_name, model_path)
