@@ -9,7 +9,8 @@ enough to look ahead through a whole pen stroke (GRBL holds 15-16 blocks; sketch
 are short, so this rarely matters).
 
 Profiles only give X/Y rates and accelerations; a Z move uses ``pen.z_feed`` as its max
-rate and the smaller X/Y acceleration.
+rate and the smaller X/Y acceleration. The planner steps (``MoveLimits``, ``junction_cap_sqr``,
+``reverse_pass``, ``forward_move``) also time the GRBL simulator's blocks in its realtime mode.
 """
 
 from __future__ import annotations
@@ -104,33 +105,57 @@ def trapezoid_time(length: float, v_entry: float, v_exit: float, v_max: float, a
     return (peak - v_entry) / accel + (peak - v_exit) / accel
 
 
+@dataclass(frozen=True)
+class MoveLimits:
+    """What the planner needs to know about one move: mm, unit direction, mm/s, mm/s^2."""
+
+    length: float
+    unit: np.ndarray
+    nominal: float  # programmed feed capped by the axes' max rates; G0 at the max rate
+    accel: float
+
+    @classmethod
+    def of(cls, move: Motion, axes: _Axes) -> MoveLimits:
+        delta = np.subtract(move.end, move.start)
+        length = float(np.linalg.norm(delta))
+        unit = delta / length
+        rate = limit_by_axes(axes.max_rate, unit)
+        nominal = rate if move.rapid else min(move.feed / 60.0, rate)
+        return cls(length, unit, nominal, limit_by_axes(axes.acceleration, unit))
+
+
+def junction_cap_sqr(prev: MoveLimits, move: MoveLimits, axes: _Axes, deviation: float) -> float:
+    """Largest entry speed squared of ``move`` coming out of ``prev``: the corner and both feeds."""
+    return min(min(prev.nominal, move.nominal) ** 2, junction_speed_sqr(prev.unit, move.unit, axes, deviation))
+
+
+def reverse_pass(moves: list[MoveLimits], caps_sqr: list[float], exit_sqr: float = 0.0) -> list[float]:
+    """GRBL's backward pass: entry speed squared of each move, capped by ``caps_sqr[i]`` and low
+    enough to brake for the next move's entry; one more value at the end, the final ``exit_sqr``."""
+    entry_sqr = list(caps_sqr) + [exit_sqr]
+    for i in range(len(moves) - 1, -1, -1):
+        entry_sqr[i] = min(entry_sqr[i], entry_sqr[i + 1] + 2 * moves[i].accel * moves[i].length)
+    return entry_sqr
+
+
+def forward_move(move: MoveLimits, entry_sqr: float, exit_cap_sqr: float) -> tuple[float, float]:
+    """GRBL's forward pass for one move that starts at ``entry_sqr``: it leaves as fast as the
+    cap and its acceleration over its length allow. Returns (seconds, exit speed squared)."""
+    exit_sqr = min(exit_cap_sqr, entry_sqr + 2 * move.accel * move.length)
+    seconds = trapezoid_time(move.length, math.sqrt(entry_sqr), math.sqrt(exit_sqr), move.nominal, move.accel)
+    return seconds, exit_sqr
+
+
 def run_time(moves: list[Motion], axes: _Axes, deviation: float) -> float:
     """Seconds for a run of moves that starts and ends at rest (GRBL's forward/backward pass)."""
-    count = len(moves)
-    lengths = np.empty(count)
-    nominal = np.empty(count)
-    accel = np.empty(count)
-    units = []
-    for i, move in enumerate(moves):
-        delta = np.subtract(move.end, move.start)
-        lengths[i] = float(np.linalg.norm(delta))
-        unit = delta / lengths[i]
-        units.append(unit)
-        rate = limit_by_axes(axes.max_rate, unit)
-        nominal[i] = rate if move.rapid else min(move.feed / 60.0, rate)
-        accel[i] = limit_by_axes(axes.acceleration, unit)
-    entry_sqr = np.zeros(count + 1)  # entry speed squared of each move; [count] = final stop
-    for i in range(1, count):
-        limit = min(nominal[i - 1], nominal[i]) ** 2
-        entry_sqr[i] = min(limit, junction_speed_sqr(units[i - 1], units[i], axes, deviation))
-    for i in range(count - 1, -1, -1):  # backward: able to brake for what follows
-        entry_sqr[i] = min(entry_sqr[i], entry_sqr[i + 1] + 2 * accel[i] * lengths[i])
-    for i in range(count):  # forward: able to reach the speed from what came before
-        entry_sqr[i + 1] = min(entry_sqr[i + 1], entry_sqr[i] + 2 * accel[i] * lengths[i])
-    speeds = np.sqrt(entry_sqr)
-    return sum(
-        trapezoid_time(lengths[i], speeds[i], speeds[i + 1], nominal[i], accel[i]) for i in range(count)
-    )
+    limits = [MoveLimits.of(move, axes) for move in moves]
+    caps = [0.0] + [junction_cap_sqr(a, b, axes, deviation) for a, b in zip(limits, limits[1:])]
+    entry_sqr = reverse_pass(limits, caps)
+    total = 0.0
+    for i, move in enumerate(limits):
+        seconds, entry_sqr[i + 1] = forward_move(move, entry_sqr[i], entry_sqr[i + 1])
+        total += seconds
+    return total
 
 
 def estimate_blocks(blocks: list[Block], profile: MachineProfile) -> PlotEstimate:
@@ -158,8 +183,7 @@ def estimate_blocks(blocks: list[Block], profile: MachineProfile) -> PlotEstimat
                 else:
                     travel += xy
                 run.append(event)
-                rate = limit_by_axes(axes.max_rate, np.subtract(event.end, event.start) / event.length)
-                naive += event.length / (rate if event.rapid else min(event.feed / 60.0, rate))
+                naive += event.length / MoveLimits.of(event, axes).nominal
             elif isinstance(event, Dwell):
                 planned += stop()
                 dwell += event.seconds

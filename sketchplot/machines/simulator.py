@@ -8,10 +8,11 @@ end), real-time bytes ``?`` ``!`` ``~`` and Ctrl-X, alarms and the alarm lock, c
 ``Interpreter`` the estimator uses, and pen-down motion is recorded as polylines in machine mm.
 
 Time: the simulator runs on a clock its driver advances. With the link model on (``baud``),
-bytes take 10 bits each to arrive; blocks take length / feed (constant speed: acceleration is
-not modelled). The pyserial handler (``protocol_sim``) either advances the clock with the wall
-clock (``realtime=1``) or jumps it to the next event whenever the host waits for an answer
-(``realtime=0``): the same ordering of events as a real machine, without the waiting.
+bytes take 10 bits each to arrive. The pyserial handler (``protocol_sim``) either advances the
+clock with the wall clock (``realtime=1``) or jumps it to the next event whenever the host waits
+for an answer (``realtime=0``): the same ordering of events as a real machine, without the
+waiting. With ``realtime=1`` blocks accelerate and corner like GRBL's planner (see
+``GrblSimulator._plan_head``); with ``realtime=0`` they take length / feed, a constant speed.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 import serial
 
 from sketchplot.errors import SketchplotError
+from sketchplot.gcode.estimate import MoveLimits, _Axes, forward_move, junction_cap_sqr, reverse_pass
 from sketchplot.gcode.reader import (
     Dwell,
     GCodeError,
@@ -96,10 +98,17 @@ class Faults:
 
 @dataclass
 class _Item:
-    """A planner entry: a motion (a block, takes time) or a pen change (takes none)."""
+    """A planner entry: a motion (a block, takes time) or a pen change (takes none).
+
+    With the acceleration model a motion's duration is None until it starts (``_plan_head``);
+    ``limits`` and ``cap_sqr`` (its entry speed squared allowed by the junction with the item
+    before it in the planner) are filled in when it enters the planner."""
 
     event: Motion | PenChange | Dwell
-    duration: float
+    duration: float | None
+    limits: MoveLimits | None = None
+    cap_sqr: float = 0.0
+    exit_sqr: float = 0.0
 
 
 @dataclass
@@ -150,6 +159,8 @@ class GrblSimulator:
     def __init__(self, config: SimConfig, timed: bool = True):
         self.config = config
         self.timed = timed  # False: motion and dwells take no time (an infinitely fast machine)
+        self.accelerated = timed and config.realtime  # GRBL's acceleration and cornering
+        self.axes = _Axes.of(config.profile)
         self.profile = config.profile
         self.faults = config.faults
         self.clock = 0.0
@@ -178,6 +189,7 @@ class GrblSimulator:
         self.rx = bytearray()
         self.planner: deque[_Item] = deque()
         self.head_start = self.clock
+        self.head_entry_sqr = 0.0  # speed squared at which the head block starts
         self.held = False
         self.check_interpreter: Interpreter | None = None
         self.critical = False  # ALARM 1/2: everything but reset is ignored
@@ -214,7 +226,7 @@ class GrblSimulator:
         if self._wire:
             times.append(self._wire[0][0])
         if self.planner and not self.held and not self.critical:
-            times.append(self.head_start + self.planner[0].duration)
+            times.append(self.head_start + self._head_duration())
         if self._out and self._out[0][0] > self.clock:
             times.append(self._out[0][0])
         return min(times) if times else None
@@ -240,14 +252,38 @@ class GrblSimulator:
             if byte in (10, 13):
                 self._parse()  # GRBL parses a line as soon as it is complete
         if self.planner and not self.held and not self.critical:
-            head = self.planner[0]
-            if self.head_start + head.duration <= self.clock + 1e-12:
-                self._complete_head(self.head_start + head.duration)
+            duration = self._head_duration()
+            if self.head_start + duration <= self.clock + 1e-12:
+                self._complete_head(self.head_start + duration)
 
     def _complete_head(self, at: float) -> None:
         item = self.planner.popleft()
         self._execute(item.event)
         self.head_start = at
+        self.head_entry_sqr = item.exit_sqr
+
+    def _head_duration(self) -> float:
+        head = self.planner[0]
+        if head.duration is None:
+            self._plan_head()
+        return head.duration
+
+    def _plan_head(self) -> None:
+        """Time the head block as it starts, like GRBL's planner: it enters at the previous
+        block's exit speed and leaves at the fastest speed from which every block queued behind
+        it can still corner at its junctions and stop at the end of the planner buffer (or at
+        the next dwell or pen change, which synchronise). Approximation: real GRBL replans the
+        running block when more blocks arrive; here its exit speed is fixed when it starts, so a
+        block that starts with a nearly empty buffer brakes more than GRBL would."""
+        head = self.planner[0]
+        run = []
+        for item in self.planner:
+            if not isinstance(item.event, Motion):
+                break
+            run.append(item)
+        caps_sqr = [self.head_entry_sqr] + [item.cap_sqr for item in run[1:]]
+        entry_sqr = reverse_pass([item.limits for item in run], caps_sqr)
+        head.duration, head.exit_sqr = forward_move(head.limits, self.head_entry_sqr, entry_sqr[1])
 
     def _execute(self, event) -> None:
         if isinstance(event, Motion):
@@ -287,11 +323,13 @@ class GrblSimulator:
         return bool(self.planner)
 
     def _stop_motion(self) -> None:
-        """Stop where the machine is now: the head block is split at its done fraction."""
+        """Stop where the machine is now: the head block is split at its done fraction of time
+        (with acceleration that point is approximate, and the machine stops at once where GRBL
+        would decelerate)."""
         if not self.planner or self.held:
             return
         head = self.planner[0]
-        if isinstance(head.event, Motion) and head.duration > 0:
+        if isinstance(head.event, Motion) and self._head_duration() > 0:
             done = min(1.0, max(0.0, (self.clock - self.head_start) / head.duration))
             if done > 0:
                 m = head.event
@@ -299,7 +337,11 @@ class GrblSimulator:
                 self._execute(Motion(m.start, point, m.rapid, m.feed, m.pen_down, m.line_no))
                 head.event = Motion(point, m.end, m.rapid, m.feed, m.pen_down, m.line_no)
                 head.duration *= 1.0 - done
+            if self.accelerated and head.event.length > 0:  # what is left starts again from rest
+                head.limits = MoveLimits.of(head.event, self.axes)
+                head.duration = None
         self.head_start = self.clock
+        self.head_entry_sqr = 0.0
 
     def _feed_hold(self) -> None:
         if self.alarm or self.check_interpreter is not None or self.held:
@@ -338,7 +380,8 @@ class GrblSimulator:
     def _position(self) -> tuple[float, float, float]:
         if self.planner and not self.held and isinstance(self.planner[0].event, Motion):
             head = self.planner[0]
-            done = min(1.0, max(0.0, (self.clock - self.head_start) / head.duration)) if head.duration else 0.0
+            duration = self._head_duration()
+            done = min(1.0, max(0.0, (self.clock - self.head_start) / duration)) if duration else 0.0
             m = head.event
             return tuple(a + (b - a) * done for a, b in zip(m.start, m.end))
         return self.machine_position
@@ -400,6 +443,11 @@ class GrblSimulator:
                     return False
             if not self.planner:
                 self.head_start = self.clock
+            if self.accelerated and isinstance(item.event, Motion):
+                item.limits = MoveLimits.of(item.event, self.axes)
+                previous = self.planner[-1] if self.planner else None
+                if previous is not None and previous.limits is not None:
+                    item.cap_sqr = junction_cap_sqr(previous.limits, item.limits, self.axes, float(self.settings[11]))
             self.planner.append(items.popleft())
             if not isinstance(self.planner[0].event, Motion) and not self.held:
                 self._complete_zero_time_head()
@@ -464,11 +512,11 @@ class GrblSimulator:
         items = deque(_Item(e, self._duration(e)) for e in events)
         self._waiting = (items, sync, answer)
 
-    def _duration(self, event) -> float:
+    def _duration(self, event) -> float | None:
         if not self.timed:
             return 0.0
         if isinstance(event, Motion):
-            return event.length / (event.feed / 60.0)
+            return None if self.accelerated else event.length / (event.feed / 60.0)
         if isinstance(event, Dwell):
             return event.seconds
         return 0.0

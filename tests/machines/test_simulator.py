@@ -1,13 +1,15 @@
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 import serial
 
+from sketchplot.gcode.estimate import estimate_gcode
 from sketchplot.gcode.reader import pen_paths, read_gcode
 from sketchplot.machines.profiles import load_profile
 from sketchplot.machines.simulator import register
-from sketchplot.machines.simulator import BANNER, parse_sim_url, read_record
+from sketchplot.machines.simulator import BANNER, GrblSimulator, parse_sim_url, read_record
 from sketchplot.machines.streamer import Grbl, stream_file
 
 
@@ -163,3 +165,37 @@ def test_grbl_connect_refuses_a_device_that_is_not_grbl():
     with pytest.raises(NotGrblError, match="no GRBL banner") as info:
         Grbl(loopback, "loop://").connect(load_profile("a4-servo"), wake_s=0.2)
     assert info.value.exit_code == 2
+
+
+def run_until_idle(realtime: int, sends: list[tuple[float, bytes]]) -> float:
+    """Simulated seconds until the machine stops, each line received at its clock time over an
+    instant link, so only motion takes time; no sleeping, the clock is driven directly."""
+    config = dataclasses.replace(parse_sim_url(f"sim://?profile=a4-servo&realtime={realtime}"), baud=None)
+    simulator = GrblSimulator(config)
+    for when, line in sends:
+        simulator.advance(when)
+        simulator.receive(line, when)
+    while (when := simulator.next_event()) is not None:
+        simulator.advance(when)
+    return simulator.clock
+
+
+def test_timed_mode_accelerates_cruises_and_brakes():
+    """a4-servo: 800 mm/s^2, 3000 mm/min = 50 mm/s; realtime=0 keeps length / feed."""
+    ramp_s, ramp_mm = 50 / 800, 50**2 / (2 * 800)
+    analytic = 2 * ramp_s + (100 - 2 * ramp_mm) / 50
+    assert run_until_idle(1, [(0.0, b"G1 X100 F3000\n")]) == pytest.approx(analytic)
+    assert run_until_idle(0, [(0.0, b"G1 X100 F3000\n")]) == pytest.approx(2.0)
+
+
+def test_timed_mode_corners_and_stops_at_the_end_of_the_buffer():
+    square = "G1 X50 F3000\nG1 Y50\nG1 X0\nG1 Y0\n"
+    seconds = run_until_idle(1, [(0.0, square.encode())])
+    assert seconds > 200 / 50  # corners slow it down below the feed
+    assert seconds == pytest.approx(estimate_gcode(square, load_profile("a4-servo")).seconds)
+    # a block whose successor has not arrived yet plans to a stop, as GRBL does
+    rest_to_rest_50 = 2 * 50 / 800 + (50 - 2 * 50**2 / 1600) / 50
+    late = run_until_idle(1, [(0.0, b"G1 X50 F3000\n"), (0.5, b"G1 X100\n")])
+    assert late == pytest.approx(2 * rest_to_rest_50)
+    together = run_until_idle(1, [(0.0, b"G1 X50 F3000\nG1 X100\n")])
+    assert together == pytest.approx(run_until_idle(1, [(0.0, b"G1 X100 F3000\n")]))
