@@ -67,20 +67,20 @@ def limit_by_axes(limits: tuple[float, float, float], unit: np.ndarray) -> float
 
 
 @dataclass(frozen=True)
-class _Axes:
+class Axes:
     """Per-axis limits in mm/s and mm/s^2 (X, Y, Z)."""
 
     max_rate: tuple[float, float, float]
     acceleration: tuple[float, float, float]
 
     @classmethod
-    def of(cls, profile: MachineProfile) -> _Axes:
+    def of(cls, profile: MachineProfile) -> Axes:
         rates = tuple(r / 60.0 for r in profile.max_rate) + (profile.pen.z_feed / 60.0,)
         accels = tuple(profile.acceleration) + (min(profile.acceleration),)
         return cls(rates, accels)
 
 
-def junction_speed_sqr(prev_unit: np.ndarray, unit: np.ndarray, axes: _Axes, deviation: float) -> float:
+def junction_speed_sqr(prev_unit: np.ndarray, unit: np.ndarray, axes: Axes, deviation: float) -> float:
     """GRBL 1.1's max junction speed squared between two moves (planner.c)."""
     cos_theta = -float(np.dot(prev_unit, unit))
     if cos_theta > STRAIGHT_COS:  # reversal: stop
@@ -115,7 +115,7 @@ class MoveLimits:
     accel: float
 
     @classmethod
-    def of(cls, move: Motion, axes: _Axes) -> MoveLimits:
+    def of(cls, move: Motion, axes: Axes) -> MoveLimits:
         delta = np.subtract(move.end, move.start)
         length = float(np.linalg.norm(delta))
         unit = delta / length
@@ -124,7 +124,7 @@ class MoveLimits:
         return cls(length, unit, nominal, limit_by_axes(axes.acceleration, unit))
 
 
-def junction_cap_sqr(prev: MoveLimits, move: MoveLimits, axes: _Axes, deviation: float) -> float:
+def junction_cap_sqr(prev: MoveLimits, move: MoveLimits, axes: Axes, deviation: float) -> float:
     """Largest entry speed squared of ``move`` coming out of ``prev``: the corner and both feeds."""
     return min(min(prev.nominal, move.nominal) ** 2, junction_speed_sqr(prev.unit, move.unit, axes, deviation))
 
@@ -146,7 +146,7 @@ def forward_move(move: MoveLimits, entry_sqr: float, exit_cap_sqr: float) -> tup
     return seconds, exit_sqr
 
 
-def run_time(moves: list[Motion], axes: _Axes, deviation: float) -> float:
+def run_time(moves: list[Motion], axes: Axes, deviation: float) -> float:
     """Seconds for a run of moves that starts and ends at rest (GRBL's forward/backward pass)."""
     limits = [MoveLimits.of(move, axes) for move in moves]
     caps = [0.0] + [junction_cap_sqr(a, b, axes, deviation) for a, b in zip(limits, limits[1:])]
@@ -160,7 +160,7 @@ def run_time(moves: list[Motion], axes: _Axes, deviation: float) -> float:
 
 def estimate_blocks(blocks: list[Block], profile: MachineProfile) -> PlotEstimate:
     """Estimate for parsed G-code (``reader.read_gcode``) on one machine."""
-    axes = _Axes.of(profile)
+    axes = Axes.of(profile)
     interpreter = Interpreter(profile)
     pen_down = travel = dwell = naive = planned = 0.0
     lifts = moves = 0

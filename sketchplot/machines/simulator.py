@@ -34,7 +34,7 @@ import numpy as np
 import serial
 
 from sketchplot.errors import SketchplotError
-from sketchplot.gcode.estimate import MoveLimits, _Axes, forward_move, junction_cap_sqr, reverse_pass
+from sketchplot.gcode.estimate import MoveLimits, Axes, forward_move, junction_cap_sqr, reverse_pass
 from sketchplot.gcode.reader import (
     Dwell,
     GCodeError,
@@ -160,7 +160,7 @@ class GrblSimulator:
         self.config = config
         self.timed = timed  # False: motion and dwells take no time (an infinitely fast machine)
         self.accelerated = timed and config.realtime  # GRBL's acceleration and cornering
-        self.axes = _Axes.of(config.profile)
+        self.axes = Axes.of(config.profile)
         self.profile = config.profile
         self.faults = config.faults
         self.clock = 0.0

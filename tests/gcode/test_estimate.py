@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from sketchplot.gcode.estimate import _Axes, estimate_gcode, format_duration, junction_speed_sqr, trapezoid_time
+from sketchplot.gcode.estimate import Axes, estimate_gcode, format_duration, junction_speed_sqr, trapezoid_time
 from sketchplot.gcode.writer import write_gcode
 from sketchplot.machines.profiles import load_profile
 from sketchplot.plotter.pipeline import plot_page
@@ -50,7 +50,7 @@ def test_square_slows_down_at_each_corner_by_junction_deviation():
     corner_accel = accel * math.sqrt(2)  # junction direction is diagonal
     sin_half = math.sqrt(0.5)
     v_corner = math.sqrt(corner_accel * 0.01 * sin_half / (1 - sin_half))
-    assert junction_speed_sqr(np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), _Axes.of(SERVO), 0.01) == pytest.approx(v_corner**2)
+    assert junction_speed_sqr(np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), Axes.of(SERVO), 0.01) == pytest.approx(v_corner**2)
     side = lambda v0, v1: trapezoid_time(100, v0, v1, v, accel)  # noqa: E731
     expected = side(0, v_corner) + 2 * side(v_corner, v_corner) + side(v_corner, 0)
     assert estimate_gcode(square, SERVO).seconds == pytest.approx(expected)
