@@ -13,12 +13,12 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import vpype as vp
 
 from sketchplot.gcode.estimate import estimate_gcode
 from sketchplot.gcode.writer import write_gcode
 from sketchplot.machines.profiles import load_profile
+from sketchplot.model.quickdraw import read_npz
 from sketchplot.plotter.optimize import NO_OPTIMIZATION, OptimizeOptions, path_stats, vpype_linesort
 from sketchplot.plotter.pipeline import plot_page
 
@@ -40,8 +40,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    with np.load(DATA, encoding="latin1", allow_pickle=True) as data:
-        sketches = list(data["test"][: args.count])
+    sketches = read_npz(DATA, "test")[: args.count]
     profile = load_profile("a3-servo")
 
     def pipeline(options):

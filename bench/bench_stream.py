@@ -16,7 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -24,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from sketchplot.gcode.writer import write_gcode  # noqa: E402
 from sketchplot.machines.profiles import load_profile, profile_from_dict  # noqa: E402
 from sketchplot.machines.streamer import stream_file  # noqa: E402
+from sketchplot.model.quickdraw import read_npz  # noqa: E402
 from sketchplot.plotter.pipeline import plot_page  # noqa: E402
 
 QUICKDRAW = ROOT.parent / "shared" / "data" / "quickdraw" / "cat.npz"
@@ -49,8 +49,7 @@ def main() -> None:
     parser.add_argument("--cats", type=int, default=12)
     parser.add_argument("--baud", type=int, default=115200)
     args = parser.parse_args()
-    with np.load(QUICKDRAW, encoding="latin1", allow_pickle=True) as data:
-        cats = list(data["test"][: args.cats])
+    cats = read_npz(QUICKDRAW, "test")[: args.cats]
     folder = Path(tempfile.mkdtemp(prefix="bench-stream-"))
     profile_path = fast_profile(folder)
     profile = load_profile(str(profile_path))

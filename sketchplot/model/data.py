@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchplot.errors import SketchplotError
-from sketchplot.model.quickdraw import drawing_to_stroke3, parse_ndjson_drawing
+from sketchplot.model.quickdraw import drawing_to_stroke3, parse_ndjson_drawing, read_npz
 
 
 class DataError(SketchplotError):
@@ -28,13 +28,7 @@ def load_sketches(path: str | Path, split: str = "train") -> list[np.ndarray]:
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
     if path.suffix == ".npz":
-        try:
-            with np.load(path, encoding="latin1", allow_pickle=True) as data:
-                if split not in data.files:
-                    raise DataError(f"{path}: no '{split}' split (has {', '.join(data.files)})")
-                return [np.asarray(s, dtype=np.float32) for s in data[split]]
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{path}: not a sketch-rnn npz file ({exc})") from None
+        return [np.asarray(s, dtype=np.float32) for s in read_npz(path, split)]
     if path.suffix == ".ndjson":
         return _load_ndjson(path)
     raise DataError(f"{path}: expected a .npz or .ndjson file")

@@ -1,11 +1,17 @@
-"""Quick, Draw! ndjson drawings, simplified or raw, as the model and the plotter read them.
+"""Quick, Draw! files as the model and the plotter read them: sketch-rnn ``.npz`` splits and
+ndjson drawings, simplified or raw.
 
-Torch-free on purpose: the plot pipeline reads ndjson through this module too, so both layers
-apply exactly the same treatment to raw drawings (Google's: align to the top-left corner,
-scale the longest side to 255, Ramer-Douglas-Peucker with epsilon 2).
+Torch-free on purpose: the plot pipeline reads its inputs through this module too, so both
+layers read the same files the same way and apply exactly the same treatment to raw drawings
+(Google's: align to the top-left corner, scale the longest side to 255, Ramer-Douglas-Peucker
+with epsilon 2).
 """
 
 from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import shapely
@@ -18,8 +24,20 @@ RAW_LONGEST_SIDE = 255.0
 RAW_RDP_EPSILON = 2.0
 
 
-class QuickDrawError(SketchplotError):
-    """A record that is not a usable Quick, Draw! drawing."""
+class InputError(SketchplotError):
+    """An input file or record that is missing, unreadable or does not hold what was asked for."""
+
+
+def read_npz(path: str | os.PathLike, split: str) -> list[np.ndarray]:
+    """All stroke-3 arrays (row 0 = absolute start) of one split of a sketch-rnn npz file."""
+    path = Path(path)
+    try:
+        with np.load(path, encoding="latin1", allow_pickle=True) as data:
+            if split not in data.files:
+                raise InputError(f"{path}: no split '{split}' (has: {', '.join(data.files)})")
+            return list(data[split])
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"{path}: cannot read npz file: {exc}") from None
 
 
 def simplify_raw_drawing(strokes: list[np.ndarray]) -> Drawing:
@@ -52,12 +70,12 @@ def parse_ndjson_drawing(record: dict, where: str) -> Drawing:
         polylines = [np.asarray(s[0], float) + 1j * np.asarray(s[1], float) for s in strokes]
         is_raw = any(len(s) >= 3 for s in strokes)
     except (KeyError, TypeError, IndexError, ValueError) as exc:
-        raise QuickDrawError(f"{where}: not a Quick, Draw! drawing record ({exc})") from None
+        raise InputError(f"{where}: not a Quick, Draw! drawing record ({exc})") from None
     polylines = [p for p in polylines if p.size]
     if not polylines:
-        raise QuickDrawError(f"{where}: empty sketch (no points)")
+        raise InputError(f"{where}: empty sketch (no points)")
     if not all(np.all(np.isfinite(p)) for p in polylines):
-        raise QuickDrawError(f"{where}: NaN or infinite coordinate")
+        raise InputError(f"{where}: NaN or infinite coordinate")
     return simplify_raw_drawing(polylines) if is_raw else polylines
 
 

@@ -9,19 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from pathlib import Path
 
-import numpy as np
-
-from sketchplot.errors import SketchplotError
-from sketchplot.model.quickdraw import Drawing, parse_ndjson_drawing
+from sketchplot.model.quickdraw import Drawing, InputError, parse_ndjson_drawing, read_npz
 from sketchplot.plotter.strokes import SketchError, strokes_to_polylines
-
-
-
-class InputError(SketchplotError):
-    """An input file that is missing, unreadable or does not contain what was asked for."""
 
 
 def select_indices(count: int, indices: list[int] | None, limit: int | None, where: str) -> list[int]:
@@ -42,18 +33,6 @@ def select_indices(count: int, indices: list[int] | None, limit: int | None, whe
             raise InputError(f"limit must be at least 1, got {limit}")
         return list(range(min(limit, count)))
     return [0]
-
-
-def read_npz(path: str | os.PathLike, split: str = "test") -> list[np.ndarray]:
-    """All stroke-3 arrays of one split of a Sketch-RNN npz file."""
-    path = Path(path)
-    try:
-        with np.load(path, encoding="latin1", allow_pickle=True) as data:
-            if split not in data.files:
-                raise InputError(f"{path}: no split '{split}' (has: {', '.join(data.files)})")
-            return list(data[split])
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"{path}: cannot read npz file: {exc}") from None
 
 
 def read_ndjson(

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from sketchplot.model.quickdraw import QuickDrawError, drawing_to_stroke3, simplify_raw_drawing
+from sketchplot.model.quickdraw import drawing_to_stroke3, simplify_raw_drawing
 from sketchplot.plotter.inputs import InputError, load_drawings, read_ndjson
 from sketchplot.plotter.preview import write_preview
 from sketchplot.plotter.strokes import SketchError, polylines_extent, strokes_to_polylines
@@ -73,7 +73,7 @@ def test_ndjson_errors(tmp_path):
     with pytest.raises(InputError, match="sketch 1: bad JSON"):
         read_ndjson(path, indices=[1])
     path.write_text('{"drawing": []}\n')
-    with pytest.raises(QuickDrawError, match="empty"):
+    with pytest.raises(InputError, match="empty"):
         read_ndjson(path)
 
 
