@@ -27,6 +27,28 @@ class ModelConfig:
     sigma_floor: float = 1e-3
     pen_loss: str = "ce"  # "ce" or "focal" (gamma focal_gamma); CE measured better: bench/pen_loss_ablation.py
     focal_gamma: float = 2.0
+    # "independent": Sketch-RNN's head, one pen distribution beside the offset mixture;
+    # "joint": each mixture component carries its own pen distribution (MODELS.md compares them).
+    pen_head: str = "independent"
+    # Conditional VAE (Sketch-RNN's seq2seq): latent_size > 0 adds a bidirectional transformer
+    # encoder of encoder_layers blocks whose latent code z conditions every decoder step.
+    latent_size: int = 0
+    encoder_layers: int = 2
+
+    def __post_init__(self):
+        if self.pen_head not in ("independent", "joint"):
+            raise ValueError(f"pen_head must be 'independent' or 'joint', not {self.pen_head!r}")
+        if self.pen_head == "joint" and self.pen_loss != "ce":
+            raise ValueError("the joint pen head trains with pen_loss 'ce' only")
+
+    @property
+    def conditional(self) -> bool:
+        return self.latent_size > 0
+
+    @property
+    def head_size(self) -> int:
+        pen = 3 * self.n_mixture if self.pen_head == "joint" else 3
+        return 6 * self.n_mixture + pen
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -35,6 +57,9 @@ class ModelConfig:
 @dataclass
 class Mixture:
     """Parameters of the next-point distribution, each (..., M) except pen_logits (..., 3).
+
+    ``pen_logits`` are always the pen's marginal distribution (as logits). A joint head also
+    gives each component's own pen logits in ``component_pen_logits`` (..., M, 3).
 
     numpy arrays from the inference decoders (``sketchplot.model.decoders``), torch tensors
     from the training model (``sketchplot.model.net``).
@@ -47,3 +72,4 @@ class Mixture:
     sigma_y: Any
     rho: Any
     pen_logits: Any
+    component_pen_logits: Any = None

@@ -98,26 +98,39 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 + 0.5 * np.tanh(0.5 * x)
 
 
+def _block_shapes(prefix: str, c: int) -> dict[str, tuple[int, ...]]:
+    hidden = 4 * c
+    p = prefix
+    return {
+        p + "ln1.weight": (c,), p + "ln1.bias": (c,),
+        p + "attn.qkv.weight": (3 * c, c), p + "attn.qkv.bias": (3 * c,),
+        p + "attn.proj.weight": (c, c), p + "attn.proj.bias": (c,),
+        p + "ln2.weight": (c,), p + "ln2.bias": (c,),
+        p + "mlp.0.weight": (hidden, c), p + "mlp.0.bias": (hidden,),
+        p + "mlp.2.weight": (c, hidden), p + "mlp.2.bias": (c,),
+    }
+
+
 def transformer_weight_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     """Name -> shape of every weight of ``net.SketchTransformer`` (its state-dict names)."""
-    c, hidden = cfg.n_embd, 4 * cfg.n_embd
+    c = cfg.n_embd
     shapes = {
         "offset_embed.weight": (c, 2), "offset_embed.bias": (c,),
         "pen_embed.weight": (3, c), "pos_embed.weight": (cfg.block_size, c),
         "class_embed.weight": (max(cfg.n_classes, 1), c),
     }
     for i in range(cfg.n_layer):
-        p = f"blocks.{i}."
-        shapes |= {
-            p + "ln1.weight": (c,), p + "ln1.bias": (c,),
-            p + "attn.qkv.weight": (3 * c, c), p + "attn.qkv.bias": (3 * c,),
-            p + "attn.proj.weight": (c, c), p + "attn.proj.bias": (c,),
-            p + "ln2.weight": (c,), p + "ln2.bias": (c,),
-            p + "mlp.0.weight": (hidden, c), p + "mlp.0.bias": (hidden,),
-            p + "mlp.2.weight": (c, hidden), p + "mlp.2.bias": (c,),
-        }
+        shapes |= _block_shapes(f"blocks.{i}.", c)
     shapes |= {"ln_f.weight": (c,), "ln_f.bias": (c,),
-               "head.weight": (6 * cfg.n_mixture + 3, c), "head.bias": (6 * cfg.n_mixture + 3,)}
+               "head.weight": (cfg.head_size, c), "head.bias": (cfg.head_size,)}
+    if cfg.conditional:
+        shapes |= {"latent_embed.weight": (c, cfg.latent_size), "latent_embed.bias": (c,),
+                   "encoder.offset_embed.weight": (c, 2), "encoder.offset_embed.bias": (c,),
+                   "encoder.pen_embed.weight": (3, c), "encoder.pos_embed.weight": (cfg.block_size, c),
+                   "encoder.ln_f.weight": (c,), "encoder.ln_f.bias": (c,),
+                   "encoder.head.weight": (2 * cfg.latent_size, c), "encoder.head.bias": (2 * cfg.latent_size,)}
+        for i in range(cfg.encoder_layers):
+            shapes |= _block_shapes(f"encoder.blocks.{i}.", c)
     return shapes
 
 
@@ -162,87 +175,111 @@ class _Block:
     fc_out: tuple[np.ndarray, np.ndarray]  # GELU's 0.5 * sqrt(2) folded in
 
 
-class TransformerDecoder:
-    """``net.SketchTransformer`` in inference mode (no dropout), on numpy float32.
+class _FoldedWeights:
+    """A state dict in float64 with constants folded into linear maps, rounded to float32.
 
     A sampling step is many small operations, so constant factors are folded into the weights
-    once (in float64, then rounded): each LayerNorm's scale and shift into the linear map after
-    it, the attention's 1/sqrt(head_dim) into the queries, and GELU's constants into the MLP,
-    which computes gelu(u) @ W2 = z (1 + erf(z)) @ (W2 sqrt(2) / 2) with z = u / sqrt(2).
+    once: each LayerNorm's scale and shift into the linear map after it, the attention's
+    1/sqrt(head_dim) into the queries, and GELU's constants into the MLP, which computes
+    gelu(u) @ W2 = z (1 + erf(z)) @ (W2 sqrt(2) / 2) with z = u / sqrt(2).
     """
+
+    def __init__(self, weights: dict[str, np.ndarray]):
+        self.w = {name: np.asarray(value, dtype=np.float64) for name, value in weights.items()}
+
+    def linear(self, name, norm=None, in_scale=1.0, out_scale=1.0):
+        w = self.w
+        weight_t, bias = w[name + ".weight"].T * in_scale, w[name + ".bias"]
+        if norm is not None:  # (x_hat * g + s) @ W + b = x_hat @ (g W) + (s @ W + b)
+            bias = w[norm + ".bias"] @ weight_t + bias
+            weight_t = w[norm + ".weight"][:, None] * weight_t
+        return (np.ascontiguousarray(weight_t * out_scale, dtype=np.float32),
+                np.asarray(bias * out_scale, dtype=np.float32))
+
+    def block(self, prefix: str, c: int, n_head: int) -> _Block:
+        query_scale = np.ones(3 * c)
+        query_scale[:c] = 1 / math.sqrt(c // n_head)
+        return _Block(
+            qkv=self.linear(prefix + "attn.qkv", prefix + "ln1", out_scale=query_scale),
+            proj=self.linear(prefix + "attn.proj"),
+            fc=self.linear(prefix + "mlp.0", prefix + "ln2", out_scale=1 / math.sqrt(2)),
+            fc_out=self.linear(prefix + "mlp.2", in_scale=math.sqrt(2) / 2),
+        )
+
+    def array(self, name: str) -> np.ndarray:
+        return self.w[name].astype(np.float32)
+
+
+def _attention(x, block: _Block, n_head: int, score_bias=None, cache: KVCache | None = None,
+               layer: int = 0, start: int = 0):
+    """Multi-head self-attention of x (B, T, C); ``score_bias`` (-inf where a query may not
+    look) broadcasts to (B, H, T, keys); ``cache`` holds earlier steps' keys and values."""
+    b, t, c = x.shape
+    head_dim = c // n_head
+    qkv = _linear(x, *block.qkv).reshape(b, t, 3, n_head, head_dim).transpose(2, 0, 3, 1, 4)
+    q, kv = qkv[0], qkv[1:]  # (B, H, T, D), (2, B, H, T, D)
+    if cache is not None:
+        cache.kv[layer, :, :, :, start : start + t] = kv
+        kv = cache.kv[layer, :, :, :, : start + t]
+    scores = q @ kv[0].swapaxes(-1, -2)  # (B, H, T, keys), already divided by sqrt(head_dim)
+    if score_bias is not None:
+        scores += score_bias
+    scores -= scores.max(axis=-1, keepdims=True)
+    weights = np.exp(scores, out=scores)
+    y = weights @ kv[1]
+    y /= weights.sum(axis=-1, keepdims=True)  # the softmax's normaliser, on D values, not T
+    return _linear(y.transpose(0, 2, 1, 3).reshape(b, t, c), *block.proj)
+
+
+def _mlp(x, block: _Block):
+    return _linear(_gelu_scaled(_linear(_normalise(x), *block.fc)), *block.fc_out)
+
+
+class TransformerDecoder:
+    """``net.SketchTransformer`` in inference mode (no dropout), on numpy float32, with its
+    constants folded into the weights (``_FoldedWeights``). A conditional model's decoder
+    takes the latent code ``z`` in ``forward``; its encoder is ``TransformerEncoder``."""
 
     def __init__(self, cfg: ModelConfig, weights: dict[str, np.ndarray]):
         """``weights``: the torch model's state dict as numpy arrays (any float dtype)."""
         check_transformer_weights(cfg, weights)
-        w = {name: np.asarray(value, dtype=np.float64) for name, value in weights.items()}
+        folded = _FoldedWeights(weights)
         self.cfg = cfg
         self.block_size = cfg.block_size
-        c = cfg.n_embd
-
-        def linear(name, norm=None, in_scale=1.0, out_scale=1.0):
-            weight_t, bias = w[name + ".weight"].T * in_scale, w[name + ".bias"]
-            if norm is not None:  # (x_hat * g + s) @ W + b = x_hat @ (g W) + (s @ W + b)
-                bias = w[norm + ".bias"] @ weight_t + bias
-                weight_t = w[norm + ".weight"][:, None] * weight_t
-            return (np.ascontiguousarray(weight_t * out_scale, dtype=np.float32),
-                    np.asarray(bias * out_scale, dtype=np.float32))
-
-        query_scale = np.ones(3 * c)
-        query_scale[:c] = 1 / math.sqrt(c // cfg.n_head)
-        self.blocks = [
-            _Block(
-                qkv=linear(f"blocks.{i}.attn.qkv", f"blocks.{i}.ln1", out_scale=query_scale),
-                proj=linear(f"blocks.{i}.attn.proj"),
-                fc=linear(f"blocks.{i}.mlp.0", f"blocks.{i}.ln2", out_scale=1 / math.sqrt(2)),
-                fc_out=linear(f"blocks.{i}.mlp.2", in_scale=math.sqrt(2) / 2),
-            )
-            for i in range(cfg.n_layer)
-        ]
-        self.head = linear("head", "ln_f")
-        self.offset_embed = linear("offset_embed")
+        self.blocks = [folded.block(f"blocks.{i}.", cfg.n_embd, cfg.n_head) for i in range(cfg.n_layer)]
+        self.head = folded.linear("head", "ln_f")
+        self.offset_embed = folded.linear("offset_embed")
+        self.latent_embed = folded.linear("latent_embed") if cfg.conditional else None
         self.pen_embed, self.pos_embed, self.class_embed = (
-            w[name].astype(np.float32) for name in ("pen_embed.weight", "pos_embed.weight", "class_embed.weight"))
+            folded.array(name) for name in ("pen_embed.weight", "pos_embed.weight", "class_embed.weight"))
 
     def new_cache(self, batch: int) -> KVCache:
         cfg = self.cfg
         return KVCache(cfg.n_layer, batch, cfg.n_head, cfg.n_embd // cfg.n_head, self.block_size)
 
-    def forward(self, strokes: np.ndarray, classes: np.ndarray, cache: KVCache | None = None) -> Mixture:
+    def forward(self, strokes: np.ndarray, classes: np.ndarray, cache: KVCache | None = None,
+                z: np.ndarray | None = None) -> Mixture:
         strokes = np.asarray(strokes, dtype=np.float32)
         b, t, _ = strokes.shape
         start = cache.length if cache is not None else 0
         if start + t > self.block_size:
             raise ValueError(f"sequence of {start + t} points exceeds block_size {self.block_size}")
+        if (z is None) == self.cfg.conditional:
+            raise ValueError("a conditional model needs a latent code z, an unconditional one takes none")
         pen = strokes[..., 2:].argmax(-1)
         x = _linear(strokes[..., :2], *self.offset_embed)
         x += self.pen_embed[pen] + self.pos_embed[start : start + t]
         x += self.class_embed[np.asarray(classes)][:, None, :]
+        if z is not None:
+            x += _linear(np.asarray(z, dtype=np.float32), *self.latent_embed)[:, None, :]
         # Query j (position start + j) sees keys 0 .. start + j: -inf is added to the others.
         causal = np.triu(np.full((t, start + t), -np.inf, dtype=np.float32), k=start + 1) if t > 1 else None
         for layer, block in enumerate(self.blocks):
-            x += self._attention(_normalise(x), block, layer, cache, start, causal)
-            x += _linear(_gelu_scaled(_linear(_normalise(x), *block.fc)), *block.fc_out)
+            x += _attention(_normalise(x), block, self.cfg.n_head, causal, cache, layer, start)
+            x += _mlp(x, block)
         if cache is not None:
             cache.length = start + t
         return self._mixture(_linear(_normalise(x), *self.head))
-
-    def _attention(self, x, block: _Block, layer: int, cache: KVCache | None, start: int, causal):
-        b, t, c = x.shape
-        n_head = self.cfg.n_head
-        head_dim = c // n_head
-        qkv = _linear(x, *block.qkv).reshape(b, t, 3, n_head, head_dim).transpose(2, 0, 3, 1, 4)
-        q, kv = qkv[0], qkv[1:]  # (B, H, T, D), (2, B, H, T, D)
-        if cache is not None:
-            cache.kv[layer, :, :, :, start : start + t] = kv
-            kv = cache.kv[layer, :, :, :, : start + t]
-        scores = q @ kv[0].swapaxes(-1, -2)  # (B, H, T, start + T), already divided by sqrt(head_dim)
-        if causal is not None:
-            scores += causal
-        scores -= scores.max(axis=-1, keepdims=True)
-        weights = np.exp(scores, out=scores)
-        y = weights @ kv[1]
-        y /= weights.sum(axis=-1, keepdims=True)  # the softmax's normaliser, on D values, not T
-        return _linear(y.transpose(0, 2, 1, 3).reshape(b, t, c), *block.proj)
 
     def _mixture(self, out: np.ndarray) -> Mixture:
         m = self.cfg.n_mixture
@@ -252,11 +289,51 @@ class TransformerDecoder:
         else:  # ELU + 1 + floor
             sigma = np.where(s > 0, s, np.expm1(np.minimum(s, 0)))
             sigma += np.float32(1.0 + self.cfg.sigma_floor)
+        log_pi = log_softmax(out[..., :m])
+        pen, component_pen = out[..., 6 * m :], None
+        if self.cfg.pen_head == "joint":
+            component_pen = pen.reshape(*pen.shape[:-1], m, 3)
+            joint = log_pi[..., None] + log_softmax(component_pen)
+            top = joint.max(axis=-2)
+            pen = top + np.log(np.exp(joint - top[..., None, :]).sum(axis=-2))
         return Mixture(
-            log_pi=log_softmax(out[..., :m]), mu_x=out[..., m : 2 * m], mu_y=out[..., 2 * m : 3 * m],
+            log_pi=log_pi, mu_x=out[..., m : 2 * m], mu_y=out[..., 2 * m : 3 * m],
             sigma_x=sigma[..., :m], sigma_y=sigma[..., m:],
-            rho=np.tanh(out[..., 5 * m : 6 * m]) * np.float32(RHO_SCALE), pen_logits=out[..., 6 * m :],
+            rho=np.tanh(out[..., 5 * m : 6 * m]) * np.float32(RHO_SCALE), pen_logits=pen,
+            component_pen_logits=component_pen,
         )
+
+
+class TransformerEncoder:
+    """``net.SketchEncoder`` in inference mode on numpy: padded stroke-5 sketches (with their
+    end point) and a mask of real points -> (mu, sigma_hat) of each sketch's latent code."""
+
+    def __init__(self, cfg: ModelConfig, weights: dict[str, np.ndarray]):
+        check_transformer_weights(cfg, weights)
+        folded = _FoldedWeights(weights)
+        self.cfg = cfg
+        self.blocks = [folded.block(f"encoder.blocks.{i}.", cfg.n_embd, cfg.n_head)
+                       for i in range(cfg.encoder_layers)]
+        self.offset_embed = folded.linear("encoder.offset_embed")
+        self.head = folded.linear("encoder.head", "encoder.ln_f")
+        self.pen_embed, self.pos_embed = (
+            folded.array(f"encoder.{name}.weight") for name in ("pen_embed", "pos_embed"))
+
+    def encode(self, sketches: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sketches = np.asarray(sketches, dtype=np.float32)
+        t = sketches.shape[1]
+        if t > self.cfg.block_size:
+            raise ValueError(f"sketch of {t} points exceeds block_size {self.cfg.block_size}")
+        x = _linear(sketches[..., :2], *self.offset_embed)
+        x += self.pen_embed[sketches[..., 2:].argmax(-1)] + self.pos_embed[:t]
+        keys = np.where(np.asarray(mask) > 0, 0.0, -np.inf).astype(np.float32)[:, None, None, :]
+        for block in self.blocks:
+            x += _attention(_normalise(x), block, self.cfg.n_head, keys)
+            x += _mlp(x, block)
+        weights = (mask / np.maximum(mask.sum(1, keepdims=True), 1)).astype(np.float32)
+        pooled = (_normalise(x) * weights[..., None]).sum(1)  # ln_f's scale and shift are in the head
+        out = _linear(pooled, *self.head)
+        return out[:, : self.cfg.latent_size], out[:, self.cfg.latent_size :]
 
 
 @dataclass
@@ -294,7 +371,7 @@ class MagentaDecoder:
         zeros = np.zeros((batch, self.n_units), dtype=np.float32)
         return LSTMState(zeros, zeros.copy())
 
-    def forward(self, strokes: np.ndarray, classes=None, cache: LSTMState | None = None) -> Mixture:
+    def forward(self, strokes: np.ndarray, classes=None, cache: LSTMState | None = None, z=None) -> Mixture:
         strokes = np.asarray(strokes, dtype=np.float32)
         b, t, _ = strokes.shape
         u = self.n_units

@@ -23,7 +23,7 @@ from safetensors.numpy import load, save_file
 
 from sketchplot.errors import SketchplotError
 from sketchplot.model.config import ModelConfig
-from sketchplot.model.decoders import TransformerDecoder, check_transformer_weights
+from sketchplot.model.decoders import TransformerDecoder, TransformerEncoder, check_transformer_weights
 
 FORMAT = "sketchplot-model"
 CONFIG_NAME = "config.json"
@@ -132,6 +132,14 @@ def load_decoder(model: str | Path) -> tuple[TransformerDecoder, ModelInfo]:
     """Load a model directory or archive for inference: the numpy decoder and its info."""
     info = read_info(model)
     return TransformerDecoder(info.model, read_weights(model, info.model)), info
+
+
+def load_encoder(model: str | Path) -> TransformerEncoder:
+    """The numpy encoder of a conditional (VAE) model, for encoding sketches to latent codes."""
+    info = read_info(model)
+    if not info.model.conditional:
+        raise ModelFileError(f"{model}: not a conditional model (it has no encoder); train one with latent_size > 0")
+    return TransformerEncoder(info.model, read_weights(model, info.model))
 
 
 def load_model(directory: str | Path):

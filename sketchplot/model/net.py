@@ -8,6 +8,11 @@ classes. The head predicts the next point: a bivariate Gaussian mixture over (dx
 
 Sigmas go through ELU + 1 + a small floor by default rather than exp: exp explodes on both
 sides and lets components collapse onto single points, the main source of loss spikes.
+
+With ``latent_size > 0`` it is Sketch-RNN's conditional VAE: a bidirectional transformer
+encoder (``SketchEncoder``) maps a whole sketch to mu and sigma_hat of a latent code z, and the
+decoder adds a linear map of z to every input embedding (the start token's included), which is
+Sketch-RNN's "z concatenated to every input" followed by the input projection.
 """
 
 from __future__ import annotations
@@ -22,31 +27,34 @@ from sketchplot.model.config import PEN_END, Mixture, ModelConfig
 
 
 class SelfAttention(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, causal: bool = True):
         super().__init__()
+        self.causal = causal
         self.n_head = cfg.n_head
         self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.dropout = cfg.dropout
         self.resid_drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x):
-        """x: (B, T, C), causal."""
+    def forward(self, x, key_mask=None):
+        """x: (B, T, C); causal, or (encoder) attending to every key where key_mask (B, T) is true."""
         b, t, c = x.shape
         q, k, v = self.qkv(x).split(c, dim=2)
         q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
+        attn_mask = None if key_mask is None else key_mask[:, None, None, :]
         y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=t > 1, dropout_p=self.dropout if self.training else 0.0,
+            q, k, v, attn_mask=attn_mask, is_causal=self.causal and t > 1,
+            dropout_p=self.dropout if self.training else 0.0,
         )
         y = y.transpose(1, 2).contiguous().view(b, t, c)
         return self.resid_drop(self.proj(y))
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, causal: bool = True):
         super().__init__()
         self.ln1 = nn.LayerNorm(cfg.n_embd)
-        self.attn = SelfAttention(cfg)
+        self.attn = SelfAttention(cfg, causal)
         self.ln2 = nn.LayerNorm(cfg.n_embd)
         self.mlp = nn.Sequential(
             nn.Linear(cfg.n_embd, 4 * cfg.n_embd),
@@ -55,10 +63,38 @@ class Block(nn.Module):
             nn.Dropout(cfg.dropout),
         )
 
-    def forward(self, x):
-        x = x + self.attn(self.ln1(x))
+    def forward(self, x, key_mask=None):
+        x = x + self.attn(self.ln1(x), key_mask)
         return x + self.mlp(self.ln2(x))
 
+
+class SketchEncoder(nn.Module):
+    """Sketch -> (mu, sigma_hat) of q(z | sketch): non-causal blocks, then the mean of the
+    real points' features (padding excluded), projected to 2 * latent_size."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.offset_embed = nn.Linear(2, cfg.n_embd)
+        self.pen_embed = nn.Embedding(3, cfg.n_embd)
+        self.pos_embed = nn.Embedding(cfg.block_size, cfg.n_embd)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg, causal=False) for _ in range(cfg.encoder_layers))
+        self.ln_f = nn.LayerNorm(cfg.n_embd)
+        self.head = nn.Linear(cfg.n_embd, 2 * cfg.latent_size)
+
+    def forward(self, sketch, mask):
+        """sketch: (B, T, 5) stroke-5 points with the end point; mask: (B, T) 1 for them."""
+        t = sketch.shape[1]
+        pos = torch.arange(t, device=sketch.device)
+        x = self.offset_embed(sketch[..., :2]) + self.pen_embed(sketch[..., 2:].argmax(-1)) + self.pos_embed(pos)
+        x = self.drop(x)
+        keys = mask > 0
+        for block in self.blocks:
+            x = block(x, keys)
+        weights = mask[..., None] / mask.sum(1, keepdim=True)[..., None].clamp(min=1)
+        pooled = (self.ln_f(x) * weights).sum(1)
+        mu, sigma_hat = self.head(pooled).chunk(2, dim=-1)
+        return mu, sigma_hat
 
 class SketchTransformer(nn.Module):
     def __init__(self, cfg: ModelConfig):
@@ -71,11 +107,16 @@ class SketchTransformer(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
-        self.head = nn.Linear(cfg.n_embd, 6 * cfg.n_mixture + 3)
+        self.head = nn.Linear(cfg.n_embd, cfg.head_size)
+        if cfg.conditional:
+            self.encoder = SketchEncoder(cfg)
+            self.latent_embed = nn.Linear(cfg.latent_size, cfg.n_embd)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():
             if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+        if cfg.conditional:  # z starts with no effect: a decoder started from trained weights keeps them
+            nn.init.zeros_(self.latent_embed.weight)
 
     @staticmethod
     def _init_weights(module):
@@ -85,11 +126,18 @@ class SketchTransformer(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def forward(self, strokes, classes=None) -> Mixture:
+    def encode(self, sketch, mask):
+        """(mu, sigma_hat) of the latent code of each sketch; sigma = exp(sigma_hat / 2)."""
+        return self.encoder(sketch, mask)
+
+    def forward(self, strokes, classes=None, z=None) -> Mixture:
         """strokes: (B, T, 5) stroke-5 inputs; the next-point mixture at every step.
+        z: (B, latent_size) latent codes, required by a conditional model.
 
         Training only: inference runs the same maths on numpy (``decoders.TransformerDecoder``).
         """
+        if self.cfg.conditional and z is None:
+            raise ValueError("a conditional model needs a latent code z")
         b, t, _ = strokes.shape
         if t > self.cfg.block_size:
             raise ValueError(f"sequence of {t} points exceeds block_size {self.cfg.block_size}")
@@ -98,27 +146,35 @@ class SketchTransformer(nn.Module):
         x = self.offset_embed(strokes[..., :2]) + self.pen_embed(pen) + self.pos_embed(pos)
         if classes is None:
             classes = torch.zeros(b, dtype=torch.long, device=strokes.device)
-        x = self.drop(x + self.class_embed(classes)[:, None, :])
+        x = x + self.class_embed(classes)[:, None, :]
+        if self.cfg.conditional:
+            x = x + self.latent_embed(z)[:, None, :]
+        x = self.drop(x)
         for block in self.blocks:
             x = block(x)
         return self.mixture(self.head(self.ln_f(x)))
 
     def mixture(self, out) -> Mixture:
         m = self.cfg.n_mixture
-        logit_pi, mu_x, mu_y, s_x, s_y, r, pen = out.split([m, m, m, m, m, m, 3], dim=-1)
+        logit_pi, mu_x, mu_y, s_x, s_y, r, pen = out.split([m, m, m, m, m, m, out.shape[-1] - 6 * m], dim=-1)
+        log_pi = F.log_softmax(logit_pi, dim=-1)
+        component_pen = None
+        if self.cfg.pen_head == "joint":
+            component_pen = pen.unflatten(-1, (m, 3))
+            pen = torch.logsumexp(log_pi[..., None] + F.log_softmax(component_pen, dim=-1), dim=-2)
         if self.cfg.sigma_activation == "exp":
             sigma_x, sigma_y = torch.exp(s_x), torch.exp(s_y)
         else:
             floor = 1.0 + self.cfg.sigma_floor
             sigma_x, sigma_y = F.elu(s_x) + floor, F.elu(s_y) + floor
         return Mixture(
-            log_pi=F.log_softmax(logit_pi, dim=-1), mu_x=mu_x, mu_y=mu_y,
-            sigma_x=sigma_x, sigma_y=sigma_y, rho=torch.tanh(r) * 0.999, pen_logits=pen,
+            log_pi=log_pi, mu_x=mu_x, mu_y=mu_y, sigma_x=sigma_x, sigma_y=sigma_y,
+            rho=torch.tanh(r) * 0.999, pen_logits=pen, component_pen_logits=component_pen,
         )
 
 
-def offset_log_likelihood(mix: Mixture, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
-    """log p(dx, dy) under the bivariate Gaussian mixture, (...,) from (...,) targets."""
+def component_log_density(mix: Mixture, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+    """log pi_k + log N_k(dx, dy) for every component, (..., M) from (...,) targets."""
     zx = (dx[..., None] - mix.mu_x) / mix.sigma_x
     zy = (dy[..., None] - mix.mu_y) / mix.sigma_y
     one_minus_rho2 = 1.0 - mix.rho**2
@@ -130,7 +186,39 @@ def offset_log_likelihood(mix: Mixture, dx: torch.Tensor, dy: torch.Tensor) -> t
         - torch.log(mix.sigma_y)
         - 0.5 * torch.log(one_minus_rho2)
     )
-    return torch.logsumexp(mix.log_pi + log_n, dim=-1)
+    return mix.log_pi + log_n
+
+
+def offset_log_likelihood(mix: Mixture, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+    """log p(dx, dy) under the bivariate Gaussian mixture, (...,) from (...,) targets."""
+    return torch.logsumexp(component_log_density(mix, dx, dy), dim=-1)
+
+
+def joint_pen_log_likelihood(mix: Mixture, log_density, pen_target, has_offset) -> torch.Tensor:
+    """Joint head: log p(pen | offset) where the point has an offset (the components weighted
+    by how well they explain it), the marginal log p(pen) where it has none (end, padding)."""
+    log_pen = F.log_softmax(mix.component_pen_logits, dim=-1)
+    index = pen_target[..., None, None].expand(*pen_target.shape, log_pen.shape[-2], 1)
+    log_pen = log_pen.gather(-1, index).squeeze(-1)  # (..., M)
+    conditional = torch.logsumexp(log_density + log_pen, -1) - torch.logsumexp(log_density, -1)
+    marginal = torch.logsumexp(mix.log_pi + log_pen, -1)
+    return torch.where(has_offset, conditional, marginal)
+
+
+def kl_divergence(mu, sigma_hat) -> torch.Tensor:
+    """KL(N(mu, exp(sigma_hat)) || N(0, I)), averaged over batch and latent dimensions as in
+    Sketch-RNN (so KL_min is per dimension)."""
+    return -0.5 * torch.mean(1.0 + sigma_hat - mu**2 - torch.exp(sigma_hat))
+
+
+def kl_eta(step: int, eta_min: float, decay: float) -> float:
+    """Sketch-RNN's KL annealing: eta_step = 1 - (1 - eta_min) * R^step."""
+    return 1.0 - (1.0 - eta_min) * decay**step
+
+
+def reparameterise(mu, sigma_hat, noise) -> torch.Tensor:
+    """z = mu + sigma * noise with sigma = exp(sigma_hat / 2): differentiable in mu and sigma."""
+    return mu + torch.exp(sigma_hat / 2.0) * noise
 
 
 def pen_loss(logits: torch.Tensor, target: torch.Tensor, kind: str, gamma: float) -> torch.Tensor:
@@ -151,8 +239,12 @@ def sketch_loss(mix: Mixture, target: torch.Tensor, mask: torch.Tensor, cfg: Mod
     """
     pen_target = target[..., 2:].argmax(-1)
     offset_mask = mask * (pen_target != PEN_END)
-    offset_nll = -offset_log_likelihood(mix, target[..., 0], target[..., 1])
+    log_density = component_log_density(mix, target[..., 0], target[..., 1])
+    offset_nll = -torch.logsumexp(log_density, dim=-1)
     offset_term = (offset_nll * offset_mask).sum() / offset_mask.sum().clamp(min=1)
-    pen_term = pen_loss(mix.pen_logits, pen_target, cfg.pen_loss, cfg.focal_gamma).sum()
+    if cfg.pen_head == "joint":
+        pen_term = -joint_pen_log_likelihood(mix, log_density, pen_target, offset_mask > 0).sum()
+    else:
+        pen_term = pen_loss(mix.pen_logits, pen_target, cfg.pen_loss, cfg.focal_gamma).sum()
     pen_term = pen_term / mask.sum().clamp(min=1)
     return offset_term + pen_term, offset_term.detach(), pen_term.detach()

@@ -47,7 +47,8 @@ def sample_step(
 ) -> np.ndarray:
     """Draw one stroke-5 point per row from the last step's mixture; returns (B, 5).
 
-    ``pen_temperature`` divides the pen logits alone (see the module docstring).
+    ``pen_temperature`` divides the pen logits alone (see the module docstring). With a joint
+    head the pen comes from the same component as the offset.
     """
     rows = np.arange(len(mix.log_pi))
     component = _choose(mix.log_pi[:, -1] / temperature, rng)
@@ -56,7 +57,10 @@ def sample_step(
     mu_x, mu_y = pick(mix.mu_x), pick(mix.mu_y)
     sigma_x, sigma_y, rho = pick(mix.sigma_x) * s, pick(mix.sigma_y) * s, pick(mix.rho)
     z1, z2 = rng.standard_normal((2, len(rows)), dtype=np.float32)
-    pen = _choose(mix.pen_logits[:, -1] / pen_temperature, rng)
+    pen_logits = mix.pen_logits[:, -1]
+    if mix.component_pen_logits is not None:  # joint head: the chosen component's pen
+        pen_logits = mix.component_pen_logits[rows, -1, component]
+    pen = _choose(pen_logits / pen_temperature, rng)
     point = np.zeros((len(rows), 5), dtype=np.float32)
     point[:, 0] = mu_x + sigma_x * z1
     point[:, 1] = mu_y + sigma_y * (rho * z1 + np.sqrt(1 - rho**2) * z2)
@@ -75,17 +79,21 @@ def sample(
     max_len: int = 250,
     prefix: np.ndarray | None = None,
     pen_temperature: float = PEN_TEMPERATURE,
+    z: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """Sample ``n`` sketches; returns float32 stroke-3 arrays in data units, no start row.
 
     ``decoder``: a ``decoders.TransformerDecoder`` or ``decoders.MagentaDecoder``.
     ``prefix`` (stroke-3, data units, no start row) is a partial sketch the model continues;
-    the returned sketches include it.
+    the returned sketches include it unchanged. ``z``: latent codes of a conditional model,
+    (n, latent_size), or one (latent_size,) for all n.
     """
     check_temperature(temperature)
     check_temperature(pen_temperature)
     rng = np.random.default_rng(seed)
     classes = np.full(n, class_index, dtype=np.int64)
+    if z is not None:
+        z = np.ascontiguousarray(np.broadcast_to(np.asarray(z, dtype=np.float32), (n, np.shape(z)[-1])))
     start = np.broadcast_to(START_TOKEN, (n, 1, 5))
     if prefix is not None and len(prefix):
         points = to_stroke5(np.asarray(prefix, dtype=np.float32))[:-1]
@@ -98,7 +106,7 @@ def sample(
     rows = np.arange(n)  # the sketch each row of the cache draws
     drawing = np.ones(n, dtype=bool)  # per cache row: not ended yet
     cache = decoder.new_cache(n)
-    mix = decoder.forward(start, classes, cache)
+    mix = decoder.forward(start, classes, cache, z=z)
     while length < max_len:
         point = sample_step(mix, temperature, rng, pen_temperature)
         drawn[rows[drawing], length] = point[drawing]
@@ -110,8 +118,12 @@ def sample(
             cache.keep(np.flatnonzero(drawing))
             rows, point, drawing = rows[drawing], point[drawing], drawing[drawing]
         point[~drawing] = END_POINT
-        mix = decoder.forward(point[:, None], classes[rows], cache)
-    return [_to_stroke3(s, scale) for s in drawn[:, :length]]
+        mix = decoder.forward(point[:, None], classes[rows], cache, z=None if z is None else z[rows])
+    sketches = [_to_stroke3(s, scale) for s in drawn[:, :length]]
+    if prefix is not None and len(prefix):  # exactly as given, not through the scale and back
+        for sketch in sketches:
+            sketch[: len(prefix)] = prefix
+    return sketches
 
 
 def _to_stroke3(stroke5: np.ndarray, scale: float) -> np.ndarray:

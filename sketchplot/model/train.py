@@ -6,6 +6,11 @@ augmentation, dropout) is seeded from (seed, k), so ``resume`` continues exactly
 had never stopped. A step whose loss or gradients are not finite is skipped and counted.
 Runs on CUDA, MPS or CPU; under ``torchrun`` it trains with DistributedDataParallel
 (gloo on CPU, nccl on CUDA), each process taking its share of every batch.
+
+A conditional model (``model.latent_size > 0``) trains as Sketch-RNN's VAE with the same loop:
+loss = L_R + kl_weight * eta_step * max(L_KL, kl_min), eta_step = 1 - (1 - kl_eta_min) kl_decay^step.
+``init_from`` starts from another model's weights wherever names and shapes agree (class
+embeddings matched by class name), e.g. a conditional cat model from the unconditional one.
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ import torch
 
 from sketchplot.errors import SketchplotError
 from sketchplot.model.data import SketchSet, augment, load_sketch_set, make_batch, offset_scale
-from sketchplot.model.files import QUICKDRAW_LICENCE, ModelInfo, save_model
+from sketchplot.model.files import QUICKDRAW_LICENCE, ModelInfo, read_info, read_weights, save_model
 from sketchplot.model.config import ModelConfig
-from sketchplot.model.net import SketchTransformer, sketch_loss
+from sketchplot.model.net import SketchTransformer, kl_divergence, kl_eta, reparameterise, sketch_loss
 
 
 @dataclass
@@ -48,6 +53,16 @@ class TrainConfig:
     balance_classes: bool = True  # class share ~ sqrt(class size), see batch_indices
     device: str = "auto"
     save_half: bool = True
+    # Conditional (VAE) models only; Sketch-RNN's values, except kl_decay, which it sets for
+    # runs thirty times longer than ours (0.999 gives eta 0.64 at step 1000, 0.99 at 5000).
+    kl_weight: float = 0.5
+    kl_min: float = 0.2
+    kl_eta_min: float = 0.01
+    kl_decay: float = 0.999
+    init_from: str = ""
+    # False: several classes' data trained as one unlabelled set (a conditional model's latent
+    # code then carries the class, so interpolation can morph a cat into a pig).
+    class_labels: bool = True
     model: ModelConfig = field(default_factory=ModelConfig)
 
     @classmethod
@@ -67,7 +82,10 @@ class TrainConfig:
         bad = (set(raw) - known) | {f"model.{k}" for k in set(model_raw) - model_known}
         if bad:
             raise SketchplotError(f"{where}: unknown training settings: {', '.join(sorted(bad))}")
-        return cls(**raw, model=ModelConfig(**model_raw))
+        try:
+            return cls(**raw, model=ModelConfig(**model_raw))
+        except (TypeError, ValueError) as exc:
+            raise SketchplotError(f"{where}: {exc}") from None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -153,11 +171,34 @@ class _Distributed:
             dist.destroy_process_group()
 
 
+def batch_loss(model, net, batch, cfg: TrainConfig, eta: float, use_amp: bool = False):
+    """(loss, terms) of one batch: L_R, and for a conditional model L_KL and the KL penalty.
+
+    ``model`` is what runs the decoder (``net`` or its DDP wrapper); the latent noise comes
+    from torch's generator, which the caller seeds.
+    """
+    z, terms = None, {}
+    if net.cfg.conditional:
+        mu, sigma_hat = net.encode(batch.targets, batch.mask)
+        z = reparameterise(mu, sigma_hat, torch.randn_like(mu))
+    with torch.autocast(batch.inputs.device.type, dtype=torch.bfloat16, enabled=use_amp):
+        mix = model(batch.inputs, batch.classes, z)
+    loss, offset, pen = sketch_loss(_float(mix), batch.targets, batch.mask, net.cfg)
+    terms = {"l_r": loss.detach(), "offset_nll": offset, "pen_loss": pen}
+    if net.cfg.conditional:
+        kl = kl_divergence(mu, sigma_hat)
+        loss = loss + cfg.kl_weight * eta * torch.clamp(kl, min=cfg.kl_min)
+        terms["l_kl"] = kl.detach()
+    return loss, terms
+
+
 @torch.no_grad()
 def evaluate_loss(net, data: SketchSet, scale: float, cfg: TrainConfig, device) -> dict:
-    """Mean training-loss terms over a split (no augmentation, no dropout)."""
+    """Mean loss terms over a split (no augmentation, no dropout; a conditional model's loss
+    with the KL penalty fully annealed in and a fixed latent noise)."""
     net.eval()
-    totals = np.zeros(3)
+    torch.manual_seed(cfg.seed)
+    totals: dict[str, float] = {}
     count = 0
     order = np.arange(len(data))
     size = cfg.batch_size
@@ -166,14 +207,13 @@ def evaluate_loss(net, data: SketchSet, scale: float, cfg: TrainConfig, device) 
         n_batches = min(n_batches, cfg.eval_batches)
     for b in range(n_batches):
         idx = order[b * size : (b + 1) * size]
-        batch = make_batch([data.sketches[i] for i in idx], [data.classes[i] for i in idx], scale).to(device)
-        mix = net(batch.inputs, batch.classes)
-        loss, offset, pen = sketch_loss(mix, batch.targets, batch.mask, net.cfg)
-        totals += np.array([loss.item(), offset.item(), pen.item()]) * len(idx)
+        batch = make_batch([data.sketches[i] for i in idx], _labels(data, idx, cfg), scale).to(device)
+        loss, terms = batch_loss(net, net, batch, cfg, eta=1.0)
+        for name, value in {"loss": loss, **terms}.items():
+            totals[name] = totals.get(name, 0.0) + value.item() * len(idx)
         count += len(idx)
     net.train()
-    loss, offset, pen = (float(t) for t in totals / max(count, 1))  # plain floats: checkpoints load weights_only
-    return {"loss": loss, "offset_nll": offset, "pen_loss": pen}
+    return {name: total / max(count, 1) for name, total in totals.items()}  # plain floats: weights_only checkpoints
 
 
 def train(
@@ -194,11 +234,14 @@ def train(
     if not len(train_set):
         raise SketchplotError(f"no training sketches of at most {cfg.max_seq_len} points")
     scale = offset_scale(train_set.sketches)
-    cfg.model.n_classes = len(class_names)
+    cfg.model.n_classes = len(class_names) if cfg.class_labels else 1
     cfg.model.block_size = cfg.max_seq_len + 1
 
     torch.manual_seed(cfg.seed)
-    net = SketchTransformer(cfg.model).to(device)
+    net = SketchTransformer(cfg.model)
+    if cfg.init_from and not resume:
+        _init_from(net, cfg.init_from, class_names)
+    net = net.to(device)
     decay = [p for n, p in net.named_parameters() if p.dim() >= 2 and "embed" not in n]
     no_decay = [p for n, p in net.named_parameters() if p.dim() < 2 or "embed" in n]
     optimizer = torch.optim.AdamW(
@@ -251,11 +294,10 @@ def train(
         rng = np.random.default_rng([cfg.seed, step, 1])
         idx = dist.share(batch_indices(step, train_set, cfg))
         sketches = [augment(train_set.sketches[i], rng, cfg.augment_scale) for i in idx]
-        batch = make_batch(sketches, [train_set.classes[i] for i in idx], scale).to(device)
+        batch = make_batch(sketches, _labels(train_set, idx, cfg), scale).to(device)
         torch.manual_seed(cfg.seed * 1_000_003 + step * 7 + dist.rank)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            mix = model(batch.inputs, batch.classes)
-        loss, offset, pen = sketch_loss(_float(mix), batch.targets, batch.mask, cfg.model)
+        eta = kl_eta(step, cfg.kl_eta_min, cfg.kl_decay)
+        loss, terms = batch_loss(model, net, batch, cfg, eta, use_amp)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
@@ -271,18 +313,19 @@ def train(
             bar.current_item = f"loss {loss.item():.3f}"
             bar.update(1)
         if state["step"] % cfg.log_interval == 0:
-            log({"step": state["step"], "loss": loss.item(), "offset_nll": offset.item(),
-                 "pen_loss": pen.item(), "lr": group["lr"], "grad_norm": float(grad_norm),
-                 "skipped": state["skipped"], "seconds": round(state["seconds"], 1)})
+            record = {"step": state["step"], "loss": loss.item(), **{k: v.item() for k, v in terms.items()}}
+            if cfg.model.conditional:
+                record["kl_eta"] = eta
+            log(record | {"lr": group["lr"], "grad_norm": float(grad_norm),
+                          "skipped": state["skipped"], "seconds": round(state["seconds"], 1)})
         last = state["step"] == cfg.max_steps
         if state["step"] % cfg.eval_interval == 0 or last:
             valid = evaluate_loss(net, valid_set, scale, cfg, device)
             log({"step": state["step"], "valid": valid})
             if valid["loss"] < state["best_valid"]:
                 state["best_valid"] = valid["loss"]
-                info.metrics = {"valid_loss": valid["loss"], "valid_offset_nll": valid["offset_nll"],
-                                "valid_pen_loss": valid["pen_loss"], "step": state["step"],
-                                "train_seconds": round(state["seconds"], 1), "device": str(device)}
+                info.metrics = {f"valid_{name}": value for name, value in valid.items()} | {
+                    "step": state["step"], "train_seconds": round(state["seconds"], 1), "device": str(device)}
                 save_model(out_dir / "best", net, info, half=cfg.save_half)
         if state["step"] % cfg.checkpoint_interval == 0 or last:
             save_checkpoint()
@@ -290,6 +333,30 @@ def train(
         bar.__exit__(None, None, None)
     dist.close()
     return {"steps": state["step"], "skipped": state["skipped"], "best_valid": state["best_valid"]}
+
+
+def _labels(data: SketchSet, idx, cfg: TrainConfig) -> list[int]:
+    """The class index each sketch is trained with: its file's, or 0 without class labels
+    (the file index still balances the classes in ``batch_indices``)."""
+    return [data.classes[i] if cfg.class_labels else 0 for i in idx]
+
+
+def _init_from(net: SketchTransformer, model_path: str, class_names: list[str]) -> None:
+    """Copy every weight of another model whose name and shape agree; class embeddings row by
+    class name (a class the other model lacks keeps its fresh embedding)."""
+    other = read_info(model_path)
+    weights = read_weights(model_path, other.model)
+    own = net.state_dict()
+    copied = {name: torch.from_numpy(value) for name, value in weights.items()
+              if name in own and own[name].shape == value.shape and name != "class_embed.weight"}
+    rows = own["class_embed.weight"].clone()
+    for index, name in enumerate(class_names):
+        if name in other.classes:
+            rows[index] = torch.from_numpy(weights["class_embed.weight"][other.classes.index(name)])
+    copied["class_embed.weight"] = rows
+    if len(copied) == 1:
+        raise SketchplotError(f"init_from {model_path}: no weight matches this model's architecture")
+    net.load_state_dict(copied, strict=False)
 
 
 def _load_checkpoint(path: Path, device) -> dict:
@@ -304,4 +371,5 @@ def _float(mix):
     """Mixture parameters in float32 for the loss, whatever autocast computed them in."""
     from dataclasses import replace
 
-    return replace(mix, **{f.name: getattr(mix, f.name).float() for f in fields(mix)})
+    return replace(mix, **{f.name: getattr(mix, f.name).float() for f in fields(mix)
+                           if getattr(mix, f.name) is not None})
