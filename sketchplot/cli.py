@@ -227,8 +227,25 @@ def _stream_with_progress(gcode, port, profile, quiet: bool, **options):
         bar.update(done_ms - shown_ms, progress.lines_done)
         shown_ms = done_ms
 
+    def on_pause(pause):
+        """The machine holds at a pen change (M0): close the bar, ask, and let the next
+        progress update draw a fresh bar below the prompt."""
+        nonlocal bar, shown_ms
+        if bar is not None:
+            bar.__exit__(None, None, None)
+            bar, shown_ms = None, 0
+        pen = f"layer {pause.next_layer}" if pause.next_layer else f"pause {pause.number} of {pause.total}"
+        if port.startswith("sim://"):
+            if not quiet:
+                click.echo(f"pen change ({pen}): simulator continues")
+            return
+        try:
+            click.prompt(f"Put in the pen for {pen}, then press Enter", default="", show_default=False)
+        except click.Abort:  # Ctrl-C or end of input at the prompt: stop the job safely
+            raise KeyboardInterrupt from None
+
     try:
-        return stream_file(gcode, port, profile, on_progress=on_progress, **options)
+        return stream_file(gcode, port, profile, on_progress=on_progress, on_pause=on_pause, **options)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -338,12 +355,18 @@ def evaluate(model, data_path, split, class_name, max_seq_len, limit):
     from sketchplot.model.evaluate import evaluate_file
     from sketchplot.model.registry import class_index, find_model, is_magenta, load_any
 
-    decoder, info = load_any(find_model(model))
+    path = find_model(model)
+    decoder, info = load_any(path)
     name = class_name or (info.classes[0] if len(info.classes) == 1 else Path(data_path).name.split(".")[0])
     index = class_index(info, name, model)
     limit_len = min(max_seq_len, decoder.block_size - 1)
+    encoder = None
+    if getattr(info.model, "conditional", False):
+        from sketchplot.model.files import load_encoder
+
+        encoder = load_encoder(path)
     result = evaluate_file(decoder, None if is_magenta(info) else info.scale, data_path, split=split,
-                           class_index=index, max_seq_len=limit_len, limit=limit)
+                           class_index=index, max_seq_len=limit_len, limit=limit, encoder=encoder)
     click.echo(json.dumps({"model": model, "class": name, "data": str(data_path), "split": split,
                            **result.to_dict()}, indent=2))
 
@@ -371,65 +394,61 @@ def models():
 # ---- draw (issue 6) -----------------------------------------------------------------------
 
 
-@cli.command()
-@click.argument("class_name", metavar="CLASS")
-@click.option("-t", "--temp", type=float, default=0.5, show_default=True, help="Sampling temperature (0.01-2).")
-@click.option("--pen-temp", "pen_temperature", type=float, default=PEN_TEMPERATURE, show_default=True,
-              help="Temperature of the pen state alone; equal to --temp is Sketch-RNN's rule (longer sketches).")
-@click.option("-n", "count", type=click.IntRange(1, 400), default=1, show_default=True, help="Number of sketches.")
-@click.option("--grid", help="ROWSxCOLUMNS (default: the grid with the largest cells).")
-@click.option("--seed", type=int, default=None, help="Random seed: the same seed draws the same sketches.")
-@click.option("--model", "model_path", default=None, help="Model directory or Magenta .gen.json (default: shipped).")
-@click.option("--machine", default=None, help="Machine profile (default: $SKETCHPLOT_MACHINE, config, a4-servo).")
-@click.option("--paper", default=None, help="a4, a3, letter, ... or WxH in mm (default: the machine's paper).")
-@click.option("--margin", type=click.FloatRange(min=0), default=None, help="Margin in mm (default 10).")
-@click.option("--port", default=None, help="Serial port or URL, e.g. /dev/ttyUSB0 or sim:// (default: $SKETCHPLOT_PORT).")
-@click.option("--dry-run", is_flag=True, help="Move nothing: write the G-code and/or preview and report.")
-@click.option("--gcode", "gcode_path", type=click.Path(dir_okay=False), help="Write the G-code here.")
-@click.option("--preview", "preview_path", type=click.Path(dir_okay=False), help="Write an SVG preview here.")
-@click.option("--yes", is_flag=True, help="Do not ask before moving a real machine.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def draw(class_name, temp, pen_temperature, count, grid, seed, model_path, machine, paper, margin, port, dry_run,
-         gcode_path, preview_path, yes, quiet):
-    """Sample CLASS from a model and draw it: G-code, preview, and the plotter on PORT.
+def _page_options(command):
+    """The layout and output options every drawing command shares: where the page goes
+    (G-code, preview, a plotter or the simulator) and how it is laid out."""
+    options = [
+        click.option("--grid", help="ROWSxCOLUMNS (default: the grid with the largest cells)."),
+        click.option("--machine", default=None, help="Machine profile (default: $SKETCHPLOT_MACHINE, config, a4-servo)."),
+        click.option("--paper", default=None, help="a4, a3, letter, ... or WxH in mm (default: the machine's paper)."),
+        click.option("--margin", type=click.FloatRange(min=0), default=None, help="Margin in mm (default 10)."),
+        click.option("--port", default=None,
+                     help="Serial port or URL, e.g. /dev/ttyUSB0 or sim:// (default: $SKETCHPLOT_PORT)."),
+        click.option("--dry-run", is_flag=True, help="Move nothing: write the G-code and/or preview and report."),
+        click.option("--gcode", "gcode_path", type=click.Path(dir_okay=False), help="Write the G-code here."),
+        click.option("--preview", "preview_path", type=click.Path(dir_okay=False), help="Write an SVG preview here."),
+        click.option("--yes", is_flag=True, help="Do not ask before moving a real machine."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
-    Without a port (or with --dry-run) nothing moves. With --port sim://... the GRBL simulator
-    draws it, e.g. --port "sim://?profile=a4-servo&record=drawn.json".
-    """
+
+def _draw_page(sketches, *, title: str, job_name: str, grid, machine, paper, margin, port, dry_run, gcode_path,
+               preview_path, yes, quiet, line_layers=None) -> None:
+    """Lay out stroke-3 sketches (model output, starting at the origin) or polyline lists, then
+    write the G-code and preview and plot on PORT, as ``draw`` does for every drawing command."""
+    import numpy as np
+
     from sketchplot.config import load_defaults
     from sketchplot.gcode.estimate import estimate_gcode
     from sketchplot.gcode.writer import write_gcode
-    from sketchplot.model.registry import resolve
-    from sketchplot.model.sample import check_temperature, sample
     from sketchplot.plotter.layout import parse_grid
     from sketchplot.plotter.pipeline import plot_page
     from sketchplot.plotter.preview import write_preview
     from sketchplot.plotter.strokes import from_origin
 
-    check_temperature(temp)
     defaults = load_defaults()
     profile = _machine(machine, defaults)
     port = None if dry_run else (port or defaults.port)
-    grid_shape = parse_grid(grid) if grid else None
-    decoder, info, class_index = resolve(class_name, model_path)
-    sketches = sample(decoder, count, scale=info.scale, temperature=temp, seed=seed, class_index=class_index,
-                      max_len=info.max_seq_len, pen_temperature=pen_temperature)
     page = plot_page(
-        [from_origin(sketch) for sketch in sketches],
+        [from_origin(s) if isinstance(s, np.ndarray) else s for s in sketches],
         paper=paper or defaults.paper or profile.paper,
         landscape=profile.landscape,
         margin_mm=defaults.margin if margin is None else margin,
-        grid=grid_shape,
+        grid=parse_grid(grid) if grid else None,
+        line_layers=line_layers,
     )
-    gcode = write_gcode(page.document, profile, title=f"{count} {class_name}")  # bounds check first
+    gcode = write_gcode(page.document, profile, title=title)  # bounds check first
     if preview_path:
         _write_output(preview_path, lambda path: write_preview(page.document, path))
     if port and not gcode_path:
-        gcode_path = _job_path(class_name)
+        gcode_path = _job_path(job_name)
     if gcode_path:
         _write_output(gcode_path, lambda path: Path(path).write_text(gcode, encoding="ascii"))
     estimate = estimate_gcode(gcode, profile)
-    click.echo(f"{count} {class_name} sketch(es) at temperature {temp:g} on {profile.name}")
+    click.echo(f"{title} on {profile.name}")
     click.echo(estimate.describe())
     for label, path in (("preview", preview_path), ("G-code", gcode_path)):
         if path:
@@ -449,6 +468,201 @@ def draw(class_name, temp, pen_temperature, count, grid, seed, model_path, machi
                                                       f"--port '{port}' --machine {profile.name} --resume"),)
         raise
     click.echo(f"done: {report.lines} lines in {report.seconds:.1f} s")
+
+
+@cli.command()
+@click.argument("class_name", metavar="CLASS")
+@click.option("-t", "--temp", type=float, default=0.5, show_default=True, help="Sampling temperature (0.01-2).")
+@click.option("--pen-temp", "pen_temperature", type=float, default=PEN_TEMPERATURE, show_default=True,
+              help="Temperature of the pen state alone; equal to --temp is Sketch-RNN's rule (longer sketches).")
+@click.option("-n", "count", type=click.IntRange(1, 400), default=1, show_default=True, help="Number of sketches.")
+@click.option("--seed", type=int, default=None, help="Random seed: the same seed draws the same sketches.")
+@click.option("--model", "model_path", default=None, help="Model directory or Magenta .gen.json (default: shipped).")
+@_page_options
+def draw(class_name, temp, pen_temperature, count, seed, model_path, **page):
+    """Sample CLASS from a model and draw it: G-code, preview, and the plotter on PORT.
+
+    Without a port (or with --dry-run) nothing moves. With --port sim://... the GRBL simulator
+    draws it, e.g. --port "sim://?profile=a4-servo&record=drawn.json".
+    """
+    from sketchplot.model.registry import resolve
+    from sketchplot.model.sample import check_temperature, sample
+
+    check_temperature(temp)
+    decoder, info, class_index = resolve(class_name, model_path)
+    sketches = sample(decoder, count, scale=info.scale, temperature=temp, seed=seed, class_index=class_index,
+                      max_len=info.max_seq_len, pen_temperature=pen_temperature)
+    _draw_page(sketches, title=f"{count} {class_name} sketch(es) at temperature {temp:g}", job_name=class_name,
+               **page)
+
+
+# ---- latent features: reconstruct, interpolate, analogy, complete (issue 7) ------------------
+
+
+def _latent_options(command):
+    """Sampling options of the commands that start from existing sketches."""
+    options = [
+        click.option("-t", "--temp", type=float, default=0.3, show_default=True,
+                     help="Sampling temperature (0.01-2); low keeps closer to the code's sketch."),
+        click.option("--pen-temp", "pen_temperature", type=float, default=PEN_TEMPERATURE, show_default=True,
+                     help="Temperature of the pen state alone."),
+        click.option("--seed", type=int, default=None, help="Random seed: the same seed draws the same sketches."),
+        click.option("--model", "model_path", default=None,
+                     help="Conditional model (name or directory; default: an installed one that knows the inputs)."),
+        click.option("--split", default="test", show_default=True, help="Split of .npz inputs."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _input_sketch(spec: str, split: str):
+    """(stroke-3 in model units, class hint) of INPUT: an .svg, or an .npz/.ndjson file with an
+    optional :INDEX (default 0), e.g. cat.npz:12."""
+    from sketchplot.model.quickdraw import drawing_to_sketch
+    from sketchplot.plotter.inputs import load_drawings
+
+    path, index = spec, None
+    head, sep, tail = spec.rpartition(":")
+    if sep and tail.isdigit() and not Path(spec).exists():
+        path, index = head, int(tail)
+    drawing = load_drawings(path, split=split, indices=None if index is None else [index])[0]
+    hint = Path(path).stem.removeprefix("full_simplified_").removeprefix("full_raw_")
+    return drawing_to_sketch(drawing), hint
+
+
+def _encode_inputs(specs, split, model_path):
+    """The conditional model for these inputs and each input's latent code (the posterior mean)."""
+    from sketchplot.model.latent import encode
+    from sketchplot.model.registry import class_index, is_labelled, resolve_conditional
+
+    inputs = [_input_sketch(spec, split) for spec in specs]
+    decoder, encoder, info = resolve_conditional(model_path, [hint for _, hint in inputs])
+    codes = [encode(encoder, [sketch], info.scale, where=spec)[0][0] for (sketch, _), spec in zip(inputs, specs)]
+    if is_labelled(info) and len(info.classes) > 1:
+        hint = next((h for _, h in inputs if h in info.classes), None)
+        index = class_index(info, hint, "the model")
+    else:
+        index = 0
+    return decoder, info, index, codes
+
+
+def _sample_codes(decoder, info, index, z, temp, pen_temperature, seed):
+    from sketchplot.model.sample import check_temperature, sample
+
+    check_temperature(temp)
+    return sample(decoder, len(z), scale=info.scale, temperature=temp, seed=seed, class_index=index,
+                  max_len=info.max_seq_len, pen_temperature=pen_temperature, z=z)
+
+
+@cli.command()
+@click.argument("input_spec", metavar="INPUT")
+@click.option("-n", "count", type=click.IntRange(1, 400), default=4, show_default=True, help="Number of variations.")
+@_latent_options
+@_page_options
+def reconstruct(input_spec, count, temp, pen_temperature, seed, model_path, split, **page):
+    """Encode the sketch INPUT and draw N variations of it in the model's style.
+
+    INPUT: an .svg, or an .npz/.ndjson file with an optional :INDEX, e.g. cat.npz:12.
+    """
+    import numpy as np
+
+    decoder, info, index, (z,) = _encode_inputs([input_spec], split, model_path)
+    sketches = _sample_codes(decoder, info, index, np.repeat(z[None], count, 0), temp, pen_temperature, seed)
+    _draw_page(sketches, title=f"{count} reconstruction(s) of {input_spec} at temperature {temp:g}",
+               job_name="reconstruct", **page)
+
+
+@cli.command()
+@click.argument("first", metavar="A")
+@click.argument("second", metavar="B")
+@click.option("--steps", type=click.IntRange(2, 400), default=8, show_default=True,
+              help="Sketches from A to B, both ends included.")
+@_latent_options
+@_page_options
+def interpolate(first, second, steps, temp, pen_temperature, seed, model_path, split, **page):
+    """Morph sketch A into sketch B: spherical interpolation between their latent codes,
+    drawn in a row (inputs as for reconstruct)."""
+    from sketchplot.model.latent import interpolate as interpolate_codes
+
+    decoder, info, index, (z_a, z_b) = _encode_inputs([first, second], split, model_path)
+    sketches = _sample_codes(decoder, info, index, interpolate_codes(z_a, z_b, steps), temp, pen_temperature, seed)
+    page["grid"] = page["grid"] or f"1x{steps}"
+    _draw_page(sketches, title=f"{steps} steps from {first} to {second} at temperature {temp:g}",
+               job_name="interpolate", **page)
+
+
+@cli.command()
+@click.argument("first", metavar="A")
+@click.argument("second", metavar="B")
+@click.argument("third", metavar="C")
+@click.option("-n", "count", type=click.IntRange(1, 400), default=4, show_default=True, help="Number of sketches.")
+@_latent_options
+@_page_options
+def analogy(first, second, third, count, temp, pen_temperature, seed, model_path, split, **page):
+    """Latent arithmetic: draw z(A) - z(B) + z(C), what A has and B lacks added to C
+    (inputs as for reconstruct)."""
+    import numpy as np
+
+    from sketchplot.model.latent import analogy as combine
+
+    decoder, info, index, codes = _encode_inputs([first, second, third], split, model_path)
+    z = np.repeat(combine(*codes)[None], count, 0)
+    sketches = _sample_codes(decoder, info, index, z, temp, pen_temperature, seed)
+    _draw_page(sketches, title=f"{count} sketch(es) of {first} - {second} + {third} at temperature {temp:g}",
+               job_name="analogy", **page)
+
+
+@cli.command()
+@click.argument("partial", metavar="PARTIAL")
+@click.argument("class_name", metavar="CLASS")
+@click.option("-n", "count", type=click.IntRange(1, 400), default=4, show_default=True, help="Number of endings.")
+@click.option("-t", "--temp", type=float, default=0.5, show_default=True, help="Sampling temperature (0.01-2).")
+@click.option("--pen-temp", "pen_temperature", type=float, default=PEN_TEMPERATURE, show_default=True,
+              help="Temperature of the pen state alone.")
+@click.option("--seed", type=int, default=None, help="Random seed: the same seed draws the same sketches.")
+@click.option("--model", "model_path", default=None, help="Model (default: the one that draws CLASS).")
+@click.option("--split", default="test", show_default=True, help="Split of an .npz input.")
+@click.option("--strokes", "keep_strokes", type=click.IntRange(min=1),
+              help="Keep only the first N strokes of PARTIAL (to start from a finished sketch).")
+@_page_options
+def complete(partial, class_name, count, temp, pen_temperature, seed, model_path, split, keep_strokes, **page):
+    """Let the model finish the partial drawing PARTIAL as a CLASS, N ways.
+
+    The partial drawing is kept exactly and drawn with pen 1, the model's endings with pen 2
+    (the plotter pauses for the pen change). A conditional model also reads the partial
+    drawing's latent code. PARTIAL as INPUT for reconstruct, e.g. my-owl.svg or owl.npz:3.
+    """
+    import numpy as np
+
+    from sketchplot.model.files import load_encoder
+    from sketchplot.model.latent import encode
+    from sketchplot.model.registry import class_index, load_any, locate
+    from sketchplot.model.sample import check_temperature, sample
+    from sketchplot.plotter.strokes import from_origin, split_polylines
+
+    check_temperature(temp)
+    prefix, _ = _input_sketch(partial, split)
+    if keep_strokes:
+        prefix = prefix[: np.flatnonzero(prefix[:, 2] > 0.5)[: keep_strokes][-1] + 1]
+    path = locate(class_name, model_path)
+    decoder, info = load_any(path)
+    index = class_index(info, class_name, str(model_path or path))
+    if len(prefix) >= info.max_seq_len:
+        raise SketchplotError(f"{partial}: {len(prefix)} points; the model continues sketches shorter than "
+                              f"{info.max_seq_len}")
+    z = None
+    if decoder.latent_size:
+        z = encode(load_encoder(path), [prefix], info.scale, where=partial)[0][0]
+    sketches = sample(decoder, count, scale=info.scale, temperature=temp, seed=seed, class_index=index,
+                      max_len=info.max_seq_len, pen_temperature=pen_temperature, prefix=prefix, z=z)
+    drawings, layers = [], []
+    for sketch in sketches:
+        given, ending = split_polylines(from_origin(sketch), len(prefix) + 1, partial)
+        drawings.append(given + ending)
+        layers.append([1] * len(given) + [2] * len(ending))
+    _draw_page(drawings, line_layers=layers, job_name=f"complete-{class_name}",
+               title=f"{count} ending(s) of {partial} as {class_name} at temperature {temp:g}", **page)
 
 
 def _write_output(path: str, write) -> None:

@@ -3,8 +3,9 @@
 What GRBL does and this model reproduces: each move accelerates and decelerates with a
 trapezoid whose acceleration is the largest one every axis allows along the move direction;
 the speed through a corner is capped by junction deviation ($11); a pen change (servo M3
-synchronises the planner) and a dwell bring the machine to a full stop, as do the start and
-the end of the job; G0 runs at the axes' max rates. The planner buffer is assumed deep
+synchronises the planner), a dwell and a program pause (M0, a pen change) bring the machine
+to a full stop, as do the start and the end of the job (the time a person takes to change
+pens at a pause is not machine time and is not counted); G0 runs at the axes' max rates. The planner buffer is assumed deep
 enough to look ahead through a whole pen stroke (GRBL holds 15-16 blocks; sketch strokes
 are short, so this rarely matters).
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sketchplot.gcode.reader import Block, Dwell, Interpreter, Motion, PenChange, read_gcode
+from sketchplot.gcode.reader import Block, Dwell, Interpreter, Motion, Pause, PenChange, read_gcode
 from sketchplot.machines.profiles import MachineProfile
 
 STRAIGHT_COS = 0.999999  # GRBL's threshold for a straight or reversing junction
@@ -38,6 +39,7 @@ class PlotEstimate:
     dwell_s: float
     seconds: float  # GRBL planner model, dwells included
     naive_seconds: float  # sum of length / programmed feed (G0 at max rate), no dwells
+    pen_changes: int = 0  # M0 pauses: the job waits for a person this many times
 
     @property
     def optimism(self) -> float:
@@ -51,6 +53,8 @@ class PlotEstimate:
             f"estimated time {format_duration(self.seconds)} "
             f"(length/feed would say {format_duration(self.naive_seconds)}, "
             f"{self.optimism:.2f}x too optimistic; dwells {self.dwell_s:.1f} s)"
+            + (f"\n{self.pen_changes} pen change(s): the job pauses for each, and waiting is not counted"
+               if self.pen_changes else "")
         )
 
 
@@ -163,7 +167,7 @@ def estimate_blocks(blocks: list[Block], profile: MachineProfile) -> PlotEstimat
     axes = Axes.of(profile)
     interpreter = Interpreter(profile)
     pen_down = travel = dwell = naive = planned = 0.0
-    lifts = moves = 0
+    lifts = moves = pauses = 0
     lowered = False  # the pen went down (or drew) since the last lift
     run: list[Motion] = []
 
@@ -191,8 +195,11 @@ def estimate_blocks(blocks: list[Block], profile: MachineProfile) -> PlotEstimat
                 planned += stop()
                 lifts += lowered and not event.down
                 lowered = event.down
+            elif isinstance(event, Pause):
+                planned += stop()
+                pauses += 1
     planned += stop()
-    return PlotEstimate(pen_down, travel, lifts, moves, dwell, planned + dwell, naive)
+    return PlotEstimate(pen_down, travel, lifts, moves, dwell, planned + dwell, naive, pauses)
 
 
 def estimate_gcode(source: str | os.PathLike, profile: MachineProfile) -> PlotEstimate:

@@ -75,6 +75,11 @@ _COMMENT = re.compile(r"\([^)]*\)")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
 
 
+def line_comment(raw: str) -> str:
+    """The text of a line's ( ) comments, e.g. the pen named on a pen change's M0 line."""
+    return " ".join(match[1:-1].strip() for match in _COMMENT.findall(raw)).strip()
+
+
 def clean_line(raw: str) -> str:
     """Strip ( ) and ; comments and all whitespace, upper-case: the bytes GRBL needs."""
     text = _COMMENT.sub("", raw).split(";", 1)[0]
@@ -150,7 +155,14 @@ class PenChange:
     line_no: int
 
 
-Event = Motion | Dwell | PenChange
+@dataclass(frozen=True)
+class Pause:
+    """``M0``: GRBL 1.1 finishes every planned move, then holds (``Hold:0``) until cycle start ``~``."""
+
+    line_no: int
+
+
+Event = Motion | Dwell | PenChange | Pause
 
 # Modal groups of the G and M words this interpreter accepts (GRBL's, minus what a plotter
 # never uses). Non-modal group 0 holds G4, G53, G92, G92.1.
@@ -161,7 +173,8 @@ _G_GROUPS = {
     91.1: "arc_distance", 94.0: "feed_mode", 40.0: "cutter", 49.0: "tool_length",
     54.0: "coord_system", 61.0: "path_control",
 }
-_M_GROUPS = {2.0: "stopping", 30.0: "stopping", 3.0: "spindle", 4.0: "spindle", 5.0: "spindle",
+# M1 (optional stop) is accepted and ignored, as GRBL 1.1 does ("Optional stop not supported").
+_M_GROUPS = {0.0: "stopping", 1.0: "stopping", 2.0: "stopping", 30.0: "stopping", 3.0: "spindle", 4.0: "spindle", 5.0: "spindle",
              7.0: "coolant", 8.0: "coolant", 9.0: "coolant"}
 _VALUE_LETTERS = set("FSPRIJKNTXYZL")
 
@@ -284,7 +297,10 @@ class Interpreter:
         unused = set(values) - used
         if unused:
             raise _fail(n, raw, 36)
-        if "Mstopping" in groups:  # M2/M30: GRBL's program end resets these modes
+        stopping = groups.get("Mstopping")
+        if stopping == 0.0:  # program flow runs last in GRBL's order of execution
+            events.append(Pause(n))
+        elif stopping in (2.0, 30.0):  # program end resets these modes
             self.motion_mode, self.incremental, self.spindle_on = 1.0, False, False
             self._note_pen(events, n)
         return events

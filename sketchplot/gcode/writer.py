@@ -6,6 +6,10 @@ never the real-time characters ``?``, ``!``, ``~`` (GRBL acts on them even insid
 pen up before every travel, a settle dwell after every pen change, and a servo job ends pen
 up with no M2/M30/M5 (they switch the PWM off and the pen falls) unless the profile sets
 ``program_end``. Every coordinate is checked against the work area before any output.
+
+Multi-pen jobs: each non-empty layer of the Document is one pen. Between layers the pen goes
+up, the machine travels to the profile's park position and ``M0`` pauses the program (GRBL
+1.1 holds with ``Hold:0`` until cycle start ``~``); the M0 line's comment names the next pen.
 """
 
 from __future__ import annotations
@@ -25,27 +29,46 @@ class OutOfBoundsError(SketchplotError):
     """A drawing that does not fit the machine's work area."""
 
 
+PEN_CHANGE_NOTE = "pen change: layer {}"
+
+
+def pen_layers(document: vp.Document) -> list[int]:
+    """Ids of the layers that draw something, in drawing order: one pen each, so a job has
+    ``len(pen_layers(document)) - 1`` pen changes."""
+    return [layer_id for layer_id in sorted(document.layers) if any(len(line) for line in document.layers[layer_id].lines)]
+
+
 def document_paths_mm(document: vp.Document) -> tuple[list[np.ndarray], tuple[float, float]]:
     """Page-mm complex paths (layers in id order) and the page size in mm."""
+    layers, page_size = document_layers_mm(document)
+    return [path for _, paths in layers for path in paths], page_size
+
+
+def document_layers_mm(document: vp.Document) -> tuple[list[tuple[int, list[np.ndarray]]], tuple[float, float]]:
+    """Page-mm complex paths of each non-empty layer (``pen_layers`` order) and the page size in mm."""
     if document.page_size is None:
         raise SketchplotError("the document has no page size; lay it out on a paper first")
     width, height = (v / PX_PER_MM for v in document.page_size)
-    paths = [
-        np.asarray(line, dtype=complex) / PX_PER_MM
-        for layer_id in sorted(document.layers)
-        for line in document.layers[layer_id].lines
-        if len(line)
+    layers = [
+        (layer_id, [np.asarray(line, dtype=complex) / PX_PER_MM for line in document.layers[layer_id].lines if len(line)])
+        for layer_id in pen_layers(document)
     ]
-    return paths, (width, height)
+    return layers, (width, height)
 
 
 def to_machine(document: vp.Document, profile: MachineProfile) -> list[np.ndarray]:
-    """Pen-down paths as (N, 2) machine-mm arrays rounded to the profile's decimals.
+    """Pen-down paths as (N, 2) machine-mm arrays rounded to the profile's decimals."""
+    return [path for _, paths in to_machine_layers(document, profile) for path in paths]
+
+
+def to_machine_layers(document: vp.Document, profile: MachineProfile) -> list[tuple[int, list[np.ndarray]]]:
+    """``to_machine`` per non-empty layer: (layer id, its (N, 2) machine-mm paths).
 
     Refuses the job if any point lies outside the work area, naming the first such point
     (machine and page mm) and the limit it breaks: never clipped or wrapped output.
     """
-    paths, (page_w, page_h) = document_paths_mm(document)
+    layers, (page_w, page_h) = document_layers_mm(document)
+    paths = [path for _, layer_paths in layers for path in layer_paths]
     machine_paths = []
     for path in paths:
         mx, my = profile.page_to_machine(path.real, path.imag, page_h, page_w)
@@ -66,7 +89,11 @@ def to_machine(document: vp.Document, profile: MachineProfile) -> list[np.ndarra
                     f"'{profile.name}' (x {profile.x_min:g}..{profile.x_max:g}, y "
                     f"{profile.y_min:g}..{profile.y_max:g} mm): {limit}"
                 )
-    return machine_paths
+    machine_layers, start = [], 0
+    for layer_id, layer_paths in layers:
+        machine_layers.append((layer_id, machine_paths[start : start + len(layer_paths)]))
+        start += len(layer_paths)
+    return machine_layers
 
 
 def format_number(value: float, decimals: int) -> str:
@@ -133,8 +160,10 @@ class _Emitter:
 
 
 def gcode_lines(document: vp.Document, profile: MachineProfile, *, title: str = "") -> list[str]:
-    """The job as a list of G-code lines (no line terminators)."""
-    paths = to_machine(document, profile)
+    """The job as a list of G-code lines (no line terminators); a pen change (park, ``M0``)
+    between consecutive non-empty layers."""
+    layers = to_machine_layers(document, profile)
+    park_x, park_y = (round(v, profile.decimals) for v in profile.park_position)
     out = _Emitter(profile)
     out.emit(safe_comment(" ".join(filter(None, ["sketchplot", title, "for", profile.name]))))
     out.emit("G21")
@@ -142,15 +171,18 @@ def gcode_lines(document: vp.Document, profile: MachineProfile, *, title: str = 
     if profile.homing:
         out.emit("$H")
     out.pen(False)
-    for path in paths:
-        # plain floats: rounded numpy values compare exactly against the tracked position
-        points = [(float(x), float(y)) for x, y in path]
-        out.travel(*points[0])
-        out.pen(True)
-        for point in points[1:]:
-            out.draw(*point)
-        out.pen(False)
-    park_x, park_y = (round(v, profile.decimals) for v in profile.park_position)
+    for number, (layer_id, paths) in enumerate(layers):
+        if number > 0:
+            out.travel(park_x, park_y)
+            out.emit("M0 " + safe_comment(PEN_CHANGE_NOTE.format(layer_id)))
+        for path in paths:
+            # plain floats: rounded numpy values compare exactly against the tracked position
+            points = [(float(x), float(y)) for x, y in path]
+            out.travel(*points[0])
+            out.pen(True)
+            for point in points[1:]:
+                out.draw(*point)
+            out.pen(False)
     out.travel(park_x, park_y)
     if profile.program_end:
         out.emit(profile.program_end)

@@ -3,7 +3,7 @@ so a failed job can say what went wrong in words instead of ``error:22``; and wh
 make GRBL drain its planner before answering (the streamer's proof that earlier lines ran,
 the simulator's behaviour)."""
 
-from sketchplot.gcode.reader import Dwell
+from sketchplot.gcode.reader import Dwell, Pause
 
 ERRORS = {
     1: "G-code words consist of a letter and a value; letter was not found",
@@ -69,10 +69,10 @@ def describe_alarm(code: int) -> str:
 
 
 def is_sync(block, events, spindle_before: tuple[bool, float], spindle_after: tuple[bool, float]) -> bool:
-    """GRBL empties its planner before it answers these: a dwell, a program end, a change of
-    spindle state or of S while the spindle runs (servo pens; not with axis words, where laser
-    mode would skip it)."""
-    if any(isinstance(e, Dwell) for e in events):
+    """GRBL empties its planner before it answers these: a dwell, a program pause (M0, answered
+    only after cycle start) or end, a change of spindle state or of S while the spindle runs
+    (servo pens; not with axis words, where laser mode would skip it)."""
+    if any(isinstance(e, (Dwell, Pause)) for e in events):
         return True
     if any(letter == "M" and value in (2, 30) for letter, value in block.words):
         return True

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sketchplot.errors import SketchplotError
-from sketchplot.gcode.reader import Block, Interpreter
+from sketchplot.gcode.reader import Block, Interpreter, line_comment
 from sketchplot.machines.profiles import MachineProfile
 
 
@@ -24,10 +24,12 @@ class JournalError(SketchplotError):
 
 @dataclass(frozen=True)
 class PlanLine:
-    """A line to send: from the file (``line_no``) or added by the streamer (``line_no`` None)."""
+    """A line to send: from the file (``line_no``) or added by the streamer (``line_no`` None).
+    ``comment`` keeps the file line's comment (GRBL never sees it), e.g. the pen an M0 waits for."""
 
     text: str
     line_no: int | None = None
+    comment: str = ""
 
 
 def default_journal_path(gcode_path: str | os.PathLike) -> Path:
@@ -121,7 +123,7 @@ def resume_plan(blocks: list[Block], executed: set[int], profile: MachineProfile
         if not done:
             if previous_done:
                 plan += [PlanLine(text) for text in restore_lines(shadow, profile)]
-            plan.append(PlanLine(block.text, block.line_no))
+            plan.append(PlanLine(block.text, block.line_no, line_comment(block.raw)))
         previous_done = done
         shadow.execute(block)
     return plan

@@ -3,7 +3,8 @@
 What it models, because the streamer depends on it: GRBL's 128-byte serial RX buffer
 (overflow is detected and reported, where real GRBL silently drops bytes), the 80-byte line
 buffer (error:11), a 15-block planner that ``ok`` only means a line was planned into, lines that synchronise the planner first (dwells, spindle/servo changes, program
-end), real-time bytes ``?`` ``!`` ``~`` and Ctrl-X, alarms and the alarm lock, check mode
+pause and end), the program pause M0 (the planned moves finish, then ``Hold:0`` until cycle
+start ``~``, and only then the M0 line's ``ok``, as GRBL 1.1's gc_execute_line), real-time bytes ``?`` ``!`` ``~`` and Ctrl-X, alarms and the alarm lock, check mode
 (``$C``), soft limits (ALARM:2) and the startup banner. Motion is executed by the same
 ``Interpreter`` the estimator uses, and pen-down motion is recorded as polylines in machine mm.
 
@@ -41,6 +42,7 @@ from sketchplot.gcode.reader import (
     Interpreter,
     Motion,
     PathRecorder,
+    Pause,
     PenChange,
     clean_line,
     parse_line,
@@ -104,7 +106,7 @@ class _Item:
     ``limits`` and ``cap_sqr`` (its entry speed squared allowed by the junction with the item
     before it in the planner) are filled in when it enters the planner."""
 
-    event: Motion | PenChange | Dwell
+    event: Motion | PenChange | Dwell | Pause
     duration: float | None
     limits: MoveLimits | None = None
     cap_sqr: float = 0.0
@@ -165,6 +167,7 @@ class GrblSimulator:
         self.faults = config.faults
         self.clock = 0.0
         self.recorder = PathRecorder()
+        self.pauses: list[dict] = []  # each M0 hold: received_line (1-based, as the faults count), position, polylines drawn before
         self.settings = {10: 1, 11: self.profile.junction_deviation, 12: 0.002, 20: int(self.profile.soft_limits),
                          22: int(self.profile.homing), 110: self.profile.max_rate[0], 111: self.profile.max_rate[1],
                          120: self.profile.acceleration[0], 121: self.profile.acceleration[1],
@@ -191,6 +194,7 @@ class GrblSimulator:
         self.head_start = self.clock
         self.head_entry_sqr = 0.0  # speed squared at which the head block starts
         self.held = False
+        self.program_paused = False  # held by M0: its ok waits for cycle start
         self.check_interpreter: Interpreter | None = None
         self.critical = False  # ALARM 1/2: everything but reset is ignored
         self._waiting: tuple[deque[_Item], bool, bytes] | None = None  # (items left, sync, answer)
@@ -289,6 +293,12 @@ class GrblSimulator:
         if isinstance(event, Motion):
             self.machine_position = event.end
         self.recorder.feed([event])
+        if isinstance(event, Pause):  # GRBL 1.1 uses a feed hold for the program pause
+            self.recorder.break_line()
+            self.pauses.append(
+                {"received_line": event.line_no, "position": list(self.machine_position), "drawn": len(self.recorder.polylines)}
+            )
+            self.held = self.program_paused = True
 
     def _arrive(self, byte: int) -> None:
         self.bytes_received += 1
@@ -303,7 +313,7 @@ class GrblSimulator:
             self._feed_hold()
         elif byte == CYCLE_START:
             if self.held:
-                self.held = False
+                self.held = self.program_paused = False
                 self.head_start = self.clock
         elif byte == SOFT_RESET:
             self._soft_reset()
@@ -451,8 +461,8 @@ class GrblSimulator:
             self.planner.append(items.popleft())
             if not isinstance(self.planner[0].event, Motion) and not self.held:
                 self._complete_zero_time_head()
-        if sync and self.planner:
-            return False  # a dwell runs before GRBL answers
+        if sync and (self.planner or self.program_paused):
+            return False  # a dwell runs, a pause is resumed, before GRBL answers
         self._waiting = None
         self._emit(answer)
         return True
@@ -596,9 +606,10 @@ class GrblSimulator:
         polylines = self.polylines()
         if self.config.record:
             path = Path(self.config.record)
-            data = {"polylines": [], "rx_overflows": 0}
+            data = {"polylines": [], "rx_overflows": 0, "pauses": []}
             if path.exists():
                 data.update(json.loads(path.read_text()))
+            data["pauses"] += [{**pause, "drawn": pause["drawn"] + len(data["polylines"])} for pause in self.pauses]
             data["polylines"] += [line.tolist() for line in polylines]
             data["rx_overflows"] += self.rx_overflows
             path.write_text(json.dumps(data))

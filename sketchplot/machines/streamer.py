@@ -11,6 +11,13 @@ executed when a later planner-synchronising line (dwell, spindle/servo change, p
 is answered, when GRBL reports Idle with nothing outstanding, when the status report's
 ``Bf`` field shows its blocks have left the planner, or, after a stop, when the reported
 machine position lies beyond it on the path.
+
+Pen changes: GRBL answers an ``M0`` line only after it has run every line before it, held
+(``Hold:0``) and been resumed with ``~``. So a hold while the M0 is the oldest unanswered line,
+with the machine standing where the M0 expects it, is the programmed pause and not a feed hold
+from a button or a fault: the streamer saves the journal (everything before the M0 has run),
+asks ``on_pause`` (a person changes the pen), then sends ``~``. A job with an M0 and no
+``on_pause`` is refused before the port is opened: it would hold forever.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from sketchplot.gcode.reader import (
     GCodeError,
     Interpreter,
     Motion,
+    Pause,
     check_work_area,
     parse_line,
     read_gcode,
@@ -79,6 +87,45 @@ class JobInterrupted(SketchplotError):
     """Ctrl-C: the machine was stopped safely."""
 
     exit_code = 130
+
+
+class PenChangeError(SketchplotError):
+    """A job that pauses for a pen change, streamed without anyone to ask."""
+
+
+@dataclass(frozen=True)
+class PauseInfo:
+    """The programmed pause (M0) the machine is holding at, given to ``on_pause``."""
+
+    number: int  # 1-based among the pauses of this run
+    total: int
+    line_no: int | None  # file line of the M0
+    note: str  # the M0 line's comment, e.g. "pen change: layer 2"
+
+    @property
+    def next_layer(self) -> int | None:
+        """The layer (pen) drawn after the pause, when the note names one (``write_gcode``'s do)."""
+        match = re.search(r"\blayer (\d+)", self.note)
+        return int(match[1]) if match else None
+
+
+def _is_pause(line: PlanLine) -> bool:
+    block = parse_line(line.text)
+    return block is not None and ("M", 0.0) in block.words
+
+
+def refuse_unattended_pauses(plan: list[PlanLine], on_pause: Callable[[PauseInfo], None] | None, name: str) -> None:
+    """Without ``on_pause`` nobody would change the pen and GRBL would hold at the M0 forever:
+    say so before anything is sent."""
+    pauses = [line for line in plan if _is_pause(line)]
+    if pauses and on_pause is None:
+        first = pauses[0]
+        where = f"line {first.line_no}" if first.line_no else "a resume line"
+        note = f" ({first.comment})" if first.comment else ""
+        raise PenChangeError(
+            f"{name}: the job pauses {len(pauses)} time(s) for a pen change (M0 at {where}{note}); "
+            "stream it with a pen-change prompt (on_pause)"
+        )
 
 
 @dataclass(frozen=True)
@@ -281,6 +328,8 @@ class _Sent:
     sync: bool
     motions: list[Motion]
     seconds: float  # length / feed + dwells: weights the progress bar
+    end: tuple[float, float, float]  # machine position once the line has run
+    pause: PauseInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -321,6 +370,7 @@ class Streamer:
         journal: Journal | None = None,
         poll_s: float = 0.2,
         on_progress: Callable[[Progress], None] | None = None,
+        on_pause: Callable[[PauseInfo], None] | None = None,
     ):
         self.grbl = grbl
         self.profile = profile
@@ -328,12 +378,15 @@ class Streamer:
         self.journal = journal
         self.poll_s = poll_s
         self.on_progress = on_progress
+        self.on_pause = on_pause
         self._journal_saved = 0.0
 
     # ---- the job --------------------------------------------------------------------------
 
     def run(self, plan: list[PlanLine], check: bool = False) -> JobReport:
         """Stream ``plan``; on any failure stop the machine safely and raise."""
+        if not check:
+            refuse_unattended_pauses(plan, self.on_pause, self.grbl.name)
         self._begin(plan, check)
         started = time.monotonic()
         bytes_sent = 0
@@ -366,7 +419,10 @@ class Streamer:
                     continue
                 if line.startswith("<"):
                     status_pending = False
-                    self._on_status(self.grbl.status(line))
+                    status = self.grbl.status(line)
+                    self._on_status(status)
+                    if self._at_programmed_pause(status):
+                        self._pause(self.inflight[0])
                 else:
                     self._on_line(line)
             if not check:
@@ -395,6 +451,7 @@ class Streamer:
         self.alarm: int | None = None
         self._machine_s_since_poll = 0.0  # estimated machine time answered since the last '?'
         self.refused = False  # after a refused or garbled answer, later oks prove nothing
+        self.pauses_resumed: set[int] = set()  # plan indices of M0 lines already resumed
 
     def _leave_check(self) -> None:
         """``$C`` again leaves check mode, which GRBL answers with a soft reset; after an alarm
@@ -414,6 +471,8 @@ class Streamer:
         """Check every line before anything moves, and know its motions for the journal."""
         interpreter = Interpreter(self.profile)
         prepared = []
+        pauses_total = sum(_is_pause(line) for line in plan)
+        pauses_seen = 0
         for index, line in enumerate(plan):
             block = parse_line(line.text, line.line_no or 0)
             if block is None:
@@ -426,8 +485,13 @@ class Streamer:
             seconds = sum(m.length / (m.feed / 60.0) for m in motions) + sum(
                 e.seconds for e in events if isinstance(e, Dwell)
             )
+            pause = None
+            if any(isinstance(e, Pause) for e in events):
+                pauses_seen += 1
+                pause = PauseInfo(pauses_seen, pauses_total, line.line_no, line.comment)
             prepared.append(
-                _Sent(index, PlanLine(block.text, line.line_no), nbytes, sync, motions, seconds)
+                _Sent(index, PlanLine(block.text, line.line_no, line.comment), nbytes, sync, motions, seconds,
+                      interpreter.position, pause)
             )
         return prepared
 
@@ -499,6 +563,29 @@ class Streamer:
             self._mark_executed(count)
         if status.mpos is not None:
             self._locate(status.mpos)
+
+    def _at_programmed_pause(self, status: Status) -> bool:
+        """GRBL holds at our M0: it is the oldest unanswered line (so every earlier line was
+        answered and, M0 synchronising, has run), the planner is empty where reported, and the
+        machine stands where the M0 expects it. A feed hold anywhere else fails one of these."""
+        if status.state != "Hold" or status.substate != 0 or not self.inflight:
+            return False
+        item = self.inflight[0]
+        if item.pause is None or item.index in self.pauses_resumed:
+            return False
+        if status.planner_free is not None and status.planner_free < PLANNER_BLOCKS:
+            return False
+        return status.mpos is None or math.dist(status.mpos, item.end) <= POSITION_TOLERANCE_MM
+
+    def _pause(self, item: _Sent) -> None:
+        """Journal what has run, let a person change the pen, resume with cycle start."""
+        self._mark_executed(len(self.acked))
+        if self.journal is not None:
+            self._save_journal()
+        self.on_pause(item.pause)
+        self.pauses_resumed.add(item.index)
+        self.grbl.write(CYCLE_START)
+        self.grbl.last_rx = time.monotonic()  # the person's time is not GRBL going quiet
 
     def _mark_executed(self, count: int) -> None:
         """The oldest ``count`` acknowledged lines have run."""
@@ -637,8 +724,13 @@ def stream_file(
     journal_path=None,
     timeout: float = 5.0,
     on_progress: Callable[[Progress], None] | None = None,
+    on_pause: Callable[[PauseInfo], None] | None = None,
 ) -> JobReport:
-    """The ``stream`` command: plan (whole file or the rest of it), connect, check, stream."""
+    """The ``stream`` command: plan (whole file or the rest of it), connect, check, stream.
+
+    ``on_pause(info)`` is called while the machine holds at each M0 (a pen change) and returns
+    when the job may go on; raising KeyboardInterrupt there stops the job safely. A file with
+    an M0 and no ``on_pause`` is refused before the port is opened (PenChangeError)."""
     blocks = read_gcode(Path(gcode_path))
     check_work_area(blocks, profile)
     journal_file = Path(journal_path) if journal_path else default_journal_path(gcode_path)
@@ -651,6 +743,7 @@ def stream_file(
     elif start_line is not None:
         executed = start_line_executed(blocks, start_line)
     plan = resume_plan(blocks, executed, profile)
+    refuse_unattended_pauses(plan, on_pause, str(gcode_path))
     journal = Journal(journal_file, str(gcode_path), file_digest(gcode_path), set(executed))
     grbl = Grbl(open_port(port, baud or profile.baud), port, timeout)
     try:
@@ -658,7 +751,9 @@ def stream_file(
         if check:
             Streamer(grbl, profile).run(plan, check=True)
         journal.save()
-        streamer = Streamer(grbl, profile, send_and_wait=send_and_wait, journal=journal, on_progress=on_progress)
+        streamer = Streamer(
+            grbl, profile, send_and_wait=send_and_wait, journal=journal, on_progress=on_progress, on_pause=on_pause
+        )
         return streamer.run(plan)
     finally:
         grbl.close()

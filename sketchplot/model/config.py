@@ -25,7 +25,7 @@ class ModelConfig:
     n_classes: int = 1
     sigma_activation: str = "elu"  # "elu" (ELU + 1 + sigma_floor) or "exp"
     sigma_floor: float = 1e-3
-    pen_loss: str = "ce"  # "ce" or "focal" (gamma focal_gamma); CE measured better: bench/pen_loss_ablation.py
+    pen_loss: str = "ce"  # "ce" or "focal" (gamma focal_gamma); CE measured better: bench/model_ablation.py
     focal_gamma: float = 2.0
     # "independent": Sketch-RNN's head, one pen distribution beside the offset mixture;
     # "joint": each mixture component carries its own pen distribution (MODELS.md compares them).
@@ -34,6 +34,13 @@ class ModelConfig:
     # encoder of encoder_layers blocks whose latent code z conditions every decoder step.
     latent_size: int = 0
     encoder_layers: int = 2
+    # > 0: mu is batch-normalised across sketches and scaled to this spread (BN-VAE, Zhu et al.
+    # 2020). Without it a strong decoder learns to ignore z and every sketch gets the same code
+    # (measured: MODELS.md); with it the codes of different sketches always differ.
+    mu_norm_scale: float = 0.0
+    # Also embed each input point's absolute position (the running sum of the offsets): attention
+    # can only estimate that sum, and a continuation must know where the pen is (MODELS.md).
+    absolute_position: bool = False
 
     def __post_init__(self):
         if self.pen_head not in ("independent", "joint"):

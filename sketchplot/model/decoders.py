@@ -9,6 +9,7 @@ whose weights these decoders read by name.
 The interface the sampler and the evaluator use:
 
 - ``block_size``: the most points (start token included) one sequence may have;
+- ``latent_size``: the size of the latent code z a conditional model reads (0: none);
 - ``new_cache(batch)``: an empty cache for incremental decoding of ``batch`` sequences,
   whose ``keep(rows)`` drops the others (the sampler drops sketches that have ended);
 - ``forward(strokes, classes, cache=None) -> Mixture``: the next-point mixture after every
@@ -123,6 +124,8 @@ def transformer_weight_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
         shapes |= _block_shapes(f"blocks.{i}.", c)
     shapes |= {"ln_f.weight": (c,), "ln_f.bias": (c,),
                "head.weight": (cfg.head_size, c), "head.bias": (cfg.head_size,)}
+    if cfg.absolute_position:
+        shapes |= {"position_embed.weight": (c, 2), "position_embed.bias": (c,)}
     if cfg.conditional:
         shapes |= {"latent_embed.weight": (c, cfg.latent_size), "latent_embed.bias": (c,),
                    "encoder.offset_embed.weight": (c, 2), "encoder.offset_embed.bias": (c,),
@@ -131,6 +134,9 @@ def transformer_weight_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
                    "encoder.head.weight": (2 * cfg.latent_size, c), "encoder.head.bias": (2 * cfg.latent_size,)}
         for i in range(cfg.encoder_layers):
             shapes |= _block_shapes(f"encoder.blocks.{i}.", c)
+        if cfg.mu_norm_scale > 0:
+            shapes |= {"encoder.mu_norm.running_mean": (cfg.latent_size,),
+                       "encoder.mu_norm.running_var": (cfg.latent_size,)}
     return shapes
 
 
@@ -157,12 +163,14 @@ class KVCache:
     def __init__(self, n_layer: int, batch: int, n_head: int, head_dim: int, capacity: int):
         self.kv = np.empty((n_layer, 2, batch, n_head, capacity, head_dim), dtype=np.float32)
         self.length = 0
+        self.pen_position = np.zeros((batch, 2), dtype=np.float32)  # sum of the offsets so far
 
     def keep(self, rows: np.ndarray) -> None:
         """Keep only these sequences (batch rows, increasing), e.g. drop the sketches that have
         ended; moved within the buffer, which would cost more to reallocate than to reuse."""
         self.kv[:, :, : len(rows), :, : self.length] = self.kv[:, :, rows, :, : self.length]
         self.kv = self.kv[:, :, : len(rows)]
+        self.pen_position = self.pen_position[rows]
 
 
 @dataclass
@@ -246,10 +254,12 @@ class TransformerDecoder:
         folded = _FoldedWeights(weights)
         self.cfg = cfg
         self.block_size = cfg.block_size
+        self.latent_size = cfg.latent_size
         self.blocks = [folded.block(f"blocks.{i}.", cfg.n_embd, cfg.n_head) for i in range(cfg.n_layer)]
         self.head = folded.linear("head", "ln_f")
         self.offset_embed = folded.linear("offset_embed")
         self.latent_embed = folded.linear("latent_embed") if cfg.conditional else None
+        self.position_embed = folded.linear("position_embed") if cfg.absolute_position else None
         self.pen_embed, self.pos_embed, self.class_embed = (
             folded.array(name) for name in ("pen_embed.weight", "pos_embed.weight", "class_embed.weight"))
 
@@ -270,6 +280,12 @@ class TransformerDecoder:
         x = _linear(strokes[..., :2], *self.offset_embed)
         x += self.pen_embed[pen] + self.pos_embed[start : start + t]
         x += self.class_embed[np.asarray(classes)][:, None, :]
+        if self.position_embed is not None:
+            position = np.cumsum(strokes[..., :2], axis=1)
+            if cache is not None:
+                position += cache.pen_position[:, None, :]
+                cache.pen_position = position[:, -1].copy()
+            x += _linear(position, *self.position_embed)
         if z is not None:
             x += _linear(np.asarray(z, dtype=np.float32), *self.latent_embed)[:, None, :]
         # Query j (position start + j) sees keys 0 .. start + j: -inf is added to the others.
@@ -318,6 +334,11 @@ class TransformerEncoder:
         self.head = folded.linear("encoder.head", "encoder.ln_f")
         self.pen_embed, self.pos_embed = (
             folded.array(f"encoder.{name}.weight") for name in ("pen_embed", "pos_embed"))
+        self.mu_norm = None
+        if cfg.mu_norm_scale > 0:  # net.LatentNorm with its running statistics, as (scale, shift)
+            scale = cfg.mu_norm_scale / np.sqrt(folded.w["encoder.mu_norm.running_var"] + 1e-5)
+            self.mu_norm = (scale.astype(np.float32),
+                            (-folded.w["encoder.mu_norm.running_mean"] * scale).astype(np.float32))
 
     def encode(self, sketches: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sketches = np.asarray(sketches, dtype=np.float32)
@@ -333,7 +354,10 @@ class TransformerEncoder:
         weights = (mask / np.maximum(mask.sum(1, keepdims=True), 1)).astype(np.float32)
         pooled = (_normalise(x) * weights[..., None]).sum(1)  # ln_f's scale and shift are in the head
         out = _linear(pooled, *self.head)
-        return out[:, : self.cfg.latent_size], out[:, self.cfg.latent_size :]
+        mu, sigma_hat = out[:, : self.cfg.latent_size], out[:, self.cfg.latent_size :]
+        if self.mu_norm is not None:
+            mu = mu * self.mu_norm[0] + self.mu_norm[1]
+        return mu, sigma_hat
 
 
 @dataclass
@@ -355,6 +379,7 @@ class MagentaDecoder:
     raw correlation."""
 
     block_size = 1_000_000  # an LSTM has no positional limit
+    latent_size = 0  # the unconditional decoder
 
     def __init__(self, out_w, out_b, w_xh, w_hh, bias):
         """The five arrays of a ``.gen.json`` file, as ``magenta.read_gen_json`` returns them."""

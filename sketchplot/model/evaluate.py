@@ -10,11 +10,15 @@ units ``s_d`` by adding ``2 log(s_d / s_m)`` to the log-likelihood of each offse
 Reported (all natural-log, per sketch-then-averaged where the paper does so):
 - ``offset_nll``: mean -log p(dx, dy) over real points (the end-of-sketch point has no offset);
 - ``pen_ce``: mean pen cross-entropy over real points including the end point (always the
-  true cross-entropy, even for a model trained with focal loss);
+  true cross-entropy, even for a model trained with focal loss; for a joint pen head the pen
+  given the point's offset, so that offset_nll + pen_ce is the joint NLL for either head);
 - ``nll``: offset_nll + pen_ce, the validation loss of a cross-entropy model;
 - ``l_r``: the Sketch-RNN paper's reconstruction loss: per sketch, the offset NLL summed over
   its points plus the pen cross-entropy over all N_max steps (padding with the end state
   included), both divided by N_max = ``max_seq_len``; averaged over sketches.
+- ``l_kl`` (conditional models): the paper's KL term, KL(q(z | sketch) || N(0, I)) averaged
+  over the latent dimensions and sketches; the decoder then reads a z drawn from q (seeded),
+  as in training, so ``l_r`` is the reconstruction term of the ELBO.
 The first point of every sketch is scored as an offset from the origin: row 0 (the absolute
 start) is dropped for every model alike.
 """
@@ -31,6 +35,8 @@ from sketchplot.model.config import PEN_END, Mixture
 from sketchplot.model.data import DataError, load_sketches, make_batch, offset_scale, prepare
 from sketchplot.model.decoders import log_softmax
 
+SAMPLE_SEED = 0  # the latent noise of a conditional model's evaluation
+
 
 @dataclass
 class EvalResult:
@@ -43,14 +49,20 @@ class EvalResult:
     max_seq_len: int
     unit_scale: float
     input_scale: float
+    l_kl: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def offset_log_likelihood(mix: Mixture, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """log p(dx, dy) under the bivariate Gaussian mixture, (...,) from (...,) targets; the
-    numpy twin of ``net.offset_log_likelihood``, which training differentiates."""
+def _logsumexp(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    top = x.max(axis=axis, keepdims=True)
+    return np.squeeze(top, axis) + np.log(np.exp(x - top).sum(axis=axis))
+
+
+def component_log_density(mix: Mixture, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """log pi_k + log N_k(dx, dy), (..., M) from (...,) targets; the numpy twin of
+    ``net.component_log_density``, which training differentiates."""
     zx = (dx[..., None] - mix.mu_x) / mix.sigma_x
     zy = (dy[..., None] - mix.mu_y) / mix.sigma_y
     one_minus_rho2 = 1.0 - mix.rho**2
@@ -62,9 +74,29 @@ def offset_log_likelihood(mix: Mixture, dx: np.ndarray, dy: np.ndarray) -> np.nd
         - np.log(mix.sigma_y)
         - 0.5 * np.log(one_minus_rho2)
     )
-    log_joint = mix.log_pi + log_n
-    top = log_joint.max(axis=-1)
-    return top + np.log(np.exp(log_joint - top[..., None]).sum(axis=-1))
+    return mix.log_pi + log_n
+
+
+def offset_log_likelihood(mix: Mixture, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """log p(dx, dy) under the bivariate Gaussian mixture, (...,) from (...,) targets."""
+    return _logsumexp(component_log_density(mix, dx, dy))
+
+
+def pen_log_likelihood(mix: Mixture, pen_target: np.ndarray, log_density: np.ndarray,
+                       has_offset: np.ndarray) -> np.ndarray:
+    """log p(pen) of every point: the independent head's pen distribution, or for a joint head
+    the pen given the offset where the point has one (``net.joint_pen_log_likelihood``)."""
+    if mix.component_pen_logits is None:
+        return np.take_along_axis(log_softmax(mix.pen_logits), pen_target[..., None], -1)[..., 0]
+    log_pen = np.take_along_axis(log_softmax(mix.component_pen_logits),
+                                 pen_target[..., None, None].repeat(log_density.shape[-1], -2), -1)[..., 0]
+    conditional = _logsumexp(log_density + log_pen) - _logsumexp(log_density)
+    return np.where(has_offset, conditional, _logsumexp(mix.log_pi + log_pen))
+
+
+def kl_divergence(mu: np.ndarray, sigma_hat: np.ndarray) -> np.ndarray:
+    """KL(N(mu, exp(sigma_hat)) || N(0, I)) per sketch, averaged over latent dimensions."""
+    return -0.5 * np.mean(1.0 + sigma_hat - mu**2 - np.exp(sigma_hat), axis=-1)
 
 
 def score_sketches(
@@ -76,21 +108,31 @@ def score_sketches(
     unit_scale: float,
     max_seq_len: int,
     batch_size: int = 64,
+    encoder=None,
 ) -> EvalResult:
-    """Likelihood metrics of prepared stroke-3 sketches (no start row, <= max_seq_len points)."""
+    """Likelihood metrics of prepared stroke-3 sketches (no start row, <= max_seq_len points);
+    a conditional model's ``encoder`` (``decoders.TransformerEncoder``) adds ``l_kl``."""
     if not sketches:
         raise ValueError("no sketches to evaluate")
     log_jacobian = 2.0 * math.log(unit_scale / input_scale)
-    offset_sum = pen_sum = l_r_sum = 0.0
+    offset_sum = pen_sum = l_r_sum = kl_sum = 0.0
     n_offsets = n_pen = 0
+    rng = np.random.default_rng(SAMPLE_SEED)
     for start in range(0, len(sketches), batch_size):
         chunk = sketches[start : start + batch_size]
         batch = make_batch(chunk, [class_index] * len(chunk), input_scale, pad_to=max_seq_len + 1)
-        mix = decoder.forward(batch.inputs, batch.classes)
+        z = None
+        if encoder is not None:
+            lengths = int(batch.mask.sum(1).max())
+            mu, sigma_hat = encoder.encode(batch.targets[:, :lengths], batch.mask[:, :lengths])
+            z = mu + np.exp(sigma_hat / 2) * rng.standard_normal(mu.shape, dtype=np.float32)
+            kl_sum += float(kl_divergence(mu, sigma_hat).sum(dtype=np.float64))
+        mix = decoder.forward(batch.inputs, batch.classes, z=z)
         pen_target = batch.targets[..., 2:].argmax(-1)
         offset_mask = batch.mask * (pen_target != PEN_END)
-        offset_nll = -(offset_log_likelihood(mix, batch.targets[..., 0], batch.targets[..., 1]) + log_jacobian)
-        pen_ce = -np.take_along_axis(log_softmax(mix.pen_logits), pen_target[..., None], -1)[..., 0]
+        log_density = component_log_density(mix, batch.targets[..., 0], batch.targets[..., 1])
+        offset_nll = -(_logsumexp(log_density) + log_jacobian)
+        pen_ce = -pen_log_likelihood(mix, pen_target, log_density, offset_mask > 0)
         offset_nll = np.where(offset_mask > 0, offset_nll, 0.0)
         offset_sum += float(offset_nll.sum(dtype=np.float64))
         pen_sum += float((pen_ce * batch.mask).sum(dtype=np.float64))
@@ -104,6 +146,7 @@ def score_sketches(
         nll=offset_mean + pen_mean, offset_nll=offset_mean, pen_ce=pen_mean,
         l_r=l_r_sum / len(sketches), n_sketches=len(sketches), n_points=n_offsets,
         max_seq_len=max_seq_len, unit_scale=unit_scale, input_scale=input_scale,
+        l_kl=kl_sum / len(sketches) if encoder is not None else None,
     )
 
 
@@ -125,6 +168,7 @@ def evaluate_file(
     max_seq_len: int = 250,
     batch_size: int = 64,
     limit: int | None = None,
+    encoder=None,
 ) -> EvalResult:
     """Score one split of a data file. ``model_scale`` None: the model reads data-std units
     (Magenta models, whose scale_factor belongs to differently scaled data)."""
@@ -134,5 +178,5 @@ def evaluate_file(
     unit_scale = data_unit_scale(path, max_seq_len)
     return score_sketches(
         decoder, sketches, class_index=class_index, input_scale=model_scale or unit_scale,
-        unit_scale=unit_scale, max_seq_len=max_seq_len, batch_size=batch_size,
+        unit_scale=unit_scale, max_seq_len=max_seq_len, batch_size=batch_size, encoder=encoder,
     )

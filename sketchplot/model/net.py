@@ -68,6 +68,28 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
+class LatentNorm(nn.Module):
+    """mu standardised over the batch, times a fixed scale (BN-VAE): the codes of a batch
+    always spread by ``scale``, so they keep telling sketches apart. Running statistics serve
+    evaluation and inference, as in batch normalisation."""
+
+    def __init__(self, size: int, scale: float, momentum: float = 0.01):
+        super().__init__()
+        self.scale, self.momentum = scale, momentum
+        self.register_buffer("running_mean", torch.zeros(size))
+        self.register_buffer("running_var", torch.ones(size))
+
+    def forward(self, mu):
+        if self.training and mu.shape[0] > 1:
+            mean, var = mu.mean(0), mu.var(0, unbiased=False)
+            with torch.no_grad():
+                self.running_mean.lerp_(mean, self.momentum)
+                self.running_var.lerp_(var, self.momentum)
+        else:
+            mean, var = self.running_mean, self.running_var
+        return (mu - mean) / torch.sqrt(var + 1e-5) * self.scale
+
+
 class SketchEncoder(nn.Module):
     """Sketch -> (mu, sigma_hat) of q(z | sketch): non-causal blocks, then the mean of the
     real points' features (padding excluded), projected to 2 * latent_size."""
@@ -81,6 +103,7 @@ class SketchEncoder(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg, causal=False) for _ in range(cfg.encoder_layers))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
         self.head = nn.Linear(cfg.n_embd, 2 * cfg.latent_size)
+        self.mu_norm = LatentNorm(cfg.latent_size, cfg.mu_norm_scale) if cfg.mu_norm_scale > 0 else None
 
     def forward(self, sketch, mask):
         """sketch: (B, T, 5) stroke-5 points with the end point; mask: (B, T) 1 for them."""
@@ -94,6 +117,8 @@ class SketchEncoder(nn.Module):
         weights = mask[..., None] / mask.sum(1, keepdim=True)[..., None].clamp(min=1)
         pooled = (self.ln_f(x) * weights).sum(1)
         mu, sigma_hat = self.head(pooled).chunk(2, dim=-1)
+        if self.mu_norm is not None:
+            mu = self.mu_norm(mu)
         return mu, sigma_hat
 
 class SketchTransformer(nn.Module):
@@ -111,12 +136,14 @@ class SketchTransformer(nn.Module):
         if cfg.conditional:
             self.encoder = SketchEncoder(cfg)
             self.latent_embed = nn.Linear(cfg.latent_size, cfg.n_embd)
+        if cfg.absolute_position:
+            self.position_embed = nn.Linear(2, cfg.n_embd)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():
             if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
-        if cfg.conditional:  # z starts with no effect: a decoder started from trained weights keeps them
-            nn.init.zeros_(self.latent_embed.weight)
+        if cfg.conditional:  # unit-variance features in, codes that differ between sketches out
+            nn.init.normal_(self.encoder.head.weight, mean=0.0, std=1.0 / math.sqrt(cfg.n_embd))
 
     @staticmethod
     def _init_weights(module):
@@ -147,6 +174,8 @@ class SketchTransformer(nn.Module):
         if classes is None:
             classes = torch.zeros(b, dtype=torch.long, device=strokes.device)
         x = x + self.class_embed(classes)[:, None, :]
+        if self.cfg.absolute_position:
+            x = x + self.position_embed(torch.cumsum(strokes[..., :2], dim=1))
         if self.cfg.conditional:
             x = x + self.latent_embed(z)[:, None, :]
         x = self.drop(x)

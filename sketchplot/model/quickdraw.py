@@ -85,3 +85,9 @@ def drawing_to_stroke3(drawing: Drawing) -> np.ndarray:
     lifted = np.concatenate([np.eye(1, len(line), len(line) - 1)[0] for line in drawing])
     offsets = np.diff(points, prepend=0)
     return np.column_stack([offsets.real, offsets.imag, lifted]).astype(np.float32)
+
+
+def drawing_to_sketch(drawing: Drawing) -> np.ndarray:
+    """Any drawing (an SVG's paths, an ndjson or npz drawing) -> what the models read: Google's
+    treatment (longest side 255, RDP epsilon 2), stroke-3 starting at the origin (no start row)."""
+    return drawing_to_stroke3(simplify_raw_drawing(list(drawing)))[1:]

@@ -95,14 +95,21 @@ def find_model(name_or_path: str) -> Path:
     )
 
 
+def is_labelled(info: ModelInfo) -> bool:
+    """False for a model trained on several classes as one unlabelled set (its latent code, not
+    a class index, decides what it draws)."""
+    return getattr(info.model, "n_classes", len(info.classes)) == len(info.classes)
+
+
 def class_index(info: ModelInfo, class_name: str | None, where: str) -> int:
-    """The model's index for ``class_name``; a one-class model may be asked for no class."""
+    """The model's index for ``class_name``; a one-class or unlabelled model may be asked for
+    no class."""
     if class_name is None:
-        if len(info.classes) == 1:
+        if len(info.classes) == 1 or not is_labelled(info):
             return 0
         raise SketchplotError(f"{where} draws several classes ({', '.join(info.classes)}): name one")
     if class_name in info.classes:
-        return info.classes.index(class_name)
+        return info.classes.index(class_name) if is_labelled(info) else 0
     raise SketchplotError(f"{where} does not draw '{class_name}'{_suggest(class_name, info.classes)}")
 
 
@@ -112,23 +119,58 @@ def _suggest(name: str, classes: list[str], label: str = "it draws") -> str:
     return f" ({label}: {', '.join(sorted(classes))}){hint}"
 
 
-def resolve(class_name: str, model_path: str | Path | None = None):
-    """(numpy decoder, info, class index) of the model that draws ``class_name``.
-
-    With ``model_path`` that model must draw the class; without, the first user model, then
-    the first shipped model, serving it. Unknown class: an error with the closest match.
-    """
+def locate(class_name: str, model_path: str | Path | None = None) -> Path:
+    """The model that draws ``class_name``: ``model_path``, or the first user model, then the
+    first shipped model, serving it, unconditional models before conditional ones (which
+    draw from latent codes of the prior); an unlabelled multi-class model cannot be asked for
+    one class. Unknown class: an error with the closest match."""
     if model_path is not None:
-        decoder, info = load_any(find_model(str(model_path)))
-        return decoder, info, class_index(info, class_name, str(model_path))
-    entries = [e for e in available_models() if e.info is not None]
-    for entry in entries:
+        return find_model(str(model_path))
+    entries = [e for e in available_models() if e.info is not None and is_labelled(e.info)]
+    for entry in sorted(entries, key=lambda e: getattr(e.info.model, "conditional", False)):
         if class_name in entry.classes:
-            decoder, info = load_decoder(entry.path)
-            return decoder, info, info.classes.index(class_name)
+            return entry.path
     classes = sorted({c for e in entries for c in e.classes})
     if not classes:
         raise SketchplotError(
             f"no models installed (looked in {user_model_dir()} and the package); use --model PATH"
         )
     raise SketchplotError(f"no model draws '{class_name}'{_suggest(class_name, classes, 'available')}")
+
+
+def resolve(class_name: str, model_path: str | Path | None = None):
+    """(numpy decoder, info, class index) of the model that draws ``class_name`` (``locate``)."""
+    path = locate(class_name, model_path)
+    decoder, info = load_any(path)
+    return decoder, info, class_index(info, class_name, str(model_path or path))
+
+
+def resolve_conditional(model_path: str | Path | None = None, hints: list[str] = ()):
+    """(numpy decoder, numpy encoder, info) of a conditional (VAE) model.
+
+    With ``model_path`` that model, which must be conditional; without, the first installed
+    conditional model that serves every class in ``hints`` that some model serves (input file
+    names such as ``cat`` or ``pig``; other hints are ignored), else the first one at all.
+    """
+    from sketchplot.model.files import load_encoder
+
+    if model_path is not None:
+        path = find_model(str(model_path))
+        decoder, info = load_any(path)
+        if not getattr(info.model, "conditional", False):
+            raise SketchplotError(
+                f"{model_path} is not a conditional model (it cannot encode sketches); installed "
+                f"conditional models: {', '.join(e.name for e in _conditional_entries()) or 'none'}")
+        return decoder, load_encoder(path), info
+    entries = _conditional_entries()
+    if not entries:
+        raise SketchplotError("no conditional (VAE) model installed; train one with latent_size > 0 or use --model")
+    known = {c for e in entries for c in e.classes}
+    wanted = [h for h in hints if h in known]
+    entry = next((e for e in entries if all(c in e.classes for c in wanted)), entries[0])
+    decoder, info = load_decoder(entry.path)
+    return decoder, load_encoder(entry.path), info
+
+
+def _conditional_entries() -> list[ModelEntry]:
+    return [e for e in available_models() if e.info is not None and e.info.model.conditional]

@@ -86,12 +86,15 @@ def sample(
     ``decoder``: a ``decoders.TransformerDecoder`` or ``decoders.MagentaDecoder``.
     ``prefix`` (stroke-3, data units, no start row) is a partial sketch the model continues;
     the returned sketches include it unchanged. ``z``: latent codes of a conditional model,
-    (n, latent_size), or one (latent_size,) for all n.
+    (n, latent_size), or one (latent_size,) for all n; without, a conditional model draws
+    them from the prior N(0, I), as Sketch-RNN does to generate without an input sketch.
     """
     check_temperature(temperature)
     check_temperature(pen_temperature)
     rng = np.random.default_rng(seed)
     classes = np.full(n, class_index, dtype=np.int64)
+    if z is None and decoder.latent_size:
+        z = rng.standard_normal((n, decoder.latent_size), dtype=np.float32)
     if z is not None:
         z = np.ascontiguousarray(np.broadcast_to(np.asarray(z, dtype=np.float32), (n, np.shape(z)[-1])))
     start = np.broadcast_to(START_TOKEN, (n, 1, 5))

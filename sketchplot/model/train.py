@@ -356,6 +356,9 @@ def _init_from(net: SketchTransformer, model_path: str, class_names: list[str]) 
     copied["class_embed.weight"] = rows
     if len(copied) == 1:
         raise SketchplotError(f"init_from {model_path}: no weight matches this model's architecture")
+    for name in ("latent_embed.weight", "position_embed.weight"):  # inputs the other model lacks
+        if name in own and name not in copied:  # start with no effect, so its decoder works as before
+            copied[name] = torch.zeros_like(own[name])
     net.load_state_dict(copied, strict=False)
 
 

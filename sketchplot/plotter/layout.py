@@ -98,11 +98,13 @@ def layout_grid(
     grid: tuple[int, int] | None = None,
     margin_mm: float = 10.0,
     gutter_mm: float = 5.0,
+    line_layers: Sequence[Sequence[int]] | None = None,
 ) -> vp.Document:
     """Drawings in a rows x columns grid, row by row, each centred and scaled in its cell.
 
     One drawing with no grid fills the page inside the margins. ``grid=None`` picks the grid
-    with the largest cells.
+    with the largest cells. ``line_layers[k][j]``: the layer (pen) of drawing k's line j, all
+    in layer 1 by default; a drawing's lines share one scale whatever their layers.
     """
     if not drawings:
         raise LayoutError("nothing to lay out: no drawings")
@@ -119,10 +121,18 @@ def layout_grid(
     cell_h = (usable_h - (rows - 1) * gutter_mm) / rows
     if cell_w <= 0 or cell_h <= 0:
         raise LayoutError(f"gutter {gutter_mm:g} mm leaves no room for a {rows}x{cols} grid")
-    lines = vp.LineCollection()
+    by_layer: dict[int, list[np.ndarray]] = {}
     for k, drawing in enumerate(drawings):
         row, col = divmod(k, cols)
         left = (margin_mm + col * (cell_w + gutter_mm)) * PX_PER_MM
         top = (margin_mm + row * (cell_h + gutter_mm)) * PX_PER_MM
-        lines.extend(fit_drawing(drawing, left, top, cell_w * PX_PER_MM, cell_h * PX_PER_MM))
-    return vp.Document(lines, page_size=(page_w * PX_PER_MM, page_h * PX_PER_MM))
+        placed = fit_drawing(drawing, left, top, cell_w * PX_PER_MM, cell_h * PX_PER_MM)
+        layers = line_layers[k] if line_layers is not None else [1] * len(placed)
+        if len(layers) != len(placed):
+            raise LayoutError(f"drawing {k}: {len(placed)} lines but {len(layers)} layer ids")
+        for line, layer_id in zip(placed, layers):
+            by_layer.setdefault(layer_id, []).append(line)
+    document = vp.Document(page_size=(page_w * PX_PER_MM, page_h * PX_PER_MM))
+    for layer_id in sorted(by_layer):
+        document.add(vp.LineCollection(by_layer[layer_id]), layer_id)
+    return document

@@ -42,9 +42,11 @@ def plot_page(
     grid: tuple[int, int] | None = None,
     gutter_mm: float = 5.0,
     optimize: OptimizeOptions = OptimizeOptions(),
+    line_layers: Sequence[Sequence[int]] | None = None,
 ) -> PlotResult:
     """Lay the sketches out on one page (grid chosen automatically when ``grid`` is None) and
-    optimise the pen paths. Sketches are stroke-3/5 arrays or lists of complex polylines."""
+    optimise the pen paths. Sketches are stroke-3/5 arrays or lists of complex polylines;
+    ``line_layers`` puts lines in several layers (pens), see ``layout_grid``."""
     drawings = [as_drawing(sketch, f"sketch {i}") for i, sketch in enumerate(sketches)]
     document = layout_grid(
         drawings,
@@ -52,6 +54,7 @@ def plot_page(
         grid=grid,
         margin_mm=margin_mm,
         gutter_mm=gutter_mm,
+        line_layers=line_layers,
     )
     optimized = optimize_document(document, optimize)
     return PlotResult(optimized, path_stats(document), path_stats(optimized))

@@ -14,7 +14,7 @@ import vpype as vp
 
 from sketchplot.errors import SketchplotError
 
-INK_COLOUR = "black"
+INK_COLOURS = ("black", "#1565c0", "#2e7d32", "#ef6c00")  # pen 1, 2, 3, 4 (then again)
 TRAVEL_COLOUR = "red"
 
 
@@ -28,11 +28,12 @@ def travel_lines(document: vp.Document) -> vp.LineCollection:
 
 
 def preview_svg(document: vp.Document, *, show_travel: bool = False) -> str:
-    """The page as SVG text: ink layers in black, travel (if asked) in its own red layer."""
+    """The page as SVG text: the first ink layer in black, the others (further pens) each in
+    its own colour, travel (if asked) in its own red layer."""
     preview = vp.Document(page_size=document.page_size)
-    for layer_id in sorted(document.layers):
+    for index, layer_id in enumerate(sorted(document.layers)):
         ink = document.layers[layer_id].clone(document.layers[layer_id])
-        ink.set_property(vp.METADATA_FIELD_COLOR, vp.Color(INK_COLOUR))
+        ink.set_property(vp.METADATA_FIELD_COLOR, vp.Color(INK_COLOURS[index % len(INK_COLOURS)]))
         ink.set_property(vp.METADATA_FIELD_NAME, f"ink {layer_id}")
         preview.add(ink, layer_id, with_metadata=True)
     if show_travel:

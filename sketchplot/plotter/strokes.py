@@ -54,6 +54,27 @@ def strokes_to_polylines(strokes: np.ndarray, where: str = "sketch") -> list[np.
     return [piece for piece in np.split(points, ends) if piece.size]
 
 
+def split_polylines(strokes: np.ndarray, row: int, where: str = "sketch") -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Stroke-3 offsets -> (polylines of the points of rows [0, row), polylines of the rest).
+
+    For drawing a continuation in a second pen: a stroke that runs across the split is cut
+    there, and its second part starts at the first part's last point, so no segment is lost.
+    """
+    whole = strokes_to_polylines(strokes, where)
+    before, after, start = [], [], 0
+    for line in whole:
+        stop = start + len(line)
+        if stop <= row:
+            before.append(line)
+        elif start >= row:
+            after.append(line)
+        else:
+            before.append(line[: row - start])
+            after.append(line[row - start - 1 :])
+        start = stop
+    return before, after
+
+
 def from_origin(strokes: np.ndarray) -> np.ndarray:
     """Stroke-3 without an absolute start row (model samples) -> with one: the pen starts at
     the origin and the first row draws from there instead of jumping."""

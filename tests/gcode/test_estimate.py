@@ -95,3 +95,12 @@ def test_estimate_reads_files(tmp_path):
     path.write_text("G21\nG1 X10 F600\n")
     assert estimate_gcode(path, SERVO).moves == 1
     assert format_duration(3725) == "1h02m05s" and format_duration(65) == "1m05s"
+
+
+def test_a_pen_change_pause_stops_the_machine_and_is_counted_not_timed():
+    paused = estimate_gcode("G1 X50 F3000\nM0 (pen change: layer 2)\nG1 X100\n", SERVO)
+    assert paused.seconds == pytest.approx(2 * line_time(50, 50, 800))  # two rest-to-rest runs, no wait
+    assert paused.pen_changes == 1 and "1 pen change(s)" in paused.describe()
+    straight = estimate_gcode("G1 X50 F3000\nG1 X100\n", SERVO)
+    assert straight.pen_changes == 0 and "pen change" not in straight.describe()
+    assert straight.seconds < paused.seconds

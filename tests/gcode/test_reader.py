@@ -8,8 +8,10 @@ from sketchplot.gcode.reader import (
     GCodeError,
     Interpreter,
     Motion,
+    Pause,
     PenChange,
     clean_line,
+    line_comment,
     parse_line,
     pen_paths,
     read_gcode,
@@ -153,3 +155,14 @@ def test_modal_lines_restore_state_without_motion():
         assert not [e for e in fresh.execute(parse_line(line)) if isinstance(e, Motion)]
     assert (fresh.inches, fresh.incremental, fresh.spindle_on, fresh.s_value) == (True, True, True, 30)
     assert fresh.feed == pytest.approx(interpreter.feed)
+
+
+def test_m0_pauses_after_the_block_motion_and_m1_is_ignored_like_grbl():
+    interpreter, events = run("G21 G90\nG1 X10 F3000 M0 (pen change: layer 2)\nM1\nX20\n")
+    assert [type(e).__name__ for e in events] == ["Motion", "Pause", "Motion"]
+    assert events[1] == Pause(2)  # program flow runs after the block's motion
+    assert interpreter.motion_mode == 1.0 and interpreter.feed == 3000  # M0 keeps the modal state
+    assert line_comment("M0 (pen change: layer 2)") == "pen change: layer 2"
+    assert line_comment("G1 X1") == ""
+    with pytest.raises(GCodeError, match="error:21"):
+        run("M0 M2\n")  # same modal group (program flow)

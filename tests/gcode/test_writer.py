@@ -5,7 +5,16 @@ import pytest
 import vpype as vp
 
 from sketchplot.gcode.reader import Interpreter, PenChange, clean_line, pen_paths, read_gcode
-from sketchplot.gcode.writer import OutOfBoundsError, format_number, gcode_lines, safe_comment, to_machine, write_gcode
+from sketchplot.gcode.writer import (
+    OutOfBoundsError,
+    format_number,
+    gcode_lines,
+    pen_layers,
+    safe_comment,
+    to_machine,
+    to_machine_layers,
+    write_gcode,
+)
 from sketchplot.machines.profiles import available_profiles, load_profile
 from sketchplot.plotter.layout import PX_PER_MM
 from sketchplot.plotter.optimize import NO_OPTIMIZATION, OptimizeOptions
@@ -132,3 +141,51 @@ def test_twenty_real_cats_round_trip_through_the_reader(real_cats):
     for got, i in zip(read_back, drawn):
         kept = np.r_[True, np.any(np.diff(rounded[i], axis=0) != 0, axis=1)]  # no zero-length moves
         np.testing.assert_allclose(got, exact[i][kept], atol=tolerance)
+
+
+def two_pen_document(second_layer_id=2):
+    """Layer 1: an 'L' and a dash; an empty layer in between; ``second_layer_id``: a triangle."""
+    document = page_document([20 + 20j, 60 + 20j, 60 + 50j], [80 + 80j, 100 + 90j])
+    document.add(vp.LineCollection([np.array([150 + 100j, 180 + 120j, 150 + 150j]) * PX_PER_MM]), second_layer_id)
+    return document
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_two_layers_park_and_pause_once_between_pens(name):
+    profile = load_profile(name)
+    document = two_pen_document(3)
+    assert pen_layers(document) == [1, 3]
+    gcode = write_gcode(document, profile)
+    check_grbl_rules(gcode, profile)
+    lines = gcode.splitlines()
+    pauses = [i for i, line in enumerate(lines) if clean_line(line) in ("M0", "M00")]
+    assert len(pauses) == 1 and lines[pauses[0]] == "M0 (pen change: layer 3)"
+    before, after = "\n".join(lines[: pauses[0]]), "\n".join(lines[pauses[0] + 1 :])
+    park = profile.park_position
+    assert g1_points(before)[-1] == pytest.approx(park)  # the last move before M0 is the park travel
+    interpreter = Interpreter(profile)
+    for block in read_gcode(before):
+        interpreter.execute(block)
+    assert not interpreter.pen_down  # pen up before travelling to park
+    layers = to_machine_layers(document, profile)
+    assert [layer_id for layer_id, _ in layers] == [1, 3]
+    drawn = [p.tolist() for p in pen_paths(read_gcode(gcode), profile)]
+    assert drawn == [p.tolist() for _, paths in layers for p in paths]
+    assert len(pen_paths(read_gcode(before), profile)) == len(layers[0][1]) == 2  # layer 1, all of it, before M0
+    first_move = next(line for line in after.splitlines() if "X" in line)
+    assert first_move.startswith("G0") and g1_points(first_move)[0] == pytest.approx(layers[1][1][0][0])
+
+
+def test_one_layer_has_no_pause_and_keeps_its_exact_output():
+    gcode = write_gcode(page_document([20 + 20j, 60 + 20j]), load_profile("a4-servo"), title="one")
+    assert gcode == (
+        "(sketchplot one for a4-servo)\nG21\nG90\nM3 S50\nG4 P0.15\nG0 X20 Y190\nM3 S30\nG4 P0.15\n"
+        "G1 X60 Y190 F3000\nM3 S50\nG4 P0.15\nG0 X0 Y0\n"
+    )
+
+
+def test_the_work_area_check_covers_every_layer_before_any_output():
+    document = two_pen_document()
+    document.add(vp.LineCollection([np.array([10 + 10j, 400 + 10j]) * PX_PER_MM]), 2)
+    with pytest.raises(OutOfBoundsError, match="page 400.0, 10.0 mm"):
+        gcode_lines(document, load_profile("a4-servo"))

@@ -199,3 +199,25 @@ def test_timed_mode_corners_and_stops_at_the_end_of_the_buffer():
     assert late == pytest.approx(2 * rest_to_rest_50)
     together = run_until_idle(1, [(0.0, b"G1 X50 F3000\nG1 X100\n")])
     assert together == pytest.approx(run_until_idle(1, [(0.0, b"G1 X100 F3000\n")]))
+
+
+def test_m0_finishes_the_planned_moves_then_holds_until_cycle_start():
+    port = open_sim()
+    port.write(b"M3 S30\nG4 P0.1\nG1 X10 F600\nM0\nG1 X20\n")
+    assert port.read(12) == b"ok\r\n" * 3  # the M0 is answered only after the pause
+    port.read(100)  # the host waits: X10 runs, then GRBL holds at the M0
+    assert talk(port, b"?")[0].startswith("<Hold:0|MPos:10.000,0.000,0.000")
+    port.read(100)  # a person takes their time: nothing moves, no answer
+    assert talk(port, b"?")[0].startswith("<Hold:0|MPos:10.000,0.000,0.000")
+    assert port.simulator.pauses == [{"received_line": 4, "position": [10.0, 0.0, 0.0], "drawn": 1}]
+    port.write(b"~")
+    assert port.read(8) == b"ok\r\n" * 2  # M0's ok, then the line after it runs
+    port.read(100)
+    assert talk(port, b"?")[0].startswith("<Idle|MPos:20.000,0.000,0.000")
+    np.testing.assert_allclose(port.simulator.polylines()[-1], [[10, 0], [20, 0]])
+
+
+def test_m0_in_check_mode_does_not_hold():
+    port = open_sim()
+    assert talk(port, b"$C\nG1 X10 F600\nM0\n")[-2:] == ["ok", "ok"]
+    assert talk(port, b"?")[0].startswith("<Check|") and port.simulator.pauses == []

@@ -254,3 +254,141 @@ def test_a_file_outside_the_work_area_is_refused_before_anything_is_sent(tmp_pat
     assert result.exit_code == 1
     assert "line 4: 'G0 X400 Y10' moves to (400, 10) mm, outside the work area of 'a4-servo'" in result.output
     assert not record.exists()  # the port was never opened
+
+
+def two_pen_gcode(tmp_path, profile):
+    """A tiny two-layer document (two strokes for pen 1, one for pen 2) as a G-code file."""
+    import vpype as vp
+
+    from sketchplot.gcode.writer import to_machine_layers, write_gcode
+
+    mm = vp.convert_length("mm")
+    document = vp.Document(page_size=(297 * mm, 210 * mm))
+    document.add(vp.LineCollection([np.array([20 + 20j, 60 + 20j, 60 + 50j]) * mm, np.array([80 + 80j, 100 + 90j]) * mm]), 1)
+    document.add(vp.LineCollection([np.array([150 + 100j, 180 + 120j, 150 + 150j]) * mm]), 2)
+    path = tmp_path / "two-pens.gcode"
+    path.write_text(write_gcode(document, profile))
+    return path, [paths for _, paths in to_machine_layers(document, profile)]
+
+
+def as_lists(polylines):
+    return [np.asarray(line).tolist() for line in polylines]
+
+
+@pytest.mark.parametrize("profile_name", ["a4-servo", "a4-zaxis"])
+def test_pen_change_holds_after_layer_one_asks_once_and_finishes_layer_two(tmp_path, profile_name):
+    """Streamed by the real Streamer on a simulated port, so the prompt can look at the machine."""
+    from sketchplot.machines.journal import Journal, file_digest, resume_plan
+    from sketchplot.machines.streamer import Grbl, Streamer, open_port
+
+    profile = load_profile(profile_name)
+    path, (layer1, layer2) = two_pen_gcode(tmp_path, profile)
+    blocks = read_gcode(path)
+    port = open_port(sim(profile_name, tmp_path / "r.json"), profile.baud)
+    grbl = Grbl(port, "sim")
+    grbl.connect(profile)
+    seen = []
+
+    def on_pause(info):
+        simulator = port.simulator
+        seen.append((info, simulator._state(), simulator.machine_position, as_lists(simulator.polylines()),
+                     [item.event for item in simulator.planner]))
+
+    journal = Journal(tmp_path / "j.json", str(path), file_digest(path))
+    Streamer(grbl, profile, journal=journal, on_pause=on_pause).run(resume_plan(blocks, set(), profile))
+    assert len(seen) == 1
+    info, state, position, drawn, planned = seen[0]
+    m0_line = next(b.line_no for b in blocks if b.text == "M0")
+    assert (info.number, info.total, info.line_no, info.note, info.next_layer) == (1, 1, m0_line, "pen change: layer 2", 2)
+    assert state == "Hold:0" and planned == []  # held, nothing of layer 2 planned yet
+    assert position[:2] == pytest.approx(profile.park_position)
+    assert drawn == as_lists(layer1)  # layer 1 finished, up to its last segment
+    assert as_lists(port.simulator.polylines()) == as_lists(layer1 + layer2)
+    grbl.close()
+
+
+def test_stream_file_pen_change_is_recorded_where_it_happened(tmp_path):
+    profile = load_profile("a4-servo")
+    path, (layer1, layer2) = two_pen_gcode(tmp_path, profile)
+    record = tmp_path / "r.json"
+    pauses = []
+    report = stream_file(path, sim("a4-servo", record), profile, check=True, on_pause=pauses.append)
+    assert [p.next_layer for p in pauses] == [2]  # check mode ($C) first: GRBL does not hold there
+    assert as_lists(read_record(record)) == as_lists(layer1 + layer2)
+    [held] = json.loads(record.read_text())["pauses"]
+    assert held["drawn"] == len(layer1) and held["position"][:2] == pytest.approx(profile.park_position)
+    assert report.executed == {b.line_no for b in read_gcode(path)}
+
+
+class Killed(Exception):
+    """The sender dies at the prompt (power cut, kill -9): nothing runs after it."""
+
+
+@pytest.mark.parametrize("stop", [Killed, KeyboardInterrupt])
+def test_a_job_stopped_at_the_pen_change_resumes_with_layer_two_only(tmp_path, stop):
+    profile = load_profile("a4-servo")
+    path, (layer1, layer2) = two_pen_gcode(tmp_path, profile)
+    record = tmp_path / "r.json"
+
+    def die(info):
+        raise stop
+
+    expected = Killed if stop is Killed else JobInterrupted
+    with pytest.raises(expected) as info:
+        stream_file(path, sim("a4-servo", record), profile, on_pause=die)
+    if stop is KeyboardInterrupt:
+        assert info.value.exit_code == 130 and "machine stopped, pen up" in str(info.value)
+    assert as_lists(read_record(record)) == as_lists(layer1)
+    journal = json.loads(default_journal_path(path).read_text())
+    assert not journal["complete"]
+    pauses = []
+    stream_file(path, sim("a4-servo", record), profile, resume=True, on_pause=pauses.append)
+    assert len(pauses) == 1  # asked again for pen 2: the M0 itself had not been resumed
+    assert as_lists(read_record(record)) == as_lists(layer1 + layer2)  # layer 1 not redrawn
+    second = json.loads(record.read_text())["pauses"][-1]
+    assert second["drawn"] == len(layer1)  # the resumed job paused before drawing anything
+
+
+def test_a_pen_change_without_a_prompt_is_refused_before_the_port_opens(tmp_path):
+    from sketchplot.machines.streamer import PenChangeError
+
+    profile = load_profile("a4-servo")
+    path, _ = two_pen_gcode(tmp_path, profile)
+    record = tmp_path / "r.json"
+    with pytest.raises(PenChangeError) as info:
+        stream_file(path, sim("a4-servo", record), profile)
+    message = str(info.value)
+    assert "\n" not in message and "pauses 1 time(s) for a pen change" in message and "pen change: layer 2" in message
+    assert not record.exists()
+
+
+def test_cli_stream_continues_at_the_pen_change_on_the_simulator(tmp_path):
+    profile = load_profile("a4-servo")
+    path, (layer1, layer2) = two_pen_gcode(tmp_path, profile)
+    record = tmp_path / "r.json"
+    result = CliRunner().invoke(cli, ["stream", str(path), "--port", sim("a4-servo", record)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("pen change (layer 2): simulator continues") == 1
+    assert as_lists(read_record(record)) == as_lists(layer1 + layer2)
+
+
+@pytest.mark.parametrize("answer", ["\n", ""])  # Enter; end of input (as Ctrl-C at the prompt)
+def test_cli_stream_asks_for_the_pen_on_a_real_port(tmp_path, answer):
+    """A pty with the simulator behind it is a real device path: the CLI must ask, not go on."""
+    from sketchplot.machines.simulator import serve_on_pty
+
+    profile = load_profile("a4-servo")
+    path, (layer1, layer2) = two_pen_gcode(tmp_path, profile)
+    record = tmp_path / "r.json"
+    device, stop = serve_on_pty(f"sim://?profile=a4-servo&record={record}")
+    try:
+        result = CliRunner().invoke(cli, ["stream", str(path), "--port", device, "--machine", "a4-servo"], input=answer)
+    finally:
+        stop()
+    assert result.output.count("Put in the pen for layer 2, then press Enter") == 1
+    if answer:
+        assert result.exit_code == 0, result.output
+        assert as_lists(read_record(record)) == as_lists(layer1 + layer2)
+    else:
+        assert result.exit_code == 130 and "machine stopped, pen up" in result.output
+        assert as_lists(read_record(record)) == as_lists(layer1)

@@ -46,11 +46,12 @@ def shape_sketch() -> np.ndarray:
     return np.column_stack([offsets, pen]).astype(np.int16)
 
 
-def random_pair(sigma_activation: str = "elu", n_classes: int = 3, seed: int = 0):
+def random_pair(sigma_activation: str = "elu", n_classes: int = 3, seed: int = 0, **model):
     """A torch model with every weight random (larger than at init, so attention, layer norms,
     classes and pen logits all matter) and the numpy decoder built from its state dict."""
     torch.manual_seed(seed)
-    cfg = ModelConfig(**{**TINY, "n_layer": 2, "n_classes": n_classes, "sigma_activation": sigma_activation})
+    cfg = ModelConfig(**{**TINY, "n_layer": 2, "n_classes": n_classes, "sigma_activation": sigma_activation,
+                         **model})
     net = SketchTransformer(cfg).eval()
     with torch.no_grad():
         for p in net.parameters():

@@ -1,11 +1,18 @@
-"""Focal vs cross-entropy pen loss: the same tiny model, data and steps, only the pen loss differs.
+"""One model setting against another: the same tiny model, data and steps, only that setting differs.
 
-Measures test NLL (true cross-entropy pen term, evaluate.py units) and what the samples look
-like at temperature 0.5 against the test data: mean points, mean strokes, and the fraction of
-samples that never end (hit the length cap), with the pen logits cooled like the mixture
-(Sketch-RNN, pen T=0.5) and left alone (pen T=1). Prints all side by side.
+Settings compared so far (MODELS.md has the results):
+- pen loss, focal vs cross-entropy: ``--setting pen_loss --values ce focal``;
+- pen head, Sketch-RNN's independent pen vs a pen per mixture component:
+  ``--setting pen_head --values independent joint``.
 
-    OMP_NUM_THREADS=1 nice -n 15 python bench/pen_loss_ablation.py --steps 1000
+Measures test NLL (offsets plus the true pen cross-entropy, evaluate.py units, comparable
+across heads) and what the samples look like at temperature 0.5 against the test data: mean
+points, mean strokes, and the fraction of samples that never end (hit the length cap), with
+the pen logits cooled like the mixture (Sketch-RNN, pen T=0.5) and left alone (pen T=1).
+Prints all side by side.
+
+    OMP_NUM_THREADS=1 nice -n 15 python bench/model_ablation.py --steps 1000
+    OMP_NUM_THREADS=1 nice -n 15 python bench/model_ablation.py --setting pen_head --values independent joint
 """
 
 from __future__ import annotations
@@ -32,12 +39,12 @@ def shape_stats(sketches: list[np.ndarray], cap: int) -> dict:
             "capped": float((points >= cap).mean())}
 
 
-def run(kind: str, data: Path, args, out: Path) -> dict:
+def run(value: str, data: Path, args, out: Path) -> dict:
     cfg = TrainConfig.from_dict({
         "batch_size": 64, "max_steps": args.steps, "warmup_steps": 100, "learning_rate": 2e-3,
         "eval_interval": args.steps, "checkpoint_interval": args.steps, "log_interval": 100,
         "device": "cpu", "save_half": False, "seed": args.seed,
-        "model": {"n_layer": 2, "n_head": 4, "n_embd": 64, "dropout": 0.1, "pen_loss": kind},
+        "model": {"n_layer": 2, "n_head": 4, "n_embd": 64, "dropout": 0.1, args.setting: value},
     })
     started = time.time()
     train([data.stem], [data], out, cfg, progress=False)
@@ -48,7 +55,7 @@ def run(kind: str, data: Path, args, out: Path) -> dict:
     for pen_temperature in (0.5, 1.0):
         sketches = sample(decoder, args.samples, scale=info.scale, temperature=0.5, seed=args.seed,
                           max_len=args.cap, pen_temperature=pen_temperature)
-        rows.append({"pen_loss": f"{kind} penT={pen_temperature:g}", "train_seconds": round(seconds, 1),
+        rows.append({"run": f"{value} penT={pen_temperature:g}", "train_seconds": round(seconds, 1),
                      "test_nll": result["nll"], "test_offset_nll": result["offset_nll"],
                      "test_pen_ce": result["pen_ce"], "test_l_r": result["l_r"],
                      **shape_stats(sketches, args.cap)})
@@ -58,23 +65,25 @@ def run(kind: str, data: Path, args, out: Path) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/quickdraw/cat.npz")
+    parser.add_argument("--setting", default="pen_loss", help="a [model] setting of the training config")
+    parser.add_argument("--values", nargs="+", default=["ce", "focal"])
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--cap", type=int, default=250)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     test = prepare(load_sketches(args.data, "test"), args.cap)
-    rows = [{"pen_loss": "test data", **shape_stats(test, args.cap)}]
+    rows = [{"run": "test data", **shape_stats(test, args.cap)}]
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in ("ce", "focal"):
-            rows += run(kind, args.data, args, Path(tmp) / kind)
+        for value in args.values:
+            rows += run(value, args.data, args, Path(tmp) / value)
             print(json.dumps(rows[-2:]), flush=True)
     print(f"\n{args.data.name}, {args.steps} steps, tiny model (2 layers, 64 wide), {args.samples} samples at T=0.5")
-    print(f"{'':16} {'test NLL':>9} {'offset':>8} {'pen CE':>8} {'L_R':>7} {'points':>7} {'strokes':>8} {'capped':>7}")
+    print(f"{args.setting:16} {'test NLL':>9} {'offset':>8} {'pen CE':>8} {'L_R':>7} {'points':>7} {'strokes':>8} {'capped':>7}")
     for r in rows:
         nll = "".join(f" {r[k]:>{w}.3f}" if k in r else f" {'':>{w}}" for k, w in
                       (("test_nll", 9), ("test_offset_nll", 8), ("test_pen_ce", 8), ("test_l_r", 7)))
-        print(f"{r['pen_loss']:16}{nll} {r['points']:7.1f} {r['strokes']:8.2f} {r['capped']:7.3f}")
+        print(f"{r['run']:16}{nll} {r['points']:7.1f} {r['strokes']:8.2f} {r['capped']:7.3f}")
 
 
 if __name__ == "__main__":
