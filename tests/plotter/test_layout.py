@@ -85,3 +85,16 @@ def test_dots_survive_as_zero_length_lines():
 def test_impossible_layouts_are_refused(kwargs, message):
     with pytest.raises(LayoutError, match=message):
         layout_grid([rectangle(1, 1), rectangle(1, 1)], page_mm=(100, 100), **kwargs)
+
+
+def test_line_layers_put_lines_in_their_layer_with_one_scale_per_drawing():
+    drawing = rectangle(10, 10) + [np.array([0, 20 + 20j])]  # the diagonal makes the drawing 20 x 20
+    document = layout_grid([drawing, rectangle(5, 5)], page_mm=(200, 100), grid=(1, 2), margin_mm=0, gutter_mm=0,
+                           line_layers=[[1, 2], [1]])
+    assert sorted(document.layers) == [1, 2]
+    assert len(document.layers[1].lines) == 2 and len(document.layers[2].lines) == 1
+    square, diagonal = document.layers[1].lines[0] / PX_PER_MM, document.layers[2].lines[0] / PX_PER_MM
+    assert np.ptp(square.real) == pytest.approx(50.0)  # half of the 100 mm cell: scaled with the diagonal
+    assert diagonal[0] == pytest.approx(square[0])
+    with pytest.raises(LayoutError, match="drawing 1: 1 lines but 2 layer ids"):
+        layout_grid([drawing, rectangle(5, 5)], page_mm=(200, 100), line_layers=[[1, 2], [1, 2]])

@@ -24,3 +24,10 @@ def test_preview_shows_travel_in_a_second_colour_only_when_asked(tmp_path):
     write_preview(two_line_document(), path)
     lines, width, height = vp.read_svg(str(path), quantization=0.1)
     assert (width, height) == pytest.approx((100.0, 80.0), abs=1e-3) and len(lines) == 2
+
+
+def test_each_pen_layer_gets_its_own_colour():
+    document = two_line_document()
+    document.add(vp.LineCollection([np.array([40, 50j])]), 2)
+    svg = preview_svg(document)
+    assert 'label="ink 1" stroke="#000000"' in svg and 'label="ink 2" stroke="#1565c0"' in svg

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from sketchplot.plotter.strokes import from_origin, SketchError, polylines_extent, stroke5_to_stroke3, strokes_to_polylines
+from sketchplot.plotter.strokes import (from_origin, SketchError, polylines_extent, split_polylines, stroke5_to_stroke3,
+                                       strokes_to_polylines)
 
 
 def test_row_zero_is_the_absolute_start_and_lifts_end_strokes():
@@ -62,3 +63,19 @@ def test_from_origin_makes_the_first_row_draw():
     sample = np.array([[10, 0, 0], [0, 5, 1]], dtype=np.float32)
     (line,) = strokes_to_polylines(from_origin(sample))
     np.testing.assert_allclose(line, [0, 10, 10 + 5j])
+
+
+def test_split_polylines_cuts_a_stroke_that_crosses_the_split_and_shares_its_point():
+    # origin row, a 3-point stroke of the prefix, then the continuation carries on drawing
+    strokes = np.array([[0, 0, 0], [10, 0, 0], [0, 10, 0], [5, 5, 1], [3, 3, 0], [1, 0, 1]], dtype=float)
+    before, after = split_polylines(strokes, 3)
+    assert [line.tolist() for line in before] == [[0, 10, 10 + 10j]]
+    assert [line.tolist() for line in after] == [[10 + 10j, 15 + 15j], [18 + 18j, 19 + 18j]]
+
+
+def test_split_polylines_at_a_stroke_end_leaves_no_shared_point():
+    strokes = np.array([[0, 0, 0], [10, 0, 1], [0, 10, 0], [5, 0, 1]], dtype=float)
+    before, after = split_polylines(strokes, 2)
+    assert [line.tolist() for line in before] == [[0, 10]]
+    assert [line.tolist() for line in after] == [[10 + 10j, 15 + 10j]]
+    assert split_polylines(strokes, 4)[1] == []
