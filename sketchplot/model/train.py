@@ -54,7 +54,7 @@ class TrainConfig:
     device: str = "auto"
     save_half: bool = True
     # Conditional (VAE) models only; Sketch-RNN's values, except kl_decay, which it sets for
-    # runs thirty times longer than ours (0.999 gives eta 0.64 at step 1000, 0.98 at 4000).
+    # runs thirty times longer than ours (0.999 gives eta 0.64 at step 1000, 0.95 at 3000).
     kl_weight: float = 0.5
     kl_min: float = 0.2
     kl_eta_min: float = 0.01
