@@ -3,7 +3,8 @@
 Settings compared so far (MODELS.md has the results):
 - pen loss, focal vs cross-entropy: ``--setting pen_loss --values ce focal``;
 - pen head, Sketch-RNN's independent pen vs a pen per mixture component:
-  ``--setting pen_head --values independent joint``.
+  ``--setting pen_head --values independent joint``;
+- the absolute pen position as an input: ``--setting absolute_position --values false true``.
 
 Measures test NLL (offsets plus the true pen cross-entropy, evaluate.py units, comparable
 across heads) and what the samples look like at temperature 0.5 against the test data: mean
@@ -39,12 +40,20 @@ def shape_stats(sketches: list[np.ndarray], cap: int) -> dict:
             "capped": float((points >= cap).mean())}
 
 
+def setting_value(text: str):
+    """A value as the TOML config would give it: true/false and numbers, else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def run(value: str, data: Path, args, out: Path) -> dict:
     cfg = TrainConfig.from_dict({
         "batch_size": 64, "max_steps": args.steps, "warmup_steps": 100, "learning_rate": 2e-3,
         "eval_interval": args.steps, "checkpoint_interval": args.steps, "log_interval": 100,
         "device": "cpu", "save_half": False, "seed": args.seed,
-        "model": {"n_layer": 2, "n_head": 4, "n_embd": 64, "dropout": 0.1, args.setting: value},
+        "model": {"n_layer": 2, "n_head": 4, "n_embd": 64, "dropout": 0.1, args.setting: setting_value(value)},
     })
     started = time.time()
     train([data.stem], [data], out, cfg, progress=False)

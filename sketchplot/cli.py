@@ -373,8 +373,9 @@ def evaluate(model, data_path, split, class_name, max_seq_len, limit):
 
 @cli.command()
 def models():
-    """List installed models (user models first, they win) and the classes each draws."""
-    from sketchplot.model.registry import available_models, shipped_model_dir, user_model_dir
+    """List installed models (user models first, they win) and the classes each draws;
+    conditional (VAE) models serve reconstruct, interpolate and analogy."""
+    from sketchplot.model.registry import available_models, is_labelled, shipped_model_dir, user_model_dir
 
     entries = available_models()
     for entry in entries:
@@ -385,6 +386,8 @@ def models():
         if isinstance(nll, dict) and nll:  # per class
             nll = sum(nll.values()) / len(nll)
         extra = f"  test NLL {nll:.3f}" if isinstance(nll, (int, float)) else ""
+        if getattr(entry.info.model, "conditional", False):
+            extra += "  conditional (VAE)" + ("" if is_labelled(entry.info) else ", classes unlabelled")
         click.echo(f"{entry.name:<16} {entry.origin:<8} {', '.join(entry.classes)}{extra}")
     if not entries:
         click.echo("no models installed")

@@ -157,3 +157,10 @@ def test_user_errors_are_one_line(sketches, args, message):
     assert result.exit_code != 0
     assert message in result.output and "Traceback" not in result.output
     assert len([line for line in result.output.splitlines() if line.startswith("Error")]) == 1
+
+
+def test_models_marks_conditional_models():
+    output = run("models").output
+    vae_line = next(line for line in output.splitlines() if line.startswith("tiny-vae"))
+    assert "cat, pig" in vae_line and "conditional (VAE), classes unlabelled" in vae_line
+    assert "conditional" not in next(line for line in output.splitlines() if line.startswith("tiny-owl"))
