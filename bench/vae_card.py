@@ -8,8 +8,11 @@ the spread of the codes' means across sketches next to the posterior sigma, and 
 strokes of reconstructions against their inputs. Writes to ``--previews``:
 ``<name>-reconstructions.svg`` (8 test sketches in black, 2 reconstructions each below in blue),
 ``<name>-interpolation.svg`` (a row between two test sketches; with ``--pair A B``, from a
-class A sketch to a class B sketch) and ``<name>-completions.svg`` (4 test sketches cut to their
-first strokes, in black, with 3 endings each in blue).
+class A sketch to a class B sketch) and ``<name>-completions.svg`` (4 test sketches cut to the first
+third of their strokes, in black, with 3 endings each in blue). For completion it also counts
+the strokes the endings add to 100 cut test sketches, with the code of the partial drawing,
+with codes from the prior, and with the unconditional ``--baseline`` model, against the
+strokes the people actually drew after the cut.
 
     OMP_NUM_THREADS=1 python bench/vae_card.py --model sketchplot/model/shipped/cat-vae
     OMP_NUM_THREADS=1 python bench/vae_card.py --model sketchplot/model/shipped/catpig-vae --pair cat pig
@@ -54,6 +57,41 @@ def test_sketches(name: str, max_len: int) -> list[np.ndarray]:
     return prepare(load_sketches(DATA / f"{name}.npz", "test"), max_len)
 
 
+def first_third(sketch: np.ndarray) -> np.ndarray:
+    """The sketch up to the end of the first third of its strokes (at least one)."""
+    lifts = np.flatnonzero(sketch[:, 2] > 0.5)
+    return sketch[: lifts[max(0, len(lifts) // 3 - 1)] + 1]
+
+
+def completion_lengths(decoder, encoder, info, klass, args, count=100):
+    """Strokes added after the first third of ``count`` test sketches, three ways, vs the data."""
+    from sketchplot.model.registry import class_index, load_any
+
+    sketches = test_sketches(klass, info.max_seq_len)[:count]
+    prefixes = [first_third(s) for s in sketches]
+    strokes = lambda s: int((s[:, 2] > 0.5).sum())  # noqa: E731
+    people = np.mean([strokes(s) - strokes(p) for s, p in zip(sketches, prefixes)])
+    rng = np.random.default_rng(args.seed)
+    ways = {"the partial drawing's code": lambda p: encode(encoder, [p], info.scale)[0][0],
+            "a code from the prior": lambda p: rng.standard_normal(info.model.latent_size).astype(np.float32)}
+    added = {}
+    for label, code in ways.items():
+        added[label] = np.mean([strokes(sample(decoder, 1, scale=info.scale, temperature=0.5, seed=i, prefix=p,
+                                               max_len=info.max_seq_len, z=code(p))[0]) - strokes(p)
+                                for i, p in enumerate(prefixes)])
+    baseline, baseline_info = load_any(args.baseline)
+    if klass in baseline_info.classes:
+        index = class_index(baseline_info, klass, args.baseline)
+        added[f"unconditional {Path(args.baseline).name}"] = np.mean([
+            strokes(sample(baseline, 1, scale=baseline_info.scale, temperature=0.5, seed=i, prefix=p,
+                           class_index=index, max_len=baseline_info.max_seq_len)[0]) - strokes(p)
+            for i, p in enumerate(prefixes)])
+    print(f"\ncompleting {count} test {klass}s cut after the first third of their strokes, T=0.5: "
+          f"people drew {people:.1f} more strokes; the endings add")
+    for label, value in added.items():
+        print(f"- {value:.1f} strokes with {label}")
+
+
 def figure(cells, layers, grid, path):
     """cells: polyline lists; layers: each cell's layer per line."""
     page = plot_page(cells, paper="a4", landscape=True, margin_mm=8, gutter_mm=4, grid=grid, line_layers=layers)
@@ -68,6 +106,8 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--previews", default=str(ROOT / "docs" / "models"))
+    parser.add_argument("--baseline", default=str(ROOT / "sketchplot" / "model" / "shipped" / "quickdraw9"),
+                        help="an unconditional model that draws the first class, for completion")
     args = parser.parse_args()
     decoder, info = load_decoder(args.model)
     encoder = load_encoder(args.model)
@@ -109,10 +149,10 @@ def main() -> None:
     figure(cells, [[1 if k in (0, 9) else 2] * len(c) for k, c in enumerate(cells)], (1, 10),
            Path(args.previews) / f"{name}-interpolation.svg")
 
+    completion_lengths(decoder, encoder, info, first, args)
     cells, layers = [], []
     for sketch in test_sketches(first, cap)[10:14]:
-        lifts = np.flatnonzero(sketch[:, 2] > 0.5)
-        prefix = sketch[: lifts[max(0, len(lifts) // 2 - 1)] + 1]  # about the first half of the strokes
+        prefix = first_third(sketch)
         z = encode(encoder, [prefix], info.scale)[0][0]
         for ending in sample(decoder, 3, scale=info.scale, temperature=0.5, seed=args.seed, max_len=cap,
                              prefix=prefix, z=z):
