@@ -157,38 +157,3 @@ def test_bad_model_settings_are_one_line_errors():
     with pytest.raises(SketchplotError, match="joint pen head trains with pen_loss 'ce' only"):
         TrainConfig.from_dict({"model": {"pen_head": "joint", "pen_loss": "focal"}})
 
-
-class _Killed(Exception):
-    pass
-
-
-def test_a_conditional_run_resumes_exactly(tmp_path, monkeypatch):
-    import sketchplot.model.train as train_module
-
-    npz = write_npz(tmp_path / "blob.npz", np.random.default_rng(0))
-
-    def config():
-        return TrainConfig.from_dict({"batch_size": 8, "max_steps": 12, "warmup_steps": 3, "max_seq_len": 40,
-                                      "checkpoint_interval": 5, "eval_interval": 100, "device": "cpu",
-                                      "save_half": False, "model": {**TINY, **VAE, "dropout": 0.1,
-                                                                    "mu_norm_scale": 0.6}})
-
-    train(["blob"], [npz], tmp_path / "straight", config(), progress=False)
-    real_make_batch, calls = train_module.make_batch, []
-
-    def dying_make_batch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 8:  # step 7, after the checkpoint of step 5
-            raise _Killed
-        return real_make_batch(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "make_batch", dying_make_batch)
-    with pytest.raises(_Killed):
-        train(["blob"], [npz], tmp_path / "killed", config(), progress=False)
-    monkeypatch.setattr(train_module, "make_batch", real_make_batch)
-    train(["blob"], [npz], tmp_path / "killed", config(), resume=True, progress=False)
-    straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)["model"]
-    resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)["model"]
-    assert any(name.startswith("encoder.") for name in straight)
-    for name, tensor in straight.items():
-        assert torch.equal(tensor, resumed[name]), name

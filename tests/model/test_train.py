@@ -55,8 +55,11 @@ class _Killed(Exception):
     pass
 
 
-def test_resumed_run_equals_uninterrupted_run(tiny_npz, tmp_path, monkeypatch):
-    cfg = tiny_config(model={"dropout": 0.1})
+@pytest.mark.parametrize("model", [{"dropout": 0.1}, {"dropout": 0.1, "latent_size": 6, "encoder_layers": 1,
+                                                     "mu_norm_scale": 0.6}], ids=["decoder", "vae"])
+def test_resumed_run_equals_uninterrupted_run(tiny_npz, tmp_path, monkeypatch, model):
+    """Also for a conditional model, whose latent noise and batch statistics must replay too."""
+    cfg = tiny_config(model=model)
     train(["blob"], [tiny_npz], tmp_path / "straight", cfg, progress=False)
 
     real_make_batch, calls = train_module.make_batch, []
@@ -69,10 +72,10 @@ def test_resumed_run_equals_uninterrupted_run(tiny_npz, tmp_path, monkeypatch):
 
     monkeypatch.setattr(train_module, "make_batch", dying_make_batch)
     with pytest.raises(_Killed):
-        train(["blob"], [tiny_npz], tmp_path / "killed", tiny_config(model={"dropout": 0.1}), progress=False)
+        train(["blob"], [tiny_npz], tmp_path / "killed", tiny_config(model=model), progress=False)
     monkeypatch.setattr(train_module, "make_batch", real_make_batch)
     assert torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)["state"]["step"] == 10
-    train(["blob"], [tiny_npz], tmp_path / "killed", tiny_config(model={"dropout": 0.1}), resume=True, progress=False)
+    train(["blob"], [tiny_npz], tmp_path / "killed", tiny_config(model=model), resume=True, progress=False)
 
     straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
     resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
