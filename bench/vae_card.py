@@ -9,7 +9,8 @@ strokes of reconstructions against their inputs. Writes to ``--previews``:
 ``<name>-reconstructions.svg`` (8 test sketches in black, 2 reconstructions each below in blue),
 ``<name>-interpolation.svg`` (a row between two test sketches; with ``--pair A B``, from a
 class A sketch to a class B sketch) and ``<name>-completions.svg`` (4 test sketches cut to the first
-third of their strokes, in black, with 3 endings each in blue). For completion it also counts
+third of their strokes, in black, with 3 endings each in blue, codes from the prior as
+``sketchplot complete`` draws them). For completion it also counts
 the strokes the endings add to 100 cut test sketches, with the code of the partial drawing,
 with codes from the prior, and with the unconditional ``--baseline`` model, against the
 strokes the people actually drew after the cut.
@@ -152,10 +153,9 @@ def main() -> None:
     completion_lengths(decoder, encoder, info, first, args)
     cells, layers = [], []
     for sketch in test_sketches(first, cap)[10:14]:
-        prefix = first_third(sketch)
-        z = encode(encoder, [prefix], info.scale)[0][0]
+        prefix = first_third(sketch)  # codes from the prior, as `sketchplot complete` draws them
         for ending in sample(decoder, 3, scale=info.scale, temperature=0.5, seed=args.seed, max_len=cap,
-                             prefix=prefix, z=z):
+                             prefix=prefix):
             given, new = split_polylines(from_origin(ending), len(prefix) + 1)
             cells.append(given + new)
             layers.append([1] * len(given) + [2] * len(new))

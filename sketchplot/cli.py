@@ -633,13 +633,11 @@ def complete(partial, class_name, count, temp, pen_temperature, seed, model_path
     """Let the model finish the partial drawing PARTIAL as a CLASS, N ways.
 
     The partial drawing is kept exactly and drawn with pen 1, the model's endings with pen 2
-    (the plotter pauses for the pen change). A conditional model also reads the partial
-    drawing's latent code. PARTIAL as INPUT for reconstruct, e.g. my-owl.svg or owl.npz:3.
+    (the plotter pauses for the pen change). PARTIAL as INPUT for reconstruct, e.g. my-owl.svg
+    or owl.npz:3.
     """
     import numpy as np
 
-    from sketchplot.model.files import load_encoder
-    from sketchplot.model.latent import encode
     from sketchplot.model.registry import class_index, load_any, locate
     from sketchplot.model.sample import check_temperature, sample
     from sketchplot.plotter.strokes import from_origin, split_polylines
@@ -654,11 +652,10 @@ def complete(partial, class_name, count, temp, pen_temperature, seed, model_path
     if len(prefix) >= info.max_seq_len:
         raise SketchplotError(f"{partial}: {len(prefix)} points; the model continues sketches shorter than "
                               f"{info.max_seq_len}")
-    z = None
-    if decoder.latent_size:
-        z = encode(load_encoder(path), [prefix], info.scale, where=partial)[0][0]
+    # A conditional model draws its codes from the prior: the partial drawing's own code says
+    # "a sketch like this one", which ends too soon (measured in MODELS.md).
     sketches = sample(decoder, count, scale=info.scale, temperature=temp, seed=seed, class_index=index,
-                      max_len=info.max_seq_len, pen_temperature=pen_temperature, prefix=prefix, z=z)
+                      max_len=info.max_seq_len, pen_temperature=pen_temperature, prefix=prefix)
     drawings, layers = [], []
     for sketch in sketches:
         given, ending = split_polylines(from_origin(sketch), len(prefix) + 1, partial)
