@@ -7,8 +7,9 @@ with another sketch's code (the gap is what z tells the decoder; 0 means the dec
 the spread of the codes' means across sketches next to the posterior sigma, and the points and
 strokes of reconstructions against their inputs. Writes to ``--previews``:
 ``<name>-reconstructions.svg`` (8 test sketches in black, 2 reconstructions each below in blue),
-``<name>-interpolation.svg`` (a row between two test sketches; with ``--pair A B``, from a
-class A sketch to a class B sketch) and ``<name>-completions.svg`` (4 test sketches cut to the first
+``<name>-interpolation.svg`` (a row between the first two test sketches; with ``--pair A B``,
+from the class A test sketch to the class B one that lie furthest apart along the line
+between the two classes' mean codes) and ``<name>-completions.svg`` (4 test sketches cut to the first
 third of their strokes, in black, with 3 endings each in blue, codes from the prior as
 ``sketchplot complete`` draws them). For completion it also counts
 the strokes the endings add to 100 cut test sketches, with the code of the partial drawing,
@@ -141,8 +142,13 @@ def main() -> None:
     figure(cells, [[1 if k < 8 else 2] * len(c) for k, c in enumerate(cells)], (3, 8),
            Path(args.previews) / f"{name}-reconstructions.svg")
 
-    source, target = args.pair or (first, first)
-    a, b = test_sketches(source, cap)[0], test_sketches(target, cap)[1 if source == target else 0]
+    if args.pair:  # the two test sketches furthest apart along the line between the class means
+        sources, targets = test_sketches(args.pair[0], cap), test_sketches(args.pair[1], cap)
+        mu_a, mu_b = encode(encoder, sources, info.scale)[0], encode(encoder, targets, info.scale)[0]
+        direction = mu_b.mean(0) - mu_a.mean(0)
+        a, b = sources[np.argmin(mu_a @ direction)], targets[np.argmax(mu_b @ direction)]
+    else:
+        a, b = test_sketches(first, cap)[:2]
     codes = encode(encoder, [a, b], info.scale)[0]
     row = sample(decoder, 8, scale=info.scale, temperature=t, seed=args.seed, max_len=cap,
                  z=interpolate(codes[0], codes[1], 8))
