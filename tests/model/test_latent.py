@@ -11,7 +11,7 @@ from model_helpers import TINY, random_pair, write_npz
 from sketchplot.errors import SketchplotError
 from sketchplot.model.config import ModelConfig
 from sketchplot.model.decoders import TransformerEncoder
-from sketchplot.model.files import ModelInfo, load_decoder, load_encoder, load_model, read_weights, save_model
+from sketchplot.model.files import ModelInfo, load_decoder, load_encoder, read_weights, save_model
 from sketchplot.model.latent import analogy, encode, interpolate, slerp
 from sketchplot.model.net import SketchTransformer
 from sketchplot.model.quickdraw import drawing_to_sketch

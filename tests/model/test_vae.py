@@ -16,7 +16,7 @@ from sketchplot.model.config import PEN_END, ModelConfig
 from sketchplot.model.data import load_sketches, make_batch, prepare
 from sketchplot.model.decoders import TransformerEncoder, transformer_weight_shapes
 from sketchplot.model.evaluate import score_sketches
-from sketchplot.model.files import load_decoder, load_encoder, load_model
+from sketchplot.model.files import load_decoder, load_encoder
 from sketchplot.model.latent import encode, interpolate
 from sketchplot.model.net import (SketchTransformer, component_log_density, kl_divergence, kl_eta,
                                   reparameterise, sketch_loss)
