@@ -136,10 +136,16 @@ def load_decoder(model: str | Path) -> tuple[TransformerDecoder, ModelInfo]:
 
 def load_encoder(model: str | Path) -> TransformerEncoder:
     """The numpy encoder of a conditional (VAE) model, for encoding sketches to latent codes."""
+    return load_conditional(model)[1]
+
+
+def load_conditional(model: str | Path) -> tuple[TransformerDecoder, TransformerEncoder, ModelInfo]:
+    """A conditional (VAE) model for inference: its numpy decoder, encoder and info."""
     info = read_info(model)
     if not info.model.conditional:
         raise ModelFileError(f"{model}: not a conditional model (it has no encoder); train one with latent_size > 0")
-    return TransformerEncoder(info.model, read_weights(model, info.model))
+    weights = read_weights(model, info.model)
+    return TransformerDecoder(info.model, weights), TransformerEncoder(info.model, weights), info
 
 
 def load_model(directory: str | Path):

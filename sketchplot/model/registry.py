@@ -152,24 +152,22 @@ def resolve_conditional(model_path: str | Path | None = None, hints: list[str] =
     conditional model that serves every class in ``hints`` that some model serves (input file
     names such as ``cat`` or ``pig``; other hints are ignored), else the first one at all.
     """
-    from sketchplot.model.files import load_encoder
+    from sketchplot.model.files import load_conditional
 
     if model_path is not None:
         path = find_model(str(model_path))
-        decoder, info = load_any(path)
+        info = read_info(path) if path.is_dir() or path.suffix == ".zip" else load_any(path)[1]
         if not getattr(info.model, "conditional", False):
             raise SketchplotError(
                 f"{model_path} is not a conditional model (it cannot encode sketches); installed "
                 f"conditional models: {', '.join(e.name for e in _conditional_entries()) or 'none'}")
-        return decoder, load_encoder(path), info
+        return load_conditional(path)
     entries = _conditional_entries()
     if not entries:
         raise SketchplotError("no conditional (VAE) model installed; train one with latent_size > 0 or use --model")
     known = {c for e in entries for c in e.classes}
     wanted = [h for h in hints if h in known]
-    entry = next((e for e in entries if all(c in e.classes for c in wanted)), entries[0])
-    decoder, info = load_decoder(entry.path)
-    return decoder, load_encoder(entry.path), info
+    return load_conditional(next((e for e in entries if all(c in e.classes for c in wanted)), entries[0]).path)
 
 
 def _conditional_entries() -> list[ModelEntry]:
