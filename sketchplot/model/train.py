@@ -177,7 +177,7 @@ def batch_loss(model, net, batch, cfg: TrainConfig, eta: float, use_amp: bool = 
     ``model`` is what runs the decoder (``net`` or its DDP wrapper); the latent noise comes
     from torch's generator, which the caller seeds.
     """
-    z, terms = None, {}
+    z = None
     if net.cfg.conditional:
         mu, sigma_hat = net.encode(batch.targets, batch.mask)
         z = reparameterise(mu, sigma_hat, torch.randn_like(mu))
