@@ -157,3 +157,15 @@ def test_bad_model_settings_are_one_line_errors():
     with pytest.raises(SketchplotError, match="joint pen head trains with pen_loss 'ce' only"):
         TrainConfig.from_dict({"model": {"pen_head": "joint", "pen_loss": "focal"}})
 
+
+
+def test_numpy_kl_is_the_training_kl_per_sketch():
+    from sketchplot.model.evaluate import kl_divergence as numpy_kl
+    from sketchplot.model.net import kl_divergence as torch_kl
+
+    rng = np.random.default_rng(3)
+    mu, sigma_hat = rng.normal(size=(4, 8)).astype(np.float32), rng.normal(size=(4, 8)).astype(np.float32)
+    per_sketch = numpy_kl(mu, sigma_hat)
+    assert per_sketch.shape == (4,)
+    assert per_sketch.mean() == pytest.approx(torch_kl(torch.from_numpy(mu), torch.from_numpy(sigma_hat)).item(),
+                                              rel=1e-5)
