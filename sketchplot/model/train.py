@@ -50,7 +50,8 @@ class TrainConfig:
     log_interval: int = 50
     seed: int = 1234
     toy: int = 0  # >0: train on the first `toy` sketches of each class only (overfit check)
-    balance_classes: bool = True  # class share ~ sqrt(class size), see batch_indices
+    balance_classes: bool = True  # class share ~ class size ** class_share_power, see batch_indices
+    class_share_power: float = 0.5  # 0.5: square root; 0: every class equally
     device: str = "auto"
     save_half: bool = True
     # Conditional (VAE) models only; Sketch-RNN's values, except kl_decay, which it sets for
@@ -116,15 +117,16 @@ def batch_indices(step: int, train: SketchSet, cfg: TrainConfig) -> np.ndarray:
 
     Steps come in groups of ``BUCKET_GROUP``: one draw of that many batches, sorted by length
     and cut into batches, so each batch pads to similar lengths (about 2x faster than random
-    batches). With ``balance_classes`` a class is drawn with probability proportional to the
-    square root of its size, so small classes are seen more often without being memorised.
+    batches). With ``balance_classes`` a class is drawn with probability proportional to its
+    size to the power ``class_share_power``: the square root by default, so small classes are
+    seen more often without being memorised.
     """
     rng = np.random.default_rng([cfg.seed, step // BUCKET_GROUP])
     n = cfg.batch_size * BUCKET_GROUP
     if cfg.balance_classes:
         classes = np.asarray(train.classes)
         sizes = np.bincount(classes)
-        weights = np.sqrt(sizes) / sizes  # per-sketch weight: class share ~ sqrt(size)
+        weights = sizes**cfg.class_share_power / np.maximum(sizes, 1)  # per sketch: share ~ size ** power
         p = weights[classes] / weights[classes].sum()
         drawn = rng.choice(len(train), n, p=p)
     else:
@@ -343,16 +345,21 @@ def _labels(data: SketchSet, idx, cfg: TrainConfig) -> list[int]:
 
 def _init_from(net: SketchTransformer, model_path: str, class_names: list[str]) -> None:
     """Copy every weight of another model whose name and shape agree; class embeddings row by
-    class name (a class the other model lacks keeps its fresh embedding)."""
+    class name (a class the other model lacks keeps its fresh embedding; an unlabelled model's
+    single row comes from its first class the other model knows)."""
     other = read_info(model_path)
     weights = read_weights(model_path, other.model)
     own = net.state_dict()
     copied = {name: torch.from_numpy(value) for name, value in weights.items()
               if name in own and own[name].shape == value.shape and name != "class_embed.weight"}
     rows = own["class_embed.weight"].clone()
+    filled = set()
     for index, name in enumerate(class_names):
-        if name in other.classes:
-            rows[index] = torch.from_numpy(weights["class_embed.weight"][other.classes.index(name)])
+        row = index if net.cfg.n_classes == len(class_names) else 0  # an unlabelled model has one row
+        if name in other.classes and row not in filled:
+            other_row = other.classes.index(name) if other.model.n_classes == len(other.classes) else 0
+            rows[row] = torch.from_numpy(weights["class_embed.weight"][other_row])
+            filled.add(row)
     copied["class_embed.weight"] = rows
     if len(copied) == 1:
         raise SketchplotError(f"init_from {model_path}: no weight matches this model's architecture")

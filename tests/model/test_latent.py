@@ -169,3 +169,16 @@ def test_numpy_kl_is_the_training_kl_per_sketch():
     assert per_sketch.shape == (4,)
     assert per_sketch.mean() == pytest.approx(torch_kl(torch.from_numpy(mu), torch.from_numpy(sigma_hat)).item(),
                                               rel=1e-5)
+
+
+def test_init_from_an_unlabelled_model_into_an_unlabelled_model(tmp_path):
+    source = _save(tmp_path / "source", ModelConfig(**TINY, **VAE, n_classes=1), ["cat", "pig"])
+    paths = [write_npz(tmp_path / f"{name}.npz", np.random.default_rng(i)) for i, name in enumerate(("cat", "pig"))]
+    cfg = TrainConfig.from_dict({"batch_size": 4, "max_steps": 1, "learning_rate": 1e-9, "min_learning_rate": 1e-9,
+                                 "max_seq_len": 40, "device": "cpu", "save_half": False, "class_labels": False,
+                                 "init_from": str(tmp_path / "source"), "eval_interval": 1, "model": {**TINY, **VAE}})
+    train(["cat", "pig"], paths, tmp_path / "run", cfg, progress=False)
+    weights = read_weights(tmp_path / "run" / "best", load_decoder(tmp_path / "run" / "best")[1].model)
+    old = {k: v.numpy() for k, v in source.state_dict().items()}
+    for name in ("class_embed.weight", "encoder.head.weight", "latent_embed.weight"):
+        np.testing.assert_allclose(weights[name], old[name], atol=1e-5, err_msg=name)

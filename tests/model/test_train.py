@@ -142,3 +142,12 @@ def test_ddp_two_cpu_processes_on_gloo(tiny_npz, tmp_path):
     assert steps[:6] == [1, 2, 3, 4, 5, 6]  # only rank 0 logs
     net, info = load_model(tmp_path / "run" / "best")
     assert info.classes == ["blob"]
+
+
+@pytest.mark.parametrize("power, share", [(0.5, 0.25 ** 0.5 / (1 + 0.25 ** 0.5)), (0.0, 0.5), (1.0, 0.2)])
+def test_class_shares_follow_size_to_the_power(power, share):
+    sketches = [np.zeros((3, 3), np.float32)] * 500
+    data = train_module.SketchSet(sketches, [0] * 400 + [1] * 100)
+    cfg = tiny_config(batch_size=50, class_share_power=power)
+    drawn = np.concatenate([train_module.batch_indices(step, data, cfg) for step in range(400)])
+    assert np.mean(np.asarray(data.classes)[drawn] == 1) == pytest.approx(share, abs=0.02)
