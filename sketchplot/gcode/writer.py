@@ -38,12 +38,6 @@ def pen_layers(document: vp.Document) -> list[int]:
     return [layer_id for layer_id in sorted(document.layers) if any(len(line) for line in document.layers[layer_id].lines)]
 
 
-def document_paths_mm(document: vp.Document) -> tuple[list[np.ndarray], tuple[float, float]]:
-    """Page-mm complex paths (layers in id order) and the page size in mm."""
-    layers, page_size = document_layers_mm(document)
-    return [path for _, paths in layers for path in paths], page_size
-
-
 def document_layers_mm(document: vp.Document) -> tuple[list[tuple[int, list[np.ndarray]]], tuple[float, float]]:
     """Page-mm complex paths of each non-empty layer (``pen_layers`` order) and the page size in mm."""
     if document.page_size is None:
@@ -56,13 +50,9 @@ def document_layers_mm(document: vp.Document) -> tuple[list[tuple[int, list[np.n
     return layers, (width, height)
 
 
-def to_machine(document: vp.Document, profile: MachineProfile) -> list[np.ndarray]:
-    """Pen-down paths as (N, 2) machine-mm arrays rounded to the profile's decimals."""
-    return [path for _, paths in to_machine_layers(document, profile) for path in paths]
-
-
 def to_machine_layers(document: vp.Document, profile: MachineProfile) -> list[tuple[int, list[np.ndarray]]]:
-    """``to_machine`` per non-empty layer: (layer id, its (N, 2) machine-mm paths).
+    """Pen-down paths per non-empty layer: (layer id, its (N, 2) machine-mm arrays rounded to
+    the profile's decimals).
 
     Refuses the job if any point lies outside the work area, naming the first such point
     (machine and page mm) and the limit it breaks: never clipped or wrapped output.

@@ -11,7 +11,6 @@ from sketchplot.gcode.writer import (
     gcode_lines,
     pen_layers,
     safe_comment,
-    to_machine,
     to_machine_layers,
     write_gcode,
 )
@@ -133,7 +132,7 @@ def test_twenty_real_cats_round_trip_through_the_reader(real_cats):
     for line in result.document.layers[1].lines:
         mx, my = profile.page_to_machine(line.real / PX_PER_MM, line.imag / PX_PER_MM, page_h, page_w)
         exact.append(np.column_stack([mx, my]))
-    rounded = to_machine(result.document, profile)
+    rounded = [path for _, paths in to_machine_layers(result.document, profile) for path in paths]
     read_back = pen_paths(read_gcode(write_gcode(result.document, profile)), profile)
     drawn = [i for i, path in enumerate(rounded) if np.ptp(path, axis=0).any()]  # dots draw no line
     assert len(read_back) == len(drawn) >= 20
