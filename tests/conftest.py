@@ -5,14 +5,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sketchplot.model.quickdraw import read_npz
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 QUICKDRAW = SHARED / "data" / "quickdraw"
 PRETRAINED = SHARED / "data" / "pretrained"
 
 
 def load_npz_split(name: str, split: str = "test"):
-    with np.load(QUICKDRAW / f"{name}.npz", encoding="latin1", allow_pickle=True) as data:
-        return list(data[split])
+    return read_npz(QUICKDRAW / f"{name}.npz", split)
 
 
 @pytest.fixture(scope="session")

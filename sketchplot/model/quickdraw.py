@@ -9,7 +9,9 @@ with epsilon 2).
 
 from __future__ import annotations
 
+import io
 import os
+import pickle
 import zipfile
 from pathlib import Path
 
@@ -28,16 +30,76 @@ class InputError(SketchplotError):
     """An input file or record that is missing, unreadable or does not hold what was asked for."""
 
 
+MAX_NPZ_MEMBER_BYTES = 512 * 2**20  # the largest Quick, Draw! class file holds about 20 MB
+
+# What numpy's pickle of an object array of numeric arrays refers to, and nothing else: any
+# other global in the file (os.system, builtins.eval, ...) is refused before it is looked up.
+_NUMPY_ARRAY_GLOBALS = {
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+}
+
+
+class _ArrayOnlyUnpickler(pickle.Unpickler):
+    """Rebuilds plain numpy arrays from a sketch-rnn npz member; refuses every other object."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _NUMPY_ARRAY_GLOBALS:
+            raise pickle.UnpicklingError(f"refused to load '{module}.{name}' (only numeric arrays are read)")
+        return super().find_class(module, name)
+
+
+def _read_npy_member(archive: zipfile.ZipFile, member: str) -> np.ndarray:
+    """One ``.npy`` member: numeric arrays directly, object arrays through the array-only unpickler."""
+    info = archive.getinfo(member)
+    if info.file_size > MAX_NPZ_MEMBER_BYTES:
+        raise ValueError(f"member {member} is {info.file_size / 2**20:.0f} MiB (at most {MAX_NPZ_MEMBER_BYTES // 2**20})")
+    stream = io.BytesIO(archive.read(member))
+    version = np.lib.format.read_magic(stream)
+    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran_order, dtype = header(stream)
+    if not dtype.hasobject:
+        stream.seek(0)
+        return np.lib.format.read_array(stream, allow_pickle=False)
+    array = _ArrayOnlyUnpickler(stream, encoding="latin1").load()
+    if not isinstance(array, np.ndarray) or array.shape != shape:
+        raise ValueError(f"member {member} does not hold the array its header announces")
+    return array
+
+
+def _stroke_array(value: object, where: str) -> np.ndarray:
+    """A checked stroke-3 array: numeric, shape (N, 3), finite."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf" or value.ndim != 2 or value.shape[1] != 3:
+        shape = getattr(value, "shape", type(value).__name__)
+        raise InputError(f"{where}: not a stroke-3 array (N, 3) of numbers (got {shape})")
+    if not np.all(np.isfinite(value)):
+        raise InputError(f"{where}: NaN or infinite offset")
+    return value
+
+
 def read_npz(path: str | os.PathLike, split: str) -> list[np.ndarray]:
-    """All stroke-3 arrays (row 0 = absolute start) of one split of a sketch-rnn npz file."""
+    """All stroke-3 arrays (row 0 = absolute start) of one split of a sketch-rnn npz file.
+
+    Never runs code from the file: object arrays are rebuilt by an unpickler that knows only
+    numpy's array constructors, and every sketch is checked to be a finite (N, 3) array."""
     path = Path(path)
     try:
-        with np.load(path, encoding="latin1", allow_pickle=True) as data:
-            if split not in data.files:
-                raise InputError(f"{path}: no split '{split}' (has: {', '.join(data.files)})")
-            return list(data[split])
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        with zipfile.ZipFile(path) as archive:
+            members = {name.removesuffix(".npy"): name for name in archive.namelist() if name.endswith(".npy")}
+            if split not in members:
+                raise InputError(f"{path}: no split '{split}' (has: {', '.join(members) or 'nothing'})")
+            array = _read_npy_member(archive, members[split])
+    except InputError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, zipfile.LargeZipFile) as exc:
         raise InputError(f"{path}: cannot read npz file: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a crafted pickle can raise anything; it is the file's fault
+        raise InputError(f"{path}: cannot read npz file: {type(exc).__name__}: {exc}") from None
+    if array.ndim not in (1, 3):
+        raise InputError(f"{path}: split '{split}' is not a list of sketches (shape {array.shape})")
+    return [_stroke_array(sketch, f"{path}: {split}[{index}]") for index, sketch in enumerate(array)]
 
 
 def simplify_raw_drawing(strokes: list[np.ndarray]) -> Drawing:

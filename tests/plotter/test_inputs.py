@@ -3,6 +3,8 @@ import json
 import numpy as np
 import pytest
 
+from sketchplot.errors import SketchplotError
+
 from sketchplot.model.quickdraw import drawing_to_stroke3, simplify_raw_drawing
 from sketchplot.plotter.inputs import InputError, load_drawings, read_ndjson
 from sketchplot.plotter.preview import write_preview
@@ -37,7 +39,7 @@ def test_npz_with_a_nan_sketch_is_refused(tmp_path):
     sketches = np.empty(1, dtype=object)
     sketches[0] = np.array([[0.0, np.nan, 1]])
     np.savez(path, test=sketches)
-    with pytest.raises(SketchError, match="NaN"):
+    with pytest.raises(SketchplotError, match="NaN"):
         load_drawings(path)
 
 
