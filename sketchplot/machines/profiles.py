@@ -15,6 +15,7 @@ drawing is never mirrored.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from sketchplot.errors import SketchplotError
 
 ORIGINS = ("bottom-left", "top-left", "bottom-right", "top-right")
 PEN_METHODS = ("servo", "z")
+MACHINE_SPACES = ("positive", "negative")
 
 
 class ProfileError(SketchplotError):
@@ -73,14 +75,25 @@ class MachineProfile:
     travel_feed: float = 6000.0  # mm/min, G0 runs at max_rate on GRBL; kept for info
     max_rate: tuple[float, float] = (8000.0, 8000.0)  # mm/min per axis ($110, $111)
     acceleration: tuple[float, float] = (1000.0, 1000.0)  # mm/s^2 per axis ($120, $121)
+    steps_per_mm: tuple[float, float] = (80.0, 80.0)  # $100, $101: one step is the smallest move
     junction_deviation: float = 0.01  # mm ($11)
     decimals: int = 2
     homing: bool = False
     soft_limits: bool = True
+    # Where GRBL's soft limits put the travel: "positive" (0..max travel, GRBL built with
+    # HOMING_FORCE_SET_ORIGIN) or "negative" (stock 1.1: machine zero at the home switches,
+    # travel -max..0, so the work area lies at or below 0).
+    machine_space: str = "positive"
     baud: int = 115200
     park: tuple[float, float] | None = None  # machine mm; None: (x_min, y_min)
     program_end: str = ""  # e.g. "M2"; empty for servo machines (M2 drops the pen)
     source: str = ""  # where it was loaded from
+
+    @property
+    def step_mm(self) -> float:
+        """The coarser axis's step: GRBL plans no block for a move shorter than a step, so a
+        shorter move is neither written nor counted on as a planner block."""
+        return 1.0 / min(self.steps_per_mm)
 
     @property
     def width(self) -> float:
@@ -198,41 +211,127 @@ def load_profile(name_or_path: str | os.PathLike | None = None) -> MachineProfil
 
 
 def profile_from_dict(data: dict, default_name: str = "custom", source: str = "") -> MachineProfile:
-    """Build and validate a profile from parsed TOML."""
+    """Build and validate a profile from parsed TOML: every value type-checked, finite and in
+    range, so a bad profile ends in one ProfileError naming the field, never in a traceback
+    or a number GRBL cannot take."""
+    where = source or default_name
     data = dict(data)
     pen_data = data.pop("pen", {})
-    known = {f.name for f in dataclasses.fields(MachineProfile)}
+    if not isinstance(pen_data, dict):
+        raise ProfileError(f"{where}: [pen] must be a table (method, up, down, settle_s, z_feed)")
+    known = {f.name for f in dataclasses.fields(MachineProfile)} - {"pen", "source"}
     unknown = set(data) - known
     if unknown:
-        raise ProfileError(f"{source or default_name}: unknown profile keys: {', '.join(sorted(unknown))}")
+        raise ProfileError(f"{where}: unknown profile keys: {', '.join(sorted(unknown))}")
     pen_known = {f.name for f in dataclasses.fields(PenConfig)}
     if set(pen_data) - pen_known:
-        raise ProfileError(
-            f"{source or default_name}: unknown [pen] keys: {', '.join(sorted(set(pen_data) - pen_known))}"
-        )
-    for key in ("max_rate", "acceleration", "park"):
-        if key in data:
-            data[key] = tuple(float(v) for v in data[key])
+        raise ProfileError(f"{where}: unknown [pen] keys: {', '.join(sorted(set(pen_data) - pen_known))}")
     data.setdefault("name", default_name)
-    try:
-        profile = MachineProfile(**data, pen=PenConfig(**pen_data), source=source)
-    except TypeError as exc:
-        raise ProfileError(f"{source or default_name}: {exc}") from None
+    values = {key: _typed(where, key, _FIELD_KINDS[key], value) for key, value in data.items()}
+    pen_values = {key: _typed(where, f"pen.{key}", _PEN_KINDS[key], value) for key, value in pen_data.items()}
+    profile = MachineProfile(**values, pen=PenConfig(**pen_values), source=source)
     _validate(profile)
     return profile
 
 
+MAX_MAGNITUDE = 1e6  # mm, mm/min, mm/s^2, steps/mm: far beyond any plotter, and G-code numbers stay short
+
+_FIELD_KINDS = {
+    "name": str, "description": str, "origin": str, "paper": str, "program_end": str, "machine_space": str,
+    "x_min": float, "x_max": float, "y_min": float, "y_max": float, "draw_feed": float, "travel_feed": float,
+    "junction_deviation": float, "max_rate": "pair", "acceleration": "pair", "steps_per_mm": "pair", "park": "pair",
+    "decimals": int, "baud": int, "landscape": bool, "homing": bool, "soft_limits": bool,
+}
+_PEN_KINDS = {"method": str, "up": float, "down": float, "settle_s": float, "z_feed": float}
+_KIND_WORDS = {str: "a string", float: "a number", int: "an integer", bool: "true or false", "pair": "a list of two numbers"}
+
+
+def _typed(where: str, key: str, kind, value):
+    """``value`` as ``kind`` (str, float, int, bool or "pair"), or a ProfileError naming ``key``."""
+    def refuse(problem: str = ""):
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ProfileError(f"{where}: {key} must be {problem or _KIND_WORDS[kind]}, not {shown}")
+
+    def number(item) -> float:
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            refuse()
+        if not math.isfinite(item) or abs(item) > MAX_MAGNITUDE:
+            refuse(f"a finite number of magnitude at most {MAX_MAGNITUDE:g}")
+        return float(item)
+
+    if kind == "pair":
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            refuse()
+        return tuple(number(item) for item in value)
+    if kind is float:
+        return number(value)
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            refuse()
+        return value
+    if not isinstance(value, kind):
+        refuse()
+    return value
+
+
 def _validate(p: MachineProfile) -> None:
     where = p.source or p.name
+    if not p.name.strip():
+        raise ProfileError(f"{where}: name must not be empty")
     if p.x_max <= p.x_min or p.y_max <= p.y_min:
-        raise ProfileError(f"{where}: empty work area")
+        raise ProfileError(f"{where}: empty work area (x_max must exceed x_min and y_max must exceed y_min)")
     if p.origin not in ORIGINS:
         raise ProfileError(f"{where}: origin must be one of {', '.join(ORIGINS)}")
-    if p.pen.method not in PEN_METHODS:
-        raise ProfileError(f"{where}: pen.method must be 'servo' or 'z'")
-    if p.draw_feed <= 0 or min(p.max_rate) <= 0 or min(p.acceleration) <= 0:
-        raise ProfileError(f"{where}: feeds, rates and accelerations must be positive")
+    if p.machine_space not in MACHINE_SPACES:
+        raise ProfileError(f"{where}: machine_space must be 'positive' or 'negative'")
+    if p.soft_limits and p.machine_space == "positive" and min(p.x_min, p.y_min) < 0:
+        raise ProfileError(f"{where}: machine_space = 'positive': GRBL's soft limits allow 0..max travel, so x_min and y_min must be >= 0")
+    if p.soft_limits and p.machine_space == "negative" and max(p.x_max, p.y_max) > 0:
+        raise ProfileError(f"{where}: machine_space = 'negative' (stock GRBL): soft limits allow -max travel..0, so x_max and y_max must be <= 0")
+    for key in ("draw_feed", "travel_feed", "max_rate", "acceleration", "steps_per_mm"):
+        if min(_as_tuple(getattr(p, key))) <= 0:
+            raise ProfileError(f"{where}: {key} must be positive")
+    if p.junction_deviation < 0:
+        raise ProfileError(f"{where}: junction_deviation must be >= 0")
     if not 0 <= p.decimals <= 5:
         raise ProfileError(f"{where}: decimals must be 0..5")
+    if not 0 < p.baud <= 10_000_000:
+        raise ProfileError(f"{where}: baud must be a positive rate such as 115200")
     if p.park is not None and not p.contains(*p.park):
         raise ProfileError(f"{where}: park position {p.park} is outside the work area")
+    _validate_pen(where, p.pen)
+    _validate_program_end(where, p.program_end)
+
+
+def _as_tuple(value) -> tuple:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _validate_pen(where: str, pen: PenConfig) -> None:
+    if pen.method not in PEN_METHODS:
+        raise ProfileError(f"{where}: pen.method must be 'servo' or 'z'")
+    if pen.up == pen.down:
+        raise ProfileError(f"{where}: pen.up and pen.down must differ (both {pen.up:g})")
+    if pen.method == "servo" and min(pen.up, pen.down) < 0:
+        raise ProfileError(f"{where}: pen.up and pen.down are servo S values and must be >= 0")
+    if pen.settle_s < 0:
+        raise ProfileError(f"{where}: pen.settle_s must be >= 0")
+    if pen.z_feed <= 0:
+        raise ProfileError(f"{where}: pen.z_feed must be positive")
+
+
+def _validate_program_end(where: str, text: str) -> None:
+    """``program_end`` goes into every G-code file as it is: one short G-code line, no motion."""
+    from sketchplot.gcode.reader import GCodeError, parse_line
+
+    if not text:
+        return
+    if not (text.isascii() and text.isprintable()) or any(c in text for c in "?!~();$") or len(text) > 79:
+        raise ProfileError(f"{where}: program_end must be one short line of plain G-code, e.g. \"M2\", not {text[:40]!r}")
+    try:
+        block = parse_line(text)
+    except GCodeError as exc:
+        raise ProfileError(f"{where}: program_end {text!r} is not valid G-code ({exc.reason})") from None
+    if block is not None and any(letter in "XYZIJKR" for letter, _ in block.words):
+        raise ProfileError(f"{where}: program_end {text!r} must not move the machine")
