@@ -665,6 +665,41 @@ def complete(partial, class_name, count, temp, pen_temperature, seed, model_path
                title=f"{count} ending(s) of {partial} as {class_name} at temperature {temp:g}", **page)
 
 
+def _score_help() -> str:
+    from sketchplot.model.scoring import FIELDS
+
+    lines = ["Score SAMPLES as drawings of CLASS with the project's sketch classifier; prints JSON.",
+             "",
+             "SAMPLES: a `sample -o` file (key 'sketches'), a sketch-rnn npz (--split) or an ndjson file.",
+             "Without --reference: recognisability and statistics only. Fields:", ""]
+    return "\n".join(lines) + "\n\b\n" + "\n".join(f"{name}: {text}" for name, text in FIELDS.items())
+
+
+@cli.command(help=_score_help())
+@click.argument("samples_path", metavar="SAMPLES", type=click.Path(exists=True, dir_okay=False))
+@click.option("--class", "class_name", required=True, help="The class the sketches should show.")
+@click.option("--reference", "reference_path", type=click.Path(exists=True, dir_okay=False),
+              help="Real drawings of CLASS (.npz or .ndjson) for FID and KID.")
+@click.option("--split", help="npz split of SAMPLES (default: 'sketches' if present, else test).")
+@click.option("--reference-split", default="test", show_default=True, help="npz split of the reference.")
+def score(samples_path, class_name, split, reference_path, reference_split):
+    import json
+
+    from sketchplot.model.classifier import load_classifier
+    from sketchplot.model.scoring import read_sketch_file, reference_warning
+    from sketchplot.model.scoring import score as score_sketches
+
+    classifier = load_classifier()
+    classifier.class_index(class_name)
+    samples = read_sketch_file(samples_path, split)
+    reference = read_sketch_file(reference_path, reference_split) if reference_path else None
+    report = score_sketches(samples.sketches, class_name, reference.sketches if reference else None,
+                            cap=samples.cap, classifier=classifier, where=samples_path)
+    if reference and (warning := reference_warning(reference, report, classifier)):
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(json.dumps(report))
+
+
 def _write_output(path: str, write) -> None:
     """Create the folder and write; an unwritable path is a one-line error."""
     try:

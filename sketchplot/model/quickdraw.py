@@ -10,9 +10,11 @@ with epsilon 2).
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -79,24 +81,46 @@ def _stroke_array(value: object, where: str) -> np.ndarray:
     return value
 
 
-def read_npz(path: str | os.PathLike, split: str) -> list[np.ndarray]:
-    """All stroke-3 arrays (row 0 = absolute start) of one split of a sketch-rnn npz file.
-
-    Never runs code from the file: object arrays are rebuilt by an unpickler that knows only
-    numpy's array constructors, and every sketch is checked to be a finite (N, 3) array."""
-    path = Path(path)
+def _read_npz_array(path: Path, key: str) -> np.ndarray:
+    """One member of an npz file, with every way a bad file can fail turned into an InputError."""
     try:
         with zipfile.ZipFile(path) as archive:
             members = {name.removesuffix(".npy"): name for name in archive.namelist() if name.endswith(".npy")}
-            if split not in members:
-                raise InputError(f"{path}: no split '{split}' (has: {', '.join(members) or 'nothing'})")
-            array = _read_npy_member(archive, members[split])
+            if key not in members:
+                raise InputError(f"{path}: no split '{key}' (has: {', '.join(members) or 'nothing'})")
+            return _read_npy_member(archive, members[key])
     except InputError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, zipfile.LargeZipFile) as exc:
         raise InputError(f"{path}: cannot read npz file: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - a crafted pickle can raise anything; it is the file's fault
         raise InputError(f"{path}: cannot read npz file: {type(exc).__name__}: {exc}") from None
+
+
+def npz_members(path: str | os.PathLike) -> list[str]:
+    """The arrays an npz file holds (its splits), without reading them."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return [name.removesuffix(".npy") for name in archive.namelist() if name.endswith(".npy")]
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise InputError(f"{path}: cannot read npz file: {exc}") from None
+
+
+def read_npz_scalar(path: str | os.PathLike, key: str) -> float:
+    """A single number stored in an npz file (such as the length cap of sampled sketches)."""
+    array = _read_npz_array(Path(path), key)
+    if array.shape != () or array.dtype.kind not in "biuf" or not np.isfinite(array):
+        raise InputError(f"{path}: '{key}' is not a single finite number")
+    return float(array)
+
+
+def read_npz(path: str | os.PathLike, split: str) -> list[np.ndarray]:
+    """All stroke-3 arrays (row 0 = absolute start) of one split of a sketch-rnn npz file.
+
+    Never runs code from the file: object arrays are rebuilt by an unpickler that knows only
+    numpy's array constructors, and every sketch is checked to be a finite (N, 3) array."""
+    path = Path(path)
+    array = _read_npz_array(path, split)
     if array.ndim not in (1, 3):
         raise InputError(f"{path}: split '{split}' is not a list of sketches (shape {array.shape})")
     return [_stroke_array(sketch, f"{path}: {split}[{index}]") for index, sketch in enumerate(array)]
@@ -107,7 +131,10 @@ def simplify_raw_drawing(strokes: list[np.ndarray]) -> Drawing:
     the longest side to 255, Ramer-Douglas-Peucker with epsilon 2 (shapely's simplify)."""
     allpoints = np.concatenate(strokes)
     origin = complex(allpoints.real.min(), allpoints.imag.min())
-    size = max(np.ptp(allpoints.real), np.ptp(allpoints.imag))
+    with np.errstate(over="ignore", invalid="ignore"):
+        size = max(np.ptp(allpoints.real), np.ptp(allpoints.imag))
+    if not np.isfinite(origin) or not np.isfinite(size):
+        raise InputError("coordinates too large to scale (their extent overflows)")
     scale = RAW_LONGEST_SIDE / size if size > 0 else 1.0
     scaled = [(s - origin) * scale for s in strokes]
     result = []
@@ -125,20 +152,43 @@ def simplify_raw_drawing(strokes: list[np.ndarray]) -> Drawing:
     return result
 
 
-def parse_ndjson_drawing(record: dict, where: str) -> Drawing:
-    """One ndjson record -> drawing; raw records (strokes with a time list) are simplified."""
+def _coordinates(values: object) -> np.ndarray:
+    """One coordinate list of an ndjson stroke as a 1-D float array."""
+    if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError("a coordinate list is not a list of numbers")
+    return np.asarray(values, dtype=float)
+
+
+def parse_ndjson_drawing(record: object, where: str) -> Drawing:
+    """One ndjson record -> drawing; raw records (strokes with a time list) are simplified.
+
+    Each stroke is ``[xs, ys]`` or ``[xs, ys, ts]`` of equally long lists of numbers."""
     try:
+        if not isinstance(record, dict) or not isinstance(record.get("drawing"), list):
+            raise ValueError("no 'drawing' list")
         strokes = record["drawing"]
-        polylines = [np.asarray(s[0], float) + 1j * np.asarray(s[1], float) for s in strokes]
-        is_raw = any(len(s) >= 3 for s in strokes)
-    except (KeyError, TypeError, IndexError, ValueError) as exc:
+        if not all(isinstance(s, list) and len(s) in (2, 3) for s in strokes):
+            raise ValueError("a stroke is not [xs, ys] or [xs, ys, times]")
+        polylines = []
+        for s in strokes:
+            xs, ys = _coordinates(s[0]), _coordinates(s[1])
+            if len(xs) != len(ys):
+                raise ValueError(f"a stroke has {len(xs)} x but {len(ys)} y coordinates")
+            polylines.append(xs + 1j * ys)
+        is_raw = any(len(s) == 3 for s in strokes)
+    except (ValueError, OverflowError) as exc:
         raise InputError(f"{where}: not a Quick, Draw! drawing record ({exc})") from None
     polylines = [p for p in polylines if p.size]
     if not polylines:
         raise InputError(f"{where}: empty sketch (no points)")
     if not all(np.all(np.isfinite(p)) for p in polylines):
         raise InputError(f"{where}: NaN or infinite coordinate")
-    return simplify_raw_drawing(polylines) if is_raw else polylines
+    if not is_raw:
+        return polylines
+    try:
+        return simplify_raw_drawing(polylines)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
 
 
 def drawing_to_stroke3(drawing: Drawing) -> np.ndarray:

@@ -1,0 +1,196 @@
+"""Score a set of sketches the way the field does: would the classifier recognise them as the
+intended class (Sketch-a-Net's "Rec"), how far their classifier features are from real
+drawings' (FID, KID), and whether their size and shape statistics match people's.
+
+Numbers a model change is judged by; loss alone is not (a model can win on NLL and draw
+worse). Deterministic: the same sketches give the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sketchplot.errors import SketchplotError
+from sketchplot.model.classifier import (
+    SketchClassifier,
+    frechet_distance,
+    kernel_inception_distance,
+    load_classifier,
+    sketch_points,
+)
+from sketchplot.model.data import drop_start_row
+from sketchplot.model.quickdraw import drawing_to_stroke3, npz_members, parse_ndjson_drawing, read_npz, read_npz_scalar
+
+SAMPLES_KEY = "sketches"  # `sample -o` files: stroke-3 from the origin
+CAP_KEY = "max_len"  # `sample -o` files: the length cap the sketches were drawn under
+TINY_EXTENT = 5.0  # data units (Quick, Draw! pixels, longest side about 255)
+MAX_NDJSON_BYTES = 256 * 2**20
+
+FIELDS = {
+    "n": "number of sketches scored",
+    "class": "the intended class",
+    "recognizability": "share whose top-1 classifier class is the intended class",
+    "top5": "share with the intended class among the classifier's top 5",
+    "mean_prob": "mean classifier probability of the intended class",
+    "confused_with": "the classes most often predicted instead, with their shares",
+    "fid": "Frechet distance of classifier features to the reference drawings (lower is closer)",
+    "kid": "kernel (cubic polynomial MMD) distance of the same features, unbiased (about 0 = same)",
+    "points_mean": "mean points per sketch (points_median: the median)",
+    "strokes_mean": "mean strokes per sketch (strokes_median: the median)",
+    "at_cap": "share of sketches at the model's length cap (when the file records the cap)",
+    "degenerate": "share with fewer than 2 points or a bounding box under 5 data units",
+    "reference": "the same statistics for the reference drawings",
+}
+
+
+class ScoreError(SketchplotError):
+    """Sketches or a reference that cannot be scored."""
+
+
+@dataclass(frozen=True)
+class SketchFile:
+    """Sketches as stroke-3 from the origin, and the length cap they were drawn under, if known."""
+
+    sketches: list[np.ndarray]
+    cap: int | None
+    class_hint: str | None  # the class the file names (ndjson 'word', file stem)
+
+
+def read_sketch_file(path: str | Path, split: str | None = None) -> SketchFile:
+    """A `sample -o` npz (key ``sketches``), a sketch-rnn npz split (row 0 dropped: it is the
+    absolute start point) or a Quick, Draw! ndjson file."""
+    path = Path(path)
+    if path.suffix.lower() == ".ndjson":
+        return _read_ndjson(path)
+    members = npz_members(path)
+    if split is None and SAMPLES_KEY in members:
+        sketches = [np.asarray(s, np.float32) for s in read_npz(path, SAMPLES_KEY)]
+        cap = _read_cap(path) if CAP_KEY in members else None
+        return SketchFile(sketches, cap, path.stem)
+    split = split or "test"
+    sketches = [drop_start_row(np.asarray(s, np.float32)) for s in read_npz(path, split)]
+    return SketchFile(sketches, None, path.stem)
+
+
+def _read_cap(path: Path) -> int | None:
+    value = read_npz_scalar(path, CAP_KEY)
+    return int(value) if value > 0 else None
+
+
+def _read_ndjson(path: Path) -> SketchFile:
+    try:
+        if path.stat().st_size > MAX_NDJSON_BYTES:
+            raise ScoreError(f"{path}: larger than {MAX_NDJSON_BYTES // 2**20} MiB")
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScoreError(f"cannot read {path}: {exc}") from None
+    sketches, words = [], set()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise ScoreError(f"{path}:{number}: not JSON ({type(exc).__name__})") from None
+        if not isinstance(record, dict):
+            raise ScoreError(f"{path}:{number}: not a Quick, Draw! drawing record")
+        sketches.append(drawing_to_stroke3(parse_ndjson_drawing(record, f"{path}:{number}"))[1:])
+        if isinstance(record.get("word"), str):
+            words.add(record["word"])
+    return SketchFile(sketches, None, words.pop() if len(words) == 1 else path.stem)
+
+
+def sketch_statistics(sketch: np.ndarray) -> tuple[int, int, float]:
+    """Points (rows of stroke-3 from the origin), strokes, longest side of the bounding box."""
+    if len(sketch) == 0:
+        return 0, 0, 0.0
+    points, _ = sketch_points(sketch)
+    strokes = int(np.sum(sketch[:, 2] > 0.5) + (sketch[-1, 2] <= 0.5))
+    return len(sketch), strokes, float(np.max(np.ptp(points, axis=0)))
+
+
+def _counts(sketches: list[np.ndarray]) -> dict:
+    stats = np.array([sketch_statistics(s) for s in sketches], dtype=float).reshape(-1, 3)
+    points, strokes, extent = stats.T
+    return {
+        "points_mean": round(float(points.mean()), 2),
+        "points_median": float(np.median(points)),
+        "strokes_mean": round(float(strokes.mean()), 2),
+        "strokes_median": float(np.median(strokes)),
+        "degenerate": round(float(np.mean((points + 1 < 2) | (extent < TINY_EXTENT))), 4),
+    }
+
+
+def _check_finite(sketches: list[np.ndarray], where: str) -> None:
+    for index, sketch in enumerate(sketches):
+        if not np.all(np.isfinite(sketch)):
+            raise ScoreError(f"{where}: sketch {index} has NaN or infinite offsets")
+
+
+def class_scores(probabilities: np.ndarray, target: int, classes: list[str]) -> dict:
+    """Recognisability, top-5, mean probability and the most frequent wrong answers."""
+    ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :5]
+    top1 = ranked[:, 0]
+    wrong, counts = np.unique(top1[top1 != target], return_counts=True)
+    order = np.argsort(-counts, kind="stable")[:3]
+    return {
+        "recognizability": round(float(np.mean(top1 == target)), 4),
+        "top5": round(float(np.mean((ranked == target).any(axis=1))), 4),
+        "mean_prob": round(float(probabilities[:, target].mean()), 4),
+        "confused_with": {classes[wrong[i]]: round(counts[i] / len(top1), 4) for i in order},
+    }
+
+
+def score(
+    sketches: list[np.ndarray],
+    class_name: str,
+    reference: list[np.ndarray] | None = None,
+    cap: int | None = None,
+    classifier: SketchClassifier | None = None,
+    where: str = "samples",
+) -> dict:
+    """The evaluator's report on ``sketches`` (stroke-3 from the origin) as drawings of
+    ``class_name``; FID and KID only against a ``reference`` set of real drawings."""
+    if not sketches:
+        raise ScoreError(f"{where}: no sketches to score")
+    _check_finite(sketches, where)
+    classifier = classifier or load_classifier()
+    target = classifier.class_index(class_name)
+    prediction = classifier.predict(sketches)
+    report = {"n": len(sketches), "class": classifier.classes[target]}
+    report |= class_scores(prediction.probabilities, target, classifier.classes)
+    if reference is not None:
+        if len(reference) < 2:
+            raise ScoreError("the reference needs at least 2 drawings")
+        _check_finite(reference, "reference")
+        real = classifier.predict(reference)
+        comparable = len(sketches) >= 2
+        report["fid"] = round(frechet_distance(prediction.features, real.features), 3) if comparable else None
+        report["kid"] = round(kernel_inception_distance(prediction.features, real.features), 4) if comparable else None
+    report |= _counts(sketches)
+    lengths = np.array([len(s) for s in sketches])
+    report["at_cap"] = round(float(np.mean(lengths >= cap)), 4) if cap else None
+    if reference is not None:
+        report["reference"] = {"n": len(reference)} | class_scores(real.probabilities, target, classifier.classes)
+        report["reference"] |= _counts(reference)
+    return report
+
+
+def reference_warning(reference: SketchFile, report: dict, classifier: SketchClassifier) -> str | None:
+    """Why the reference may not be drawings of the scored class, or None."""
+    hint = reference.class_hint
+    if hint:
+        try:
+            named = classifier.classes[classifier.class_index(hint)]
+        except SketchplotError:
+            named = None
+        if named and named != report["class"]:
+            return f"the reference looks like '{named}' drawings, not '{report['class']}'"
+    rec = report.get("reference", {}).get("recognizability", 1.0)
+    if rec < 0.05:
+        return f"only {rec:.0%} of the reference drawings are recognised as '{report['class']}'"
+    return None
