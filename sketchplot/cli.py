@@ -111,6 +111,7 @@ def plot(input_path, split, indices, limit, grid, paper, landscape, margin, gutt
          simplify_tolerance, reloop, reloop_tolerance):
     """Lay out sketches from INPUT (.npz, .ndjson, .svg), optimise, write G-code and/or a preview."""
 
+    from sketchplot.atomic import atomic_write_text
     from sketchplot.gcode.estimate import estimate_gcode
     from sketchplot.gcode.writer import write_gcode
     from sketchplot.plotter.inputs import load_drawings
@@ -144,9 +145,9 @@ def plot(input_path, split, indices, limit, grid, paper, landscape, margin, gutt
         click.echo(f"preview: {preview_path}")
     if gcode_path:
         try:
-            Path(gcode_path).write_text(gcode, encoding="ascii")
+            atomic_write_text(gcode_path, gcode, encoding="ascii")
         except OSError as exc:
-            raise SketchplotError(f"cannot write G-code {gcode_path}: {exc.strerror}") from None
+            raise SketchplotError(f"cannot write G-code {gcode_path}: {exc.strerror or exc}") from None
         click.echo(f"G-code: {gcode_path} ({gcode.count(chr(10))} lines)")
         click.echo(estimate_gcode(gcode, profile).describe())
 
@@ -295,11 +296,11 @@ def train(classes, data_paths, config_path, out_dir, resume, toy, max_steps, dev
 
 @cli.command()
 @click.argument("class_name", metavar="CLASS")
-@click.option("-n", "count", type=click.IntRange(min=1), default=16, show_default=True, help="Number of sketches.")
+@click.option("-n", "count", type=click.IntRange(1, 10_000), default=16, show_default=True, help="Number of sketches.")
 @click.option("--temp", "temperature", type=float, default=0.5, show_default=True, help="Sampling temperature.")
 @click.option("--pen-temp", "pen_temperature", type=float, default=PEN_TEMPERATURE, show_default=True,
               help="Temperature of the pen state alone; equal to --temp is Sketch-RNN's rule (longer sketches).")
-@click.option("--seed", type=int, help="Random seed (reproducible output).")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed (reproducible output).")
 @click.option("--model", "model_path", help="Model directory, Magenta .gen.json, or installed model name.")
 @click.option("--max-len", type=click.IntRange(min=1), help="Maximum points per sketch (default: the model's).")
 @click.option("-o", "out_path", type=click.Path(dir_okay=False), help="Write sketches to OUT.npz (key 'sketches').")
@@ -317,23 +318,22 @@ def sample(class_name, count, temperature, pen_temperature, seed, model_path, ma
                             class_index=index, max_len=max_len or info.max_seq_len,
                             pen_temperature=pen_temperature)
     points = np.mean([len(s) for s in sketches])
+    page = None
+    if preview_path:  # laid out before anything is written: a failure leaves no output
+        from sketchplot.plotter.pipeline import plot_page
+        from sketchplot.plotter.strokes import from_origin
+
+        page = plot_page([from_origin(s) for s in sketches if len(s)]).document
     click.echo(f"{count} {class_name} sketch(es), temperature {temperature:g}, mean {points:.1f} points")
     if out_path:
         array = np.empty(len(sketches), dtype=object)
         array[:] = sketches
-        try:
-            with open(out_path, "wb") as f:
-                np.savez(f, sketches=array)
-        except OSError as exc:
-            raise SketchplotError(f"cannot write {out_path}: {exc.strerror}") from None
+        _write_output(out_path, lambda path: _save_npz(path, sketches=array))
         click.echo(f"sketches: {out_path}")
-    if preview_path:
-        from sketchplot.plotter.pipeline import plot_page
+    if page is not None:
         from sketchplot.plotter.preview import write_preview
-        from sketchplot.plotter.strokes import from_origin
 
-        drawable = [from_origin(s) for s in sketches if len(s)]
-        write_preview(plot_page(drawable).document, preview_path)
+        write_preview(page, preview_path)
         click.echo(f"preview: {preview_path}")
 
 
@@ -383,7 +383,7 @@ def models():
             click.echo(f"{entry.name:<16} {entry.origin:<8} UNREADABLE: {entry.error}")
             continue
         nll = entry.info.metrics.get("test_nll")
-        if isinstance(nll, dict) and nll:  # per class
+        if isinstance(nll, dict) and nll and all(isinstance(v, (int, float)) for v in nll.values()):  # per class
             nll = sum(nll.values()) / len(nll)
         extra = f"  test NLL {nll:.3f}" if isinstance(nll, (int, float)) else ""
         if getattr(entry.info.model, "conditional", False):
@@ -424,6 +424,7 @@ def _draw_page(sketches, *, title: str, job_name: str, grid, machine, paper, mar
     write the G-code and preview and plot on PORT, as ``draw`` does for every drawing command."""
     import numpy as np
 
+    from sketchplot.atomic import atomic_write_text
     from sketchplot.config import load_defaults
     from sketchplot.gcode.estimate import estimate_gcode
     from sketchplot.gcode.writer import write_gcode
@@ -449,7 +450,7 @@ def _draw_page(sketches, *, title: str, job_name: str, grid, machine, paper, mar
     if port and not gcode_path:
         gcode_path = _job_path(job_name)
     if gcode_path:
-        _write_output(gcode_path, lambda path: Path(path).write_text(gcode, encoding="ascii"))
+        _write_output(gcode_path, lambda path: atomic_write_text(path, gcode, encoding="ascii"))
     estimate = estimate_gcode(gcode, profile)
     click.echo(f"{title} on {profile.name}")
     click.echo(estimate.describe())
@@ -479,7 +480,7 @@ def _draw_page(sketches, *, title: str, job_name: str, grid, machine, paper, mar
 @click.option("--pen-temp", "pen_temperature", type=float, default=PEN_TEMPERATURE, show_default=True,
               help="Temperature of the pen state alone; equal to --temp is Sketch-RNN's rule (longer sketches).")
 @click.option("-n", "count", type=click.IntRange(1, 400), default=1, show_default=True, help="Number of sketches.")
-@click.option("--seed", type=int, default=None, help="Random seed: the same seed draws the same sketches.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed: the same seed draws the same sketches.")
 @click.option("--model", "model_path", default=None, help="Model directory or Magenta .gen.json (default: shipped).")
 @_page_options
 def draw(class_name, temp, pen_temperature, count, seed, model_path, **page):
@@ -509,7 +510,8 @@ def _latent_options(command):
                      help="Sampling temperature (0.01-2); low keeps closer to the code's sketch."),
         click.option("--pen-temp", "pen_temperature", type=float, default=PEN_TEMPERATURE, show_default=True,
                      help="Temperature of the pen state alone."),
-        click.option("--seed", type=int, default=None, help="Random seed: the same seed draws the same sketches."),
+        click.option("--seed", type=click.IntRange(min=0), default=None,
+                     help="Random seed: the same seed draws the same sketches."),
         click.option("--model", "model_path", default=None,
                      help="Conditional model (name or directory; default: an installed one that knows the inputs)."),
         click.option("--split", default="test", show_default=True, help="Split of .npz inputs."),
@@ -623,7 +625,7 @@ def analogy(first, second, third, count, temp, pen_temperature, seed, model_path
 @click.option("-t", "--temp", type=float, default=0.5, show_default=True, help="Sampling temperature (0.01-2).")
 @click.option("--pen-temp", "pen_temperature", type=float, default=PEN_TEMPERATURE, show_default=True,
               help="Temperature of the pen state alone.")
-@click.option("--seed", type=int, default=None, help="Random seed: the same seed draws the same sketches.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed: the same seed draws the same sketches.")
 @click.option("--model", "model_path", default=None, help="Model (default: the one that draws CLASS).")
 @click.option("--split", default="test", show_default=True, help="Split of an .npz input.")
 @click.option("--strokes", "keep_strokes", type=click.IntRange(min=1),
@@ -682,14 +684,16 @@ def _score_help() -> str:
               help="Real drawings of CLASS (.npz or .ndjson) for FID and KID.")
 @click.option("--split", help="npz split of SAMPLES (default: 'sketches' if present, else test).")
 @click.option("--reference-split", default="test", show_default=True, help="npz split of the reference.")
-def score(samples_path, class_name, split, reference_path, reference_split):
+@click.option("--classifier", "classifier_dir", type=click.Path(exists=True, file_okay=False),
+              help="A classifier folder of your own (default: the shipped one).")
+def score(samples_path, class_name, split, reference_path, reference_split, classifier_dir):
     import json
 
     from sketchplot.model.classifier import load_classifier
     from sketchplot.model.scoring import read_sketch_file, reference_warning
     from sketchplot.model.scoring import score as score_sketches
 
-    classifier = load_classifier()
+    classifier = load_classifier(classifier_dir)
     classifier.class_index(class_name)
     samples = read_sketch_file(samples_path, split)
     reference = read_sketch_file(reference_path, reference_split) if reference_path else None
@@ -707,6 +711,16 @@ def _write_output(path: str, write) -> None:
         write(path)
     except OSError as exc:
         raise SketchplotError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _save_npz(path: str, **arrays) -> None:
+    """``np.savez`` whole or not at all."""
+    import numpy as np
+
+    from sketchplot.atomic import atomic_open
+
+    with atomic_open(path, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def _job_path(class_name: str) -> str:

@@ -158,7 +158,11 @@ class SketchClassifier:
         for index, cls in enumerate(self.classes):
             if cls.lower().replace(" ", "_") == key:
                 return index
-        raise ClassifierError(f"the classifier does not know the class '{name}'")
+        import difflib
+
+        close = difflib.get_close_matches(key, [c.lower().replace(" ", "_") for c in self.classes], n=3, cutoff=0.6)
+        hint = f" (did you mean: {', '.join(close)}?)" if close else ""
+        raise ClassifierError(f"unknown class '{name}'{hint}")
 
     def forward(self, images: np.ndarray) -> Prediction:
         """Rasters (N, size, size) -> probabilities and features, in batches."""
