@@ -1,88 +1,114 @@
-"""Figures for MODELS.md: test NLL of a model vs Magenta's reference models, sample statistics,
-and 16-sample previews per class.
+"""The model card's quality table: for every shipped model and class, what the evaluator says
+of its samples at temperatures 0.25, 0.5 and 1.0, beside the real test drawings and Google's
+Sketch-RNN models (../shared/data/pretrained, sampled through our Magenta loader with their own
+rule: the pen cooled with the same temperature), and the test NLL.
 
-For each class: our model's test NLL (offset + pen, per real point, in units of the class
-file's train std) next to the Magenta sketch-rnn-js model's on the same test split; and 200
-samples at temperature 0.5 compared with the test data: mean points, mean strokes and the
-fraction that ran to the length cap (a model that rarely samples the end state scribbles on).
-Writes ``docs/models/<class>.svg`` (16 samples at temperature 0.5) and prints markdown.
+    python bench/model_card.py [--n 500] [--classes cat dog] [--json docs/models/model_card.json]
 
-    python bench/model_card.py [--model sketchplot/model/shipped/quickdraw9] [--limit N]
+Each row: recognisability / top-5 / FID / KID against the class's real test drawings, mean
+points and strokes, share at the length cap. Seeds are fixed, so a rerun prints the same table.
+It also writes ``docs/models/<class>.svg``: the first 16 samples at temperature 0.5 of the first
+unconditional shipped model that draws the class.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from sketchplot.model.data import load_sketches, prepare
-from sketchplot.model.evaluate import evaluate_file
-from sketchplot.model.registry import load_any
-from sketchplot.model.sample import sample
-from sketchplot.plotter.pipeline import plot_page
-from sketchplot.plotter.preview import write_preview
-from sketchplot.plotter.strokes import from_origin
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sketchplot.model.classifier import load_classifier  # noqa: E402
+from sketchplot.model.config import PEN_TEMPERATURE  # noqa: E402
+from sketchplot.model.evaluate import evaluate_file  # noqa: E402
+from sketchplot.model.registry import available_models, class_index, is_labelled, load_any  # noqa: E402
+from sketchplot.model.sample import sample  # noqa: E402
+from sketchplot.model.scoring import read_sketch_file, score  # noqa: E402
+from sketchplot.plotter.pipeline import plot_page  # noqa: E402
+from sketchplot.plotter.preview import write_preview  # noqa: E402
+from sketchplot.plotter.strokes import from_origin  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "quickdraw"
-PRETRAINED = ROOT.parent / "shared" / "data" / "pretrained"
+SHARED = ROOT.parent / "shared" / "data"
+TEMPERATURES = (0.25, 0.5, 1.0)
+SEED = 0
 
 
-def stroke_stats(sketches: list[np.ndarray], cap: int) -> tuple[float, float, float]:
-    points = np.array([len(s) for s in sketches])
-    strokes = np.array([int((s[:, 2] > 0.5).sum()) for s in sketches])
-    return float(points.mean()), float(strokes.mean()), float((points >= cap).mean())
+def sources(classes: list[str] | None):
+    """(label, model path, class, index, pen rule) for every shipped model and class, then
+    Google's models for the same classes."""
+    rows = []
+    for entry in available_models():
+        if entry.origin != "shipped" or entry.info is None:
+            continue
+        for name in entry.classes:
+            if classes is None or name in classes:
+                index = class_index(entry.info, name, entry.name) if is_labelled(entry.info) else 0
+                rows.append((entry.name, entry.path, name, index, "ours"))
+    for name in sorted({r[2] for r in rows}):
+        google = SHARED / "pretrained" / f"{name}.gen.json"
+        if google.exists():
+            rows.append(("google", google, name, 0, "sketch-rnn"))
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(ROOT / "sketchplot" / "model" / "shipped" / "quickdraw9"))
-    parser.add_argument("--limit", type=int, default=None, help="test sketches per class (default: all)")
-    parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--temperature", type=float, default=0.5)
-    parser.add_argument("--previews", default=str(ROOT / "docs" / "models"))
+    parser.add_argument("--n", type=int, default=500)
+    parser.add_argument("--classes", nargs="*")
+    parser.add_argument("--temperatures", nargs="*", type=float, default=list(TEMPERATURES))
+    parser.add_argument("--json", type=Path, help="Also write every report here.")
+    parser.add_argument("--no-nll", action="store_true", help="Skip the test NLL column.")
+    parser.add_argument("--previews", type=Path, default=ROOT / "docs" / "models", help="Folder for <class>.svg.")
     args = parser.parse_args()
-    decoder, info = load_any(args.model)
-    Path(args.previews).mkdir(parents=True, exist_ok=True)
-    print(f"model: {args.model} ({', '.join(info.classes)}); temperature {args.temperature}\n")
-    print("| class | test sketches | ours NLL (offset + pen) | Magenta NLL (offset + pen) | ours - Magenta |")
-    print("|---|---|---|---|---|")
-    sample_rows = []
-    for index, name in enumerate(info.classes):
-        path = DATA / f"{name}.npz"
-        ours = evaluate_file(decoder, info.scale, path, class_index=index, max_seq_len=info.max_seq_len,
-                             limit=args.limit)
-        reference = PRETRAINED / f"{name}.gen.json"
-        if reference.exists():
-            magenta_decoder, magenta_info = load_any(reference)
-            theirs = evaluate_file(magenta_decoder, None, path, max_seq_len=info.max_seq_len, limit=args.limit)
-            magenta = f"{theirs.nll:.3f} ({theirs.offset_nll:.3f} + {theirs.pen_ce:.3f})"
-            delta = f"{ours.nll - theirs.nll:+.3f}"
-        else:
-            magenta, delta = "no reference model", ""
-        print(f"| {name} | {ours.n_sketches} | {ours.nll:.3f} ({ours.offset_nll:.3f} + {ours.pen_ce:.3f}) "
-              f"| {magenta} | {delta} |", flush=True)
 
-        test = prepare(load_sketches(path, "test"), info.max_seq_len)
-        start = time.perf_counter()
-        drawn = sample(decoder, args.samples, scale=info.scale, temperature=args.temperature, seed=index,
-                       class_index=index, max_len=info.max_seq_len)
-        seconds = time.perf_counter() - start
-        sample_rows.append((name, stroke_stats(test, info.max_seq_len), stroke_stats(drawn, info.max_seq_len), seconds))
-        page = plot_page([from_origin(s) for s in drawn[:16]], paper="200x200", landscape=None, margin_mm=5,
-                         grid=(4, 4), gutter_mm=4)
-        write_preview(page.document, Path(args.previews) / f"{name}.svg")
-
-    print(f"\n| class | data points / strokes | samples points / strokes | samples at the {info.max_seq_len}-point cap "
-          f"| {args.samples} samples took |")
-    print("|---|---|---|---|---|")
-    for name, data, drawn, seconds in sample_rows:
-        print(f"| {name} | {data[0]:.1f} / {data[1]:.1f} | {drawn[0]:.1f} / {drawn[1]:.1f} | {drawn[2]:.1%} "
-              f"| {seconds:.1f} s |")
+    classifier = load_classifier()
+    rows, real, previewed = [], {}, set()
+    started = time.time()
+    for label, path, name, index, rule in sources(args.classes):
+        data = SHARED / "quickdraw" / f"{name}.npz"
+        if name not in real:
+            real[name] = read_sketch_file(data, "test").sketches
+            report = score(real[name][: args.n], name, real[name], classifier=classifier)
+            rows.append({"model": "real test drawings", "class": name, "temperature": None, **report})
+        decoder, info = load_any(path)
+        nll = None
+        if not args.no_nll and not getattr(info.model, "conditional", False):
+            model_scale = None if rule == "sketch-rnn" else info.scale
+            nll = round(evaluate_file(decoder, model_scale, data, class_index=index).nll, 3)
+        for temperature in args.temperatures:
+            pen = temperature if rule == "sketch-rnn" else PEN_TEMPERATURE
+            sketches = sample(decoder, args.n, scale=info.scale, temperature=temperature, seed=SEED,
+                              class_index=index, max_len=info.max_seq_len, pen_temperature=pen)
+            report = score(sketches, name, real[name], cap=info.max_seq_len, classifier=classifier)
+            rows.append({"model": label, "class": name, "temperature": temperature, "nll": nll, **report})
+            unconditional = rule == "ours" and not getattr(info.model, "conditional", False)
+            if temperature == 0.5 and unconditional and name not in previewed and args.previews:
+                previewed.add(name)
+                args.previews.mkdir(parents=True, exist_ok=True)
+                page = plot_page([from_origin(s) for s in sketches[:16] if len(s)])
+                write_preview(page.document, args.previews / f"{name}.svg")
+            print(f"{label:<12} {name:<10} T={temperature:<4} rec {report['recognizability']:.2f} "
+                  f"FID {report['fid']:6.2f} ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
+    print("| class | model | T | rec | top-5 | FID | KID | points | strokes | at cap | test NLL |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        temperature = "" if r["temperature"] is None else f"{r['temperature']:g}"
+        at_cap = "" if r.get("at_cap") is None else f"{r['at_cap']:.3f}"
+        nll = "" if r.get("nll") is None else f"{r['nll']:.3f}"
+        print(f"| {r['class']} | {r['model']} | {temperature} | {r['recognizability']:.2f} | {r['top5']:.2f} | "
+              f"{r['fid']:.1f} | {r['kid']:.3f} | {r['points_mean']:.1f} | {r['strokes_mean']:.1f} | {at_cap} | {nll} |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    print(f"\n{args.n} samples per row, seed {SEED}; real row: the first {args.n} test drawings against "
+          f"all of them ({time.time() - started:.0f} s)", file=sys.stderr)
 
 
 if __name__ == "__main__":
+    np.seterr(all="ignore")
     main()
