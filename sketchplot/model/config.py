@@ -6,12 +6,28 @@ import alone costs over a second. Everything both sides share lives here.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 PEN_DRAW, PEN_LIFT, PEN_END = 0, 1, 2
 # Sampling temperature of the pen state alone (see sketchplot.model.sample for the measurement).
 PEN_TEMPERATURE = 1.0
+
+# What a model config may ask for: generous for any model one trains on a sketch data set, and
+# small enough that building or sampling it never costs more than a few GiB. Beyond them a
+# config is a corrupted or hostile file, not a bigger model.
+SIZE_LIMITS = {
+    "n_layer": (1, 64),
+    "n_head": (1, 64),
+    "n_embd": (1, 4096),
+    "block_size": (2, 4097),
+    "n_mixture": (1, 256),
+    "n_classes": (1, 10_000),
+    "latent_size": (0, 4096),
+    "encoder_layers": (0, 64),
+}
+CHOICES = {"sigma_activation": ("elu", "exp"), "pen_loss": ("ce", "focal"), "pen_head": ("independent", "joint")}
 
 
 @dataclass
@@ -43,8 +59,29 @@ class ModelConfig:
     absolute_position: bool = False
 
     def __post_init__(self):
-        if self.pen_head not in ("independent", "joint"):
-            raise ValueError(f"pen_head must be 'independent' or 'joint', not {self.pen_head!r}")
+        self.validate()
+
+    def validate(self) -> None:
+        """ValueError naming the first field out of type or range: a model file's config is
+        checked before anything is built from it (``n_layer = 10**6`` would take minutes)."""
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if spec.name in SIZE_LIMITS:
+                low, high = SIZE_LIMITS[spec.name]
+                if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                    raise ValueError(f"{spec.name} must be an integer from {low} to {high}, not {value!r}")
+            elif spec.name in CHOICES:
+                if value not in CHOICES[spec.name]:
+                    raise ValueError(f"{spec.name} must be one of {', '.join(CHOICES[spec.name])}, not {value!r}")
+            elif spec.type == "bool":
+                if not isinstance(value, bool):
+                    raise ValueError(f"{spec.name} must be true or false, not {value!r}")
+            elif not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{spec.name} must be a finite number >= 0, not {value!r}")
+        if self.dropout >= 1:
+            raise ValueError(f"dropout must be below 1, not {self.dropout!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
         if self.pen_head == "joint" and self.pen_loss != "ce":
             raise ValueError("the joint pen head trains with pen_loss 'ce' only")
 

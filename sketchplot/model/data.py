@@ -8,14 +8,13 @@ of all dx and dy of the training split, which the model file keeps to undo it wh
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from sketchplot.errors import SketchplotError
-from sketchplot.model.quickdraw import drawing_to_stroke3, parse_ndjson_drawing, read_npz
+from sketchplot.model.quickdraw import decode_ndjson_record, drawing_to_stroke3, ndjson_lines, parse_ndjson_drawing, read_npz
 
 
 class DataError(SketchplotError):
@@ -37,16 +36,9 @@ def load_sketches(path: str | Path, split: str = "train") -> list[np.ndarray]:
 def _load_ndjson(path: Path) -> list[np.ndarray]:
     """Quick, Draw! ndjson (simplified, or raw which gets Google's simplification)."""
     sketches = []
-    with path.open(encoding="utf-8") as lines:
-        for line_no, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                raise DataError(f"{path}:{line_no}: not a Quick, Draw! ndjson record") from None
-            drawing = parse_ndjson_drawing(record, f"{path}:{line_no}")
-            sketches.append(drawing_to_stroke3(drawing))
+    for line_no, line in ndjson_lines(path):
+        where = f"{path}:{line_no}"
+        sketches.append(drawing_to_stroke3(parse_ndjson_drawing(decode_ndjson_record(line, where), where)))
     return sketches
 
 

@@ -12,6 +12,7 @@ The interface the sampler and the evaluator use:
 - ``latent_size``: the size of the latent code z a conditional model reads (0: none);
 - ``new_cache(batch)``: an empty cache for incremental decoding of ``batch`` sequences,
   whose ``keep(rows)`` drops the others (the sampler drops sketches that have ended);
+- ``cache_bytes_per_sequence``: what one sequence's cache costs (the sampler batches by it);
 - ``forward(strokes, classes, cache=None) -> Mixture``: the next-point mixture after every
   input point of ``strokes`` (B, T, 5). Without a cache the T points are a whole sequence
   from its start; with one they continue what the cache holds, and are appended to it.
@@ -263,6 +264,11 @@ class TransformerDecoder:
         self.pen_embed, self.pos_embed, self.class_embed = (
             folded.array(name) for name in ("pen_embed.weight", "pos_embed.weight", "class_embed.weight"))
 
+    @property
+    def cache_bytes_per_sequence(self) -> int:
+        """Memory one sequence's key/value cache takes, for the sampler's batch size."""
+        return self.cfg.n_layer * 2 * self.block_size * self.cfg.n_embd * 4
+
     def new_cache(self, batch: int) -> KVCache:
         cfg = self.cfg
         return KVCache(cfg.n_layer, batch, cfg.n_head, cfg.n_embd // cfg.n_head, self.block_size)
@@ -391,6 +397,10 @@ class MagentaDecoder:
         self.bias = np.array(bias, dtype=np.float32)
         self.bias[2 * u : 3 * u] += MAGENTA_FORGET_BIAS
         self.out_w, self.out_b = np.asarray(out_w, dtype=np.float32), np.asarray(out_b, dtype=np.float32)
+
+    @property
+    def cache_bytes_per_sequence(self) -> int:
+        return 2 * self.n_units * 4
 
     def new_cache(self, batch: int) -> LSTMState:
         zeros = np.zeros((batch, self.n_units), dtype=np.float32)

@@ -203,3 +203,36 @@ def drawing_to_sketch(drawing: Drawing) -> np.ndarray:
     """Any drawing (an SVG's paths, an ndjson or npz drawing) -> what the models read: Google's
     treatment (longest side 255, RDP epsilon 2), stroke-3 starting at the origin (no start row)."""
     return drawing_to_stroke3(simplify_raw_drawing(list(drawing)))[1:]
+
+
+MAX_NDJSON_LINE_BYTES = 1 * 2**20  # a raw Quick, Draw! record of 10,000 points is about 200 KB
+
+
+def ndjson_lines(path: str | os.PathLike) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of each non-blank line of an ndjson file, read one bounded line at
+    a time: a line over ``MAX_NDJSON_LINE_BYTES`` is an ``InputError`` naming it."""
+    path = Path(path)
+    try:
+        with path.open("rb") as lines:
+            line_no = 0
+            while line := lines.readline(MAX_NDJSON_LINE_BYTES + 1):
+                line_no += 1
+                if len(line) > MAX_NDJSON_LINE_BYTES:
+                    raise InputError(f"{path}:{line_no}: line longer than {MAX_NDJSON_LINE_BYTES // 2**20} MiB")
+                if line.strip():
+                    yield line_no, line
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ndjson file: {exc.strerror or exc}") from None
+
+
+def decode_ndjson_record(line: bytes, where: str) -> object:
+    """One ndjson line's JSON; bad UTF-8, bad JSON or JSON nested too deeply for Python's
+    parser is an ``InputError``."""
+    try:
+        return json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{where}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: bad JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{where}: JSON nested too deeply") from None

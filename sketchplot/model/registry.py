@@ -10,7 +10,7 @@ A model may serve several classes (class-conditional); the class picks its index
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -19,15 +19,31 @@ from sketchplot.machines.profiles import user_config_dir
 from sketchplot.model.files import CONFIG_NAME, ModelFileError, ModelInfo, load_decoder, read_info
 
 
-@dataclass
 class ModelEntry:
-    """One installed model: where it lives and what it draws (``error`` if unreadable)."""
+    """One installed model: where it lives and, read on first use, what it draws.
 
-    name: str
-    path: Path
-    origin: str  # "user" or "shipped"
-    info: ModelInfo | None
-    error: str = ""
+    Listing needs only the folder's names; the config is read when a caller asks for
+    ``info`` (``error`` then says why it is unreadable), so one broken model costs nothing to
+    a command that never looks at it.
+    """
+
+    def __init__(self, name: str, path: Path, origin: str):
+        self.name, self.path, self.origin = name, path, origin  # origin: "user" or "shipped"
+
+    @cached_property
+    def _read(self) -> tuple[ModelInfo | None, str]:
+        try:
+            return read_info(self.path), ""
+        except ModelFileError as exc:
+            return None, str(exc)
+
+    @property
+    def info(self) -> ModelInfo | None:
+        return self._read[0]
+
+    @property
+    def error(self) -> str:
+        return self._read[1]
 
     @property
     def classes(self) -> list[str]:
@@ -43,20 +59,15 @@ def user_model_dir() -> Path:
 
 
 def _entries(folder: Path, origin: str) -> list[ModelEntry]:
-    if not folder.is_dir():
+    try:
+        paths = sorted(p for p in folder.iterdir() if (p / CONFIG_NAME).is_file() or p.suffix == ".zip")
+    except OSError:  # no such folder, or not readable: no models there
         return []
-    entries = []
-    for path in sorted(p for p in folder.iterdir() if (p / CONFIG_NAME).is_file() or p.suffix == ".zip"):
-        name = path.stem if path.suffix == ".zip" else path.name
-        try:
-            entries.append(ModelEntry(name, path, origin, read_info(path)))
-        except ModelFileError as exc:
-            entries.append(ModelEntry(name, path, origin, None, str(exc)))
-    return entries
+    return [ModelEntry(path.stem if path.suffix == ".zip" else path.name, path, origin) for path in paths]
 
 
 def available_models() -> list[ModelEntry]:
-    """User models first (they take precedence), then shipped ones."""
+    """User models first (they take precedence), then shipped ones; configs not read yet."""
     return _entries(user_model_dir(), "user") + _entries(shipped_model_dir(), "shipped")
 
 

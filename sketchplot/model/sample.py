@@ -25,6 +25,14 @@ END_POINT = np.array([0, 0, 0, 0, 1], dtype=np.float32)
 # Ended sketches leave the batch once they are this fraction of it: dropping a row copies its
 # cache, so rows go in groups rather than one by one.
 COMPACT_FRACTION = 0.75
+# Sketches are drawn in batches whose caches fit in this much memory (256 at a time for the
+# shipped models), so the memory of `sample -n 10000` does not grow with n.
+CACHE_BUDGET_BYTES = 256 * 2**20
+MAX_BATCH = 256
+
+
+class SampleError(SketchplotError):
+    """The model's output is not usable (NaN or infinite): its weights are corrupted."""
 
 
 def check_temperature(temperature: float) -> None:
@@ -88,15 +96,30 @@ def sample(
     the returned sketches include it unchanged. ``z``: latent codes of a conditional model,
     (n, latent_size), or one (latent_size,) for all n; without, a conditional model draws
     them from the prior N(0, I), as Sketch-RNN does to generate without an input sketch.
+    Batches of at most ``CACHE_BUDGET_BYTES`` of cache are drawn one after another from the
+    same random stream. A non-finite model output raises ``SampleError``.
     """
     check_temperature(temperature)
     check_temperature(pen_temperature)
     rng = np.random.default_rng(seed)
-    classes = np.full(n, class_index, dtype=np.int64)
     if z is None and decoder.latent_size:
         z = rng.standard_normal((n, decoder.latent_size), dtype=np.float32)
     if z is not None:
         z = np.ascontiguousarray(np.broadcast_to(np.asarray(z, dtype=np.float32), (n, np.shape(z)[-1])))
+    batch = max(1, min(MAX_BATCH, CACHE_BUDGET_BYTES // max(1, decoder.cache_bytes_per_sequence)))
+    sketches = []
+    for first in range(0, n, batch):
+        rows = slice(first, min(n, first + batch))
+        sketches += _sample_batch(decoder, rows.stop - rows.start, scale, temperature, pen_temperature, rng,
+                                  class_index, max_len, prefix, None if z is None else z[rows])
+    return sketches
+
+
+def _sample_batch(decoder, n: int, scale: float, temperature: float, pen_temperature: float,
+                  rng: np.random.Generator, class_index: int, max_len: int, prefix: np.ndarray | None,
+                  z: np.ndarray | None) -> list[np.ndarray]:
+    """``n`` sketches drawn together, sharing one cache."""
+    classes = np.full(n, class_index, dtype=np.int64)
     start = np.broadcast_to(START_TOKEN, (n, 1, 5))
     if prefix is not None and len(prefix):
         points = to_stroke5(np.asarray(prefix, dtype=np.float32))[:-1]
@@ -111,7 +134,11 @@ def sample(
     cache = decoder.new_cache(n)
     mix = decoder.forward(start, classes, cache, z=z)
     while length < max_len:
+        _check_finite(mix, length)
         point = sample_step(mix, temperature, rng, pen_temperature)
+        if not np.isfinite(point[drawing]).all():
+            raise SampleError(f"the model drew a non-finite offset at point {length + 1} (overflow): "
+                              "its weights are corrupted")
         drawn[rows[drawing], length] = point[drawing]
         length += 1
         drawing &= point[:, 2 + PEN_END] == 0
@@ -123,10 +150,20 @@ def sample(
         point[~drawing] = END_POINT
         mix = decoder.forward(point[:, None], classes[rows], cache, z=None if z is None else z[rows])
     sketches = [_to_stroke3(s, scale) for s in drawn[:, :length]]
+    if not all(np.isfinite(sketch).all() for sketch in sketches):
+        raise SampleError("the model drew offsets too large for float32: its weights are corrupted")
     if prefix is not None and len(prefix):  # exactly as given, not through the scale and back
         for sketch in sketches:
             sketch[: len(prefix)] = prefix
     return sketches
+
+
+def _check_finite(mix: Mixture, length: int) -> None:
+    """The last step's mixture must be finite: NaN weights would otherwise draw NaN sketches silently."""
+    for name in ("log_pi", "mu_x", "mu_y", "sigma_x", "sigma_y", "rho", "pen_logits"):
+        if not np.isfinite(getattr(mix, name)[:, -1]).all():
+            raise SampleError(f"the model's {name} is NaN or infinite at point {length + 1}: "
+                              "its weights are corrupted")
 
 
 def _to_stroke3(stroke5: np.ndarray, scale: float) -> np.ndarray:

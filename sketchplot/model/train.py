@@ -1,7 +1,8 @@
 """Training: one flat loop in the spirit of nanoGPT.
 
 AdamW with warm-up and cosine decay, gradient clipping, dropout, validation at intervals
-(best model kept), checkpoints every N steps. Every random choice of step ``k`` (batch order,
+(best model kept), checkpoints every N steps and every few minutes, each written whole
+(temporary file, then rename) so a kill never leaves half of one. Every random choice of step ``k`` (batch order,
 augmentation, dropout) is seeded from (seed, k), so ``resume`` continues exactly as if the run
 had never stopped. A step whose loss or gradients are not finite is skipped and counted.
 Runs on CUDA, MPS or CPU; under ``torchrun`` it trains with DistributedDataParallel
@@ -26,10 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sketchplot.atomic import atomic_open, atomic_write_text
 from sketchplot.errors import SketchplotError
 from sketchplot.model.data import SketchSet, augment, load_sketch_set, make_batch, offset_scale
 from sketchplot.model.files import QUICKDRAW_LICENCE, ModelInfo, read_info, read_weights, save_model
-from sketchplot.model.config import ModelConfig
+from sketchplot.model.config import SIZE_LIMITS, ModelConfig
 from sketchplot.model.net import SketchTransformer, kl_divergence, kl_eta, reparameterise, sketch_loss
 
 
@@ -47,6 +49,7 @@ class TrainConfig:
     eval_interval: int = 500
     eval_batches: int = 0  # 0: the whole validation split
     checkpoint_interval: int = 500
+    checkpoint_seconds: float = 120.0  # also checkpoint when this long has passed since the last (0: never)
     log_interval: int = 50
     seed: int = 1234
     toy: int = 0  # >0: train on the first `toy` sketches of each class only (overfit check)
@@ -66,11 +69,24 @@ class TrainConfig:
     class_labels: bool = True
     model: ModelConfig = field(default_factory=ModelConfig)
 
+    def __post_init__(self):
+        for name, (low, high) in TRAIN_LIMITS.items():
+            value = getattr(self, name)
+            integer = isinstance(low, int)
+            kind = (int,) if integer else (int, float)
+            if not isinstance(value, kind) or isinstance(value, bool) or not math.isfinite(value) \
+                    or not low <= value <= high:
+                raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} from {low} to {high}, "
+                                 f"not {value!r}")
+
     @classmethod
     def from_toml(cls, path: str | Path) -> "TrainConfig":
         try:
+            size = Path(path).stat().st_size
+            if size > MAX_CONFIG_BYTES:
+                raise SketchplotError(f"training config {path} is {size / 2**20:.1f} MiB: not a training config")
             raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise SketchplotError(f"cannot read training config {path}: {exc}") from None
         return cls.from_dict(raw, str(path))
 
@@ -83,6 +99,8 @@ class TrainConfig:
         bad = (set(raw) - known) | {f"model.{k}" for k in set(model_raw) - model_known}
         if bad:
             raise SketchplotError(f"{where}: unknown training settings: {', '.join(sorted(bad))}")
+        if not isinstance(model_raw, dict):
+            raise SketchplotError(f"{where}: [model] must be a table of settings")
         try:
             return cls(**raw, model=ModelConfig(**model_raw))
         except (TypeError, ValueError) as exc:
@@ -92,9 +110,32 @@ class TrainConfig:
         return asdict(self)
 
 
+MAX_CONFIG_BYTES = 1 * 2**20
+# The numeric settings and their ranges: integers where the bounds are integers.
+TRAIN_LIMITS = {
+    "batch_size": (1, 65_536), "max_steps": (1, 10**9), "warmup_steps": (0, 10**9),
+    "eval_interval": (1, 10**9), "eval_batches": (0, 10**9), "checkpoint_interval": (1, 10**9),
+    "log_interval": (1, 10**9), "seed": (0, 2**63 - 1), "toy": (0, 10**9),
+    "max_seq_len": (1, SIZE_LIMITS["block_size"][1] - 1),
+    "learning_rate": (0.0, 10.0), "min_learning_rate": (0.0, 10.0), "weight_decay": (0.0, 10.0),
+    "grad_clip": (0.0, 1e9), "augment_scale": (0.0, 0.99), "class_share_power": (0.0, 10.0),
+    "checkpoint_seconds": (0.0, 1e9), "kl_weight": (0.0, 1e6), "kl_min": (0.0, 1e6),
+    "kl_eta_min": (0.0, 1.0), "kl_decay": (0.0, 1.0),
+}
+
+
 def pick_device(name: str = "auto") -> torch.device:
+    """The torch device by name; "auto" takes CUDA, then MPS, then the CPU."""
     if name != "auto":
-        return torch.device(name)
+        try:
+            device = torch.device(name)
+        except (RuntimeError, TypeError):
+            raise SketchplotError(f"unknown device '{name}' (use auto, cpu, cuda, cuda:N or mps)") from None
+        available = {"cuda": torch.cuda.is_available,
+                     "mps": lambda: bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()}
+        if device.type in available and not available[device.type]():
+            raise SketchplotError(f"device '{name}' is not available on this machine")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
@@ -238,6 +279,13 @@ def train(
     scale = offset_scale(train_set.sketches)
     cfg.model.n_classes = len(class_names) if cfg.class_labels else 1
     cfg.model.block_size = cfg.max_seq_len + 1
+    try:
+        cfg.model.validate()
+    except ValueError as exc:
+        raise SketchplotError(f"model config: {exc}") from None
+    checkpoint = out_dir / "checkpoint.pt"
+    if resume and not checkpoint.is_file():
+        raise SketchplotError(f"--resume: no checkpoint in {out_dir} to resume from; train without --resume")
 
     torch.manual_seed(cfg.seed)
     net = SketchTransformer(cfg.model)
@@ -251,12 +299,8 @@ def train(
         lr=cfg.learning_rate, betas=(0.9, 0.99),
     )
     state = {"step": 0, "skipped": 0, "best_valid": float("inf"), "seconds": 0.0}
-    checkpoint = out_dir / "checkpoint.pt"
-    if resume and checkpoint.is_file():
-        saved = _load_checkpoint(checkpoint, device)
-        net.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        state = saved["state"]
+    if resume:
+        state = _resume(checkpoint, net, optimizer, device)
     model = dist.wrap(net)
     use_amp = device.type == "cuda"
     info = ModelInfo(
@@ -269,11 +313,15 @@ def train(
     )
     log_path = out_dir / "log.jsonl"
     if dist.main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        atomic_write_text(out_dir / "train_config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+        _keep_log_until(log_path, state["step"])
+    checkpointed = time.monotonic()
 
     def save_checkpoint():
-        torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "state": state}, checkpoint)
+        nonlocal checkpointed
+        with atomic_open(checkpoint, "wb") as handle:
+            torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "state": state}, handle)
+        checkpointed = time.monotonic()
 
     def log(record: dict):
         with log_path.open("a") as f:
@@ -329,7 +377,8 @@ def train(
                 info.metrics = {f"valid_{name}": value for name, value in valid.items()} | {
                     "step": state["step"], "train_seconds": round(state["seconds"], 1), "device": str(device)}
                 save_model(out_dir / "best", net, info, half=cfg.save_half)
-        if state["step"] % cfg.checkpoint_interval == 0 or last:
+        overdue = cfg.checkpoint_seconds and time.monotonic() - checkpointed >= cfg.checkpoint_seconds
+        if state["step"] % cfg.checkpoint_interval == 0 or last or overdue:
             save_checkpoint()
     if bar is not None:
         bar.__exit__(None, None, None)
@@ -367,6 +416,36 @@ def _init_from(net: SketchTransformer, model_path: str, class_names: list[str]) 
         if name in own and name not in copied:  # start with no effect, so its decoder works as before
             copied[name] = torch.zeros_like(own[name])
     net.load_state_dict(copied, strict=False)
+
+
+def _resume(checkpoint: Path, net, optimizer, device) -> dict:
+    """Load a checkpoint into the model and optimizer; its training state, or a one-line
+    error for a checkpoint that is unreadable or of another architecture."""
+    try:
+        saved = _load_checkpoint(checkpoint, device)
+        net.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        return saved["state"]
+    except Exception as exc:  # noqa: BLE001 - torch reports a bad file as many exception types
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SketchplotError(f"cannot resume from {checkpoint}: {reason}") from None
+
+
+def _keep_log_until(log_path: Path, step: int) -> None:
+    """Drop the log records after ``step`` (all of them for a fresh run): a resumed run logs
+    the steps after its checkpoint again, and each step must appear once. A half-written last
+    line from a kill is dropped too."""
+    if not log_path.is_file():
+        return
+    kept = []
+    for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int) and record["step"] <= step:
+            kept.append(line + "\n")
+    atomic_write_text(log_path, "".join(kept))
 
 
 def _load_checkpoint(path: Path, device) -> dict:

@@ -7,12 +7,21 @@ scales each drawing to its cell, so the unit does not matter.
 
 from __future__ import annotations
 
-import json
+import math
 import os
 from pathlib import Path
 
-from sketchplot.model.quickdraw import Drawing, InputError, parse_ndjson_drawing, read_npz
+import numpy as np
+
+from sketchplot.model.quickdraw import (
+    Drawing, InputError, decode_ndjson_record, ndjson_lines, parse_ndjson_drawing, read_npz,
+)
 from sketchplot.plotter.strokes import SketchError, strokes_to_polylines
+
+MAX_SVG_BYTES = 16 * 2**20  # a hand-drawn SVG is kilobytes; vpype holds the whole tree in memory
+# Curves are cut into at most about this many segments per longest side, whatever the SVG's
+# units: a circle of radius 1e9 px at vpype's 0.1 px would be billions of points.
+MAX_SEGMENTS_PER_SIDE = 10_000
 
 
 def select_indices(count: int, indices: list[int] | None, limit: int | None, where: str) -> list[int]:
@@ -38,28 +47,41 @@ def select_indices(count: int, indices: list[int] | None, limit: int | None, whe
 def read_ndjson(
     path: str | os.PathLike, indices: list[int] | None = None, limit: int | None = None
 ) -> list[Drawing]:
-    """Selected drawings of a Quick, Draw! ndjson file (simplified or raw format)."""
+    """Selected drawings of a Quick, Draw! ndjson file (simplified or raw format), read line
+    by line and only as far as the selection needs (class files run to hundreds of MB)."""
     path = Path(path)
-    try:
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read ndjson file: {exc}") from None
+    if indices is not None and limit is not None:
+        raise InputError("give either indices or a limit, not both")
+    if indices is not None:  # a bad index reads the whole file, for the count in the message
+        wanted = max(indices) + 1 if indices and min(indices) >= 0 else math.inf
+    else:
+        wanted = max(limit or 1, 1)
+    lines = []
+    for _, line in ndjson_lines(path):
+        lines.append(line)
+        if len(lines) >= wanted:
+            break
     drawings = []
     for i in select_indices(len(lines), indices, limit, str(path)):
-        try:
-            record = json.loads(lines[i])
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: sketch {i}: bad JSON ({exc.msg})") from None
-        drawings.append(parse_ndjson_drawing(record, f"{path}: sketch {i}"))
+        where = f"{path}: sketch {i}"
+        drawings.append(parse_ndjson_drawing(decode_ndjson_record(lines[i], where), where))
     return drawings
 
 
 def read_svg(path: str | os.PathLike, quantization_px: float = 0.1) -> Drawing:
-    """An SVG file's paths through vpype's reader (curves cut into segments of ``quantization_px``)."""
+    """An SVG file's paths through vpype's reader (curves cut into segments of ``quantization_px``,
+    coarser for a drawing so large that this would exceed ``MAX_SEGMENTS_PER_SIDE``)."""
     import vpype as vp
 
     path = Path(path)
     try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read SVG: {exc.strerror}") from None
+    if size > MAX_SVG_BYTES:
+        raise InputError(f"{path}: SVG of {size / 2**20:.1f} MiB is too large (at most {MAX_SVG_BYTES // 2**20} MiB)")
+    try:
+        quantization_px = max(quantization_px, _svg_extent(path) / MAX_SEGMENTS_PER_SIDE)
         lines, _, _ = vp.read_svg(str(path), quantization=quantization_px, crop=False)
     except Exception as exc:  # svgelements raises many unrelated types for a bad file
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -67,7 +89,28 @@ def read_svg(path: str | os.PathLike, quantization_px: float = 0.1) -> Drawing:
     drawing = [line for line in lines.lines if line.size]
     if not drawing:
         raise SketchError(f"{path}: SVG contains no paths")
+    if not all(np.isfinite(line).all() for line in drawing):
+        raise SketchError(f"{path}: SVG has NaN or infinite coordinates")
     return drawing
+
+
+def _svg_extent(path: Path) -> float:
+    """The longest side of the bounding box of the SVG's shapes (0 if it has none)."""
+    import svgelements
+
+    box = None
+    for element in svgelements.SVG.parse(str(path)).elements():
+        if isinstance(element, svgelements.Shape):
+            shape_box = element.bbox()
+            if shape_box is not None:
+                box = shape_box if box is None else (min(box[0], shape_box[0]), min(box[1], shape_box[1]),
+                                                     max(box[2], shape_box[2]), max(box[3], shape_box[3]))
+    if box is None:
+        return 0.0
+    extent = max(box[2] - box[0], box[3] - box[1])
+    if not math.isfinite(extent):
+        raise ValueError("coordinates too large (the extent overflows)")
+    return extent
 
 
 def load_drawings(

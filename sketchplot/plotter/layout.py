@@ -76,10 +76,15 @@ def fit_drawing(
     """Scale a drawing uniformly to fit the box and centre it there (same unit as the box).
 
     A one-point stroke (a dot) becomes a zero-length two-point line: vpype drops one-point
-    lines, and the G-code writer turns a zero-length line into a pen down/up dot.
+    lines, and the G-code writer turns a zero-length line into a pen down/up dot. A drawing
+    whose points or extent are not finite is refused here, where every drawing enters the page.
     """
+    if not sum(np.size(line) for line in drawing):
+        raise LayoutError("cannot lay out a drawing without points")
     xmin, ymin, xmax, ymax = polylines_extent(list(drawing))
     extent_w, extent_h = xmax - xmin, ymax - ymin
+    if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax, extent_w, extent_h)):
+        raise LayoutError("cannot lay out a drawing with NaN, infinite or too large coordinates")
     scales = [limit / extent for limit, extent in ((width, extent_w), (height, extent_h)) if extent > 0]
     scale = min(scales) if scales else 1.0
     centre = complex((xmin + xmax) / 2, (ymin + ymax) / 2)
@@ -88,6 +93,8 @@ def fit_drawing(
     for line in drawing:
         line = (np.asarray(line, dtype=complex) - centre) * scale + target
         placed.append(np.repeat(line, 2) if line.size == 1 else line)
+    if not all(np.isfinite(line).all() for line in placed):  # e.g. an extent of 1e-320 scaled up
+        raise LayoutError("cannot scale a drawing to its cell (coordinates out of range)")
     return placed
 
 
@@ -126,7 +133,10 @@ def layout_grid(
         row, col = divmod(k, cols)
         left = (margin_mm + col * (cell_w + gutter_mm)) * PX_PER_MM
         top = (margin_mm + row * (cell_h + gutter_mm)) * PX_PER_MM
-        placed = fit_drawing(drawing, left, top, cell_w * PX_PER_MM, cell_h * PX_PER_MM)
+        try:
+            placed = fit_drawing(drawing, left, top, cell_w * PX_PER_MM, cell_h * PX_PER_MM)
+        except LayoutError as exc:
+            raise LayoutError(f"drawing {k}: {exc}") from None
         layers = line_layers[k] if line_layers is not None else [1] * len(placed)
         if len(layers) != len(placed):
             raise LayoutError(f"drawing {k}: {len(placed)} lines but {len(layers)} layer ids")

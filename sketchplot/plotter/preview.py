@@ -12,6 +12,7 @@ import os
 import numpy as np
 import vpype as vp
 
+from sketchplot.atomic import atomic_write_text
 from sketchplot.errors import SketchplotError
 
 INK_COLOURS = ("black", "#1565c0", "#2e7d32", "#ef6c00")  # pen 1, 2, 3, 4 (then again)
@@ -47,9 +48,9 @@ def preview_svg(document: vp.Document, *, show_travel: bool = False) -> str:
 
 
 def write_preview(document: vp.Document, path: str | os.PathLike, *, show_travel: bool = False) -> None:
-    """Write the SVG preview to ``path``."""
+    """Write the SVG preview to ``path`` whole or not at all (folders created)."""
+    text = preview_svg(document, show_travel=show_travel)
     try:
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(preview_svg(document, show_travel=show_travel))
+        atomic_write_text(path, text)
     except OSError as exc:
-        raise SketchplotError(f"cannot write preview {path}: {exc.strerror}") from None
+        raise SketchplotError(f"cannot write preview {path}: {exc.strerror or exc}") from None

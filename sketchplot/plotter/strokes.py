@@ -49,7 +49,11 @@ def strokes_to_polylines(strokes: np.ndarray, where: str = "sketch") -> list[np.
     if not np.all(np.isfinite(array)):
         row = int(np.flatnonzero(~np.all(np.isfinite(array), axis=1))[0])
         raise SketchError(f"{where}: NaN or infinite value at row {row}")
-    points = np.cumsum(array[:, 0]) + 1j * np.cumsum(array[:, 1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        points = np.cumsum(array[:, 0]) + 1j * np.cumsum(array[:, 1])
+    if not np.all(np.isfinite(points)):
+        row = int(np.flatnonzero(~np.isfinite(points))[0])
+        raise SketchError(f"{where}: offsets too large: the position at row {row} overflows")
     ends = np.flatnonzero(array[:, 2] > 0.5) + 1
     return [piece for piece in np.split(points, ends) if piece.size]
 
