@@ -49,7 +49,9 @@ class GCodeError(SketchplotError):
     def __init__(self, line_no: int, line: str, reason: str, code: int | None = None):
         self.line_no, self.line, self.reason, self.code = line_no, line, reason, code
         suffix = f" (error:{code})" if code is not None else ""
-        super().__init__(f"line {line_no}: {line.strip()!r}: {reason}{suffix}")
+        shown = line.strip()
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        super().__init__(f"line {line_no}: {shown!r}: {reason}{suffix}")
 
 
 def _fail(line_no: int, raw: str, code: int) -> GCodeError:
@@ -72,7 +74,10 @@ class Block:
 
 
 _COMMENT = re.compile(r"\([^)]*\)")
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+# ASCII only: GRBL reads bytes, and Python's \d would also match other scripts' digits.
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)")
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_NUMBER_CHARACTERS = frozenset("0123456789.+-")
 
 
 def line_comment(raw: str) -> str:
@@ -88,6 +93,10 @@ def clean_line(raw: str) -> str:
 
 def parse_line(raw: str, line_no: int = 0) -> Block | None:
     """Parse one line into words; None for a blank or comment-only line."""
+    code = _COMMENT.sub("", raw).split(";", 1)[0]
+    if not code.isascii():
+        character = next(c for c in code if not c.isascii())
+        raise GCodeError(line_no, raw, f"non-ASCII character {character!r} (GRBL reads ASCII bytes only)", 1)
     text = clean_line(raw)
     if not text:
         return None
@@ -97,13 +106,13 @@ def parse_line(raw: str, line_no: int = 0) -> Block | None:
     i = 0
     while i < len(text):
         letter = text[i]
-        if not letter.isalpha():
+        if letter not in _LETTERS:
             raise _fail(line_no, raw, 1)
         j = i + 1
-        while j < len(text) and (text[j].isdigit() or text[j] in ".+-"):
+        while j < len(text) and text[j] in _NUMBER_CHARACTERS:
             j += 1
         value = text[i + 1 : j]
-        if not _NUMBER.fullmatch(value):
+        if not _NUMBER.fullmatch(value) or not math.isfinite(float(value)):
             raise _fail(line_no, raw, 2)
         words.append((letter, float(value)))
         i = j
@@ -187,10 +196,11 @@ class Interpreter:
     machine does. The pen state follows ``profile.pen.is_down``.
     """
 
-    def __init__(self, profile):
+    def __init__(self, profile, work_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)):
         self.profile = profile
-        self.position = (0.0, 0.0, 0.0)
+        self.position = (0.0, 0.0, 0.0)  # G54 work coordinates (machine minus ``work_offset``)
         self.offset = (0.0, 0.0, 0.0)  # G92
+        self.work_offset = work_offset  # the machine's G54 offset: G53 targets are machine coordinates
         self.motion_mode = 0.0
         self.inches = False
         self.incremental = False
@@ -317,7 +327,7 @@ class Interpreter:
             if axis not in values:
                 target.append(self.position[i])
             elif machine:
-                target.append(values[axis] * scale)
+                target.append(values[axis] * scale - self.work_offset[i])
             elif self.incremental:
                 target.append(self.position[i] + values[axis] * scale)
             else:
@@ -436,15 +446,18 @@ class OutOfWorkAreaError(SketchplotError):
     """A G-code file that would drive the machine outside its profile's work area."""
 
 
-def check_work_area(blocks: list[Block], profile) -> None:
+def check_work_area(blocks: list[Block], profile, work_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
     """Refuse a file before anything is sent if any move (arcs as their segments) ends outside
-    the work area, naming the line, the point and the limits."""
-    interpreter = Interpreter(profile)
+    the work area, naming the line, the point (machine mm: work coordinates plus the
+    machine's G54 ``work_offset``) and the limits."""
+    interpreter = Interpreter(profile, work_offset)
     tol = 0.5 * 10.0 ** -profile.decimals
     for block in blocks:
         for event in interpreter.execute(block):
-            if isinstance(event, Motion) and not profile.contains(event.end[0], event.end[1], tol):
-                x, y = event.end[0], event.end[1]
+            if not isinstance(event, Motion):
+                continue
+            x, y = event.end[0] + work_offset[0], event.end[1] + work_offset[1]
+            if not profile.contains(x, y, tol):
                 raise OutOfWorkAreaError(
                     f"line {block.line_no}: '{block.raw.strip()}' moves to ({x:g}, {y:g}) mm, outside the work "
                     f"area of '{profile.name}' (x {profile.x_min:g}..{profile.x_max:g}, "

@@ -5,8 +5,12 @@ What it models, because the streamer depends on it: GRBL's 128-byte serial RX bu
 buffer (error:11), a 15-block planner that ``ok`` only means a line was planned into, lines that synchronise the planner first (dwells, spindle/servo changes, program
 pause and end), the program pause M0 (the planned moves finish, then ``Hold:0`` until cycle
 start ``~``, and only then the M0 line's ``ok``, as GRBL 1.1's gc_execute_line), real-time bytes ``?`` ``!`` ``~`` and Ctrl-X, alarms and the alarm lock, check mode
-(``$C``), soft limits (ALARM:2) and the startup banner. Motion is executed by the same
-``Interpreter`` the estimator uses, and pen-down motion is recorded as polylines in machine mm.
+(``$C``; homing and the EEPROM commands answer error:8 there), soft limits (ALARM:2) over
+GRBL's travel (0..max travel with ``machine_space = "positive"``, GRBL built with
+HOMING_FORCE_SET_ORIGIN; -max travel..0 for stock GRBL), a G54 work offset (``work_offset``,
+reported as WCO and by ``$#``) and the startup banner. Motion is executed by the same
+``Interpreter`` the estimator uses (in work coordinates), and pen-down motion is recorded as
+polylines in machine mm.
 
 Time: the simulator runs on a clock its driver advances. With the link model on (``baud``),
 bytes take 10 bits each to arrive. The pyserial handler (``protocol_sim``) either advances the
@@ -19,6 +23,7 @@ waiting. With ``realtime=1`` blocks accelerate and corner like GRBL's planner (s
 from __future__ import annotations
 
 import json
+import math
 import os
 import pty
 import select
@@ -34,6 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import serial
 
+from sketchplot.atomic import atomic_open, atomic_write_text
 from sketchplot.errors import SketchplotError
 from sketchplot.gcode.estimate import MoveLimits, Axes, forward_move, junction_cap_sqr, reverse_pass
 from sketchplot.gcode.reader import (
@@ -61,6 +67,7 @@ GARBAGE = b"\xfe\x8d#\xa4\xff~\x01\r\n"  # what a wrong baud rate or line noise 
 URL_OPTIONS = (
     "profile", "record", "svg", "realtime", "baud",
     "error_at", "error", "alarm_at", "alarm", "disconnect_after", "delay_ms", "garbage_at", "reset_at",
+    "work_offset", "boot_ms",
 )
 
 
@@ -77,7 +84,7 @@ register()
 
 
 class SimulatorError(SketchplotError):
-    """A bad ``sim://`` URL."""
+    """A bad ``sim://`` URL, or a record/SVG file that cannot be written."""
 
 
 class PortGone(Exception):
@@ -96,6 +103,7 @@ class Faults:
     delay_ms: float = 0.0  # every answer reaches the host this much later (wall clock)
     garbage_at: int | None = None  # the line runs, its answer is line noise
     reset_at: int | None = None  # GRBL resets by itself instead of running the line
+    boot_ms: float = 0.0  # the board boots this long (wall clock) before its banner, as an Arduino does
 
 
 @dataclass
@@ -121,6 +129,7 @@ class SimConfig:
     record: str | None = None
     svg: str | None = None
     realtime: bool = False
+    work_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)  # G54 in GRBL's EEPROM (G10 L2 P1)
 
 
 def parse_sim_url(url: str) -> SimConfig:
@@ -148,11 +157,21 @@ def parse_sim_url(url: str) -> SimConfig:
         delay_ms=number("delay_ms", float) or 0.0,
         garbage_at=number("garbage_at"),
         reset_at=number("reset_at"),
+        boot_ms=number("boot_ms", float) or 0.0,
     )
+    work_offset = (0.0, 0.0, 0.0)
+    if options.get("work_offset"):
+        try:
+            values = [float(v) for v in options["work_offset"].split(",")]
+        except ValueError:
+            raise SimulatorError(f"{url}: option work_offset={options['work_offset']!r} is not X,Y[,Z] in mm") from None
+        if not 2 <= len(values) <= 3 or not all(math.isfinite(v) for v in values):
+            raise SimulatorError(f"{url}: option work_offset={options['work_offset']!r} is not X,Y[,Z] in mm")
+        work_offset = (values[0], values[1], values[2] if len(values) == 3 else 0.0)
     realtime = bool(number("realtime"))
     profile = load_profile(options.get("profile") or None)
     baud = number("baud") or (profile.baud if realtime else None)
-    return SimConfig(profile, faults, baud, options.get("record"), options.get("svg"), realtime)
+    return SimConfig(profile, faults, baud, options.get("record"), options.get("svg"), realtime, work_offset)
 
 
 class GrblSimulator:
@@ -171,7 +190,8 @@ class GrblSimulator:
         self.settings = {10: 1, 11: self.profile.junction_deviation, 12: 0.002, 20: int(self.profile.soft_limits),
                          22: int(self.profile.homing), 110: self.profile.max_rate[0], 111: self.profile.max_rate[1],
                          120: self.profile.acceleration[0], 121: self.profile.acceleration[1],
-                         130: self.profile.width, 131: self.profile.height}
+                         **_travel_settings(self.profile)}
+        self.work_offset = config.work_offset
         self.lines_received = 0
         self.bytes_received = 0
         self.rx_overflows = 0
@@ -182,11 +202,12 @@ class GrblSimulator:
         self._wire_free_at = 0.0
         self._out: deque[tuple[float, float, bytes]] = deque()  # (clock ready, wall ready, bytes)
         self._out_free_at = 0.0
-        self.interpreter = Interpreter(self.profile)
-        self.machine_position = self.interpreter.position
+        self.interpreter = Interpreter(self.profile, self.work_offset)
+        self.machine_position = (0.0, 0.0, 0.0)  # machine mm: work coordinates plus work_offset
+        self.interpreter.position = self._to_work(self.machine_position)
         self._reset_state()
         self.alarm = self.profile.homing  # GRBL with homing enabled starts locked
-        self._emit(BANNER + (UNLOCK_MESSAGE if self.alarm else b""))
+        self._emit(BANNER + (UNLOCK_MESSAGE if self.alarm else b""), boot=True)
 
     def _reset_state(self) -> None:
         self.rx = bytearray()
@@ -289,9 +310,17 @@ class GrblSimulator:
         entry_sqr = reverse_pass([item.limits for item in run], caps_sqr)
         head.duration, head.exit_sqr = forward_move(head.limits, self.head_entry_sqr, entry_sqr[1])
 
+    def _to_work(self, position: tuple[float, ...]) -> tuple[float, float, float]:
+        return tuple(p - o for p, o in zip(position, self.work_offset))
+
+    def _to_machine(self, position: tuple[float, ...]) -> tuple[float, float, float]:
+        return tuple(p + o for p, o in zip(position, self.work_offset))
+
     def _execute(self, event) -> None:
         if isinstance(event, Motion):
-            self.machine_position = event.end
+            self.machine_position = self._to_machine(event.end)
+            event = Motion(self._to_machine(event.start), self.machine_position, event.rapid, event.feed,
+                           event.pen_down, event.line_no)
         self.recorder.feed([event])
         if isinstance(event, Pause):  # GRBL 1.1 uses a feed hold for the program pause
             self.recorder.break_line()
@@ -322,12 +351,15 @@ class GrblSimulator:
         else:
             self.rx.append(byte)
 
-    def _emit(self, data: bytes) -> None:
+    def _emit(self, data: bytes, boot: bool = False) -> None:
+        """Queue ``data`` for the host; the power-on banner waits ``boot_ms`` (everything after
+        it waits behind it)."""
         ready = self.clock
         if self.config.baud:
             self._out_free_at = max(self.clock, self._out_free_at) + 10.0 * len(data) / self.config.baud
             ready = self._out_free_at
-        self._out.append((ready, time.monotonic() + self.faults.delay_ms / 1000.0, data))
+        delay_ms = self.faults.delay_ms + (self.faults.boot_ms if boot else 0.0)
+        self._out.append((ready, time.monotonic() + delay_ms / 1000.0, data))
 
     def _running(self) -> bool:
         return bool(self.planner)
@@ -368,9 +400,9 @@ class GrblSimulator:
             self.alarm = True
         self.alarm = self.alarm or self.critical
         self._reset_state()
-        self.interpreter = Interpreter(self.profile)
-        self.interpreter.position = self.machine_position
-        self.interpreter.pen_down = self.interpreter._pen_rule(self.machine_position[2])
+        self.interpreter = Interpreter(self.profile, self.work_offset)
+        self.interpreter.position = self._to_work(self.machine_position)
+        self.interpreter.pen_down = self.interpreter._pen_rule(self.interpreter.position[2])
         self._emit(BANNER + (UNLOCK_MESSAGE if self.alarm else b""))
 
     def _raise_alarm(self, code: int) -> None:
@@ -384,17 +416,32 @@ class GrblSimulator:
         if code in CRITICAL_ALARMS:
             self.critical = True
             self._emit(b"[MSG:Reset to continue]\r\n")
-        self.interpreter = Interpreter(self.profile)
-        self.interpreter.position = self.machine_position
+        self.interpreter = Interpreter(self.profile, self.work_offset)
+        self.interpreter.position = self._to_work(self.machine_position)
 
     def _position(self) -> tuple[float, float, float]:
+        """Machine position now (mm)."""
         if self.planner and not self.held and isinstance(self.planner[0].event, Motion):
             head = self.planner[0]
             duration = self._head_duration()
             done = min(1.0, max(0.0, (self.clock - self.head_start) / duration)) if duration else 0.0
             m = head.event
-            return tuple(a + (b - a) * done for a, b in zip(m.start, m.end))
+            return self._to_machine(tuple(a + (b - a) * done for a, b in zip(m.start, m.end)))
         return self.machine_position
+
+    def _wco(self) -> tuple[float, float, float]:
+        """GRBL's WCO: G54 plus G92 (no tool length offset here)."""
+        return tuple(w + g for w, g in zip(self.work_offset, self.interpreter.offset))
+
+    def _beyond_travel(self, work_position: tuple[float, ...]) -> bool:
+        """GRBL's soft-limit test in machine coordinates: 0..max travel ($130, $131) in a
+        positive machine space, -max travel..0 in stock GRBL's negative one."""
+        machine = self._to_machine(work_position)
+        for value, travel in zip(machine[:2], (float(self.settings[130]), float(self.settings[131]))):
+            low, high = (0.0, travel) if self.profile.machine_space == "positive" else (-travel, 0.0)
+            if not low - 1e-9 <= value <= high + 1e-9:
+                return True
+        return False
 
     def _state(self) -> str:
         if self.alarm:
@@ -409,7 +456,7 @@ class GrblSimulator:
         """GRBL 1.1 report, fields chosen by $10 like GRBL (bit 0: MPos, bit 1: Bf)."""
         mask = int(self.settings[10])
         position = self._position()
-        offset = self.interpreter.offset
+        offset = self._wco()
         shown = position if mask & 1 else tuple(p - o for p, o in zip(position, offset))
         fields = [self._state(), ("MPos:" if mask & 1 else "WPos:") + ",".join(f"{v:.3f}" for v in shown)]
         if mask & 2:
@@ -512,7 +559,7 @@ class GrblSimulator:
             return
         if self.settings[20]:
             for event in events:
-                if isinstance(event, Motion) and not self.profile.contains(event.end[0], event.end[1]):
+                if isinstance(event, Motion) and self._beyond_travel(event.end):
                     self._raise_alarm(2)
                     return
         if self.check_interpreter is not None:
@@ -533,7 +580,9 @@ class GrblSimulator:
 
     def _system(self, text: str) -> None:
         idle = not self._running() and self._waiting is None
-        if text == "$X":
+        if text not in ("$", "$$", "$G", "$C", "$X") and (self.check_interpreter is not None or self.held):
+            self._answer("error:8")  # GRBL runs these only when idle or in alarm
+        elif text == "$X":
             if self.alarm:
                 self.alarm = False
                 self._answer("[MSG:Caution: Unlocked]")
@@ -543,10 +592,9 @@ class GrblSimulator:
                 self._answer("error:5")
             elif not idle:
                 self._answer("error:8")
-            else:
-                x, y = self.profile.park_position
-                self.machine_position = (x, y, self.machine_position[2])
-                self.interpreter.position = self.machine_position
+            else:  # machine zero at the switches (pull-off left out)
+                self.machine_position = (0.0, 0.0, self.machine_position[2])
+                self.interpreter.position = self._to_work(self.machine_position)
                 self.alarm = False
                 self._answer("ok")
         elif text == "$C":
@@ -566,6 +614,14 @@ class GrblSimulator:
         elif text == "$$":
             for key, value in self.settings.items():
                 self._answer(f"${key}={value:g}" if isinstance(value, float) else f"${key}={value}")
+            self._answer("ok")
+        elif text == "$#":
+            for name in ("G54", "G55", "G56", "G57", "G58", "G59", "G28", "G30"):
+                offset = self.work_offset if name == "G54" else (0.0, 0.0, 0.0)
+                self._answer(f"[{name}:" + ",".join(f"{v:.3f}" for v in offset) + "]")
+            self._answer("[G92:" + ",".join(f"{v:.3f}" for v in self.interpreter.offset) + "]")
+            self._answer("[TLO:0.000]")
+            self._answer("[PRB:0.000,0.000,0.000:0]")
             self._answer("ok")
         elif text == "$I":
             self._answer(f"[VER:{VERSION}.20190825:]")
@@ -602,19 +658,26 @@ class GrblSimulator:
         return list(self.recorder.polylines)
 
     def save(self) -> None:
-        """Write the ``record`` JSON (appending to an existing one) and the ``svg`` if asked."""
+        """Write the ``record`` JSON (appending to an existing one) and the ``svg`` if asked;
+        a file that cannot be written is a SimulatorError, so the job does not end in silence."""
         polylines = self.polylines()
         if self.config.record:
             path = Path(self.config.record)
             data = {"polylines": [], "rx_overflows": 0, "pauses": []}
-            if path.exists():
-                data.update(json.loads(path.read_text()))
-            data["pauses"] += [{**pause, "drawn": pause["drawn"] + len(data["polylines"])} for pause in self.pauses]
-            data["polylines"] += [line.tolist() for line in polylines]
-            data["rx_overflows"] += self.rx_overflows
-            path.write_text(json.dumps(data))
+            try:
+                if path.exists():
+                    data.update(json.loads(path.read_text()))
+                data["pauses"] += [{**pause, "drawn": pause["drawn"] + len(data["polylines"])} for pause in self.pauses]
+                data["polylines"] += [line.tolist() for line in polylines]
+                data["rx_overflows"] += self.rx_overflows
+                atomic_write_text(path, json.dumps(data))
+            except (OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
+                raise SimulatorError(f"cannot write the simulator's record {path}: {exc}") from None
         if self.config.svg:
-            write_svg(self.config.svg, polylines, self.profile)
+            try:
+                write_svg(self.config.svg, polylines, self.profile)
+            except OSError as exc:
+                raise SimulatorError(f"cannot write the simulator's SVG {self.config.svg}: {exc}") from None
 
 
 def write_svg(path: str | os.PathLike, polylines: list[np.ndarray], profile: MachineProfile) -> None:
@@ -625,8 +688,15 @@ def write_svg(path: str | os.PathLike, polylines: list[np.ndarray], profile: Mac
     scale = vp.convert_length("mm")
     lines = [((xy[:, 0] - profile.x_min) + 1j * (profile.y_max - xy[:, 1])) * scale for xy in polylines]
     document.add(vp.LineCollection(lines), 1)
-    with open(path, "w") as handle:
+    with atomic_open(path, "w") as handle:
         vp.write_svg(handle, document)
+
+
+def _travel_settings(profile: MachineProfile) -> dict[int, float]:
+    """$130/$131 (max travel) that make GRBL's soft-limit range hold the profile's work area."""
+    if profile.machine_space == "positive":
+        return {130: profile.x_max, 131: profile.y_max}
+    return {130: -profile.x_min, 131: -profile.y_min}
 
 
 def read_record(path: str | os.PathLike) -> list[np.ndarray]:

@@ -18,10 +18,25 @@ with the machine standing where the M0 expects it, is the programmed pause and n
 from a button or a fault: the streamer saves the journal (everything before the M0 has run),
 asks ``on_pause`` (a person changes the pen), then sends ``~``. A job with an M0 and no
 ``on_pause`` is refused before the port is opened: it would hold forever.
+
+Before the port opens every line is checked: ASCII only, at most 79 characters once comments
+and spaces are gone (GRBL's line buffer), no real-time characters, and no ``$`` line that
+changes GRBL's settings unless asked (``allow_settings``). After a failure is read nothing more
+of the job is sent: every reply that has arrived is read before each line is written.
+
+Positions. Status reports give MPos (or WPos = MPos - WCO; GRBL sends WCO only now and then).
+The job's coordinates are G54 work coordinates, so a reported position is compared with the
+job as MPos minus the machine's G54 offset and tool length offset, read with ``$#`` when
+connecting (the job's own G92 offset is part of the interpreter's position).
+
+Servo pens have no PWM from power-on or a soft reset until the first ``M3``: connecting lifts
+the pen as soon as GRBL accepts G-code (after ``$X``, before homing), and a stop lifts it right
+after the reset's banner.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import time
@@ -34,6 +49,7 @@ import serial
 
 from sketchplot.errors import SketchplotError
 from sketchplot.gcode.reader import (
+    Block,
     Dwell,
     GCodeError,
     Interpreter,
@@ -47,6 +63,7 @@ from sketchplot.machines.grbl_codes import CRITICAL_ALARMS, describe_alarm, desc
 from sketchplot.machines.journal import (
     Journal,
     JournalError,
+    Partial,
     PlanLine,
     default_journal_path,
     file_digest,
@@ -60,9 +77,16 @@ from sketchplot.machines.simulator import register
 RX_BUFFER_BYTES = 127
 PLANNER_BLOCKS = 15
 STATUS_QUERY, FEED_HOLD, CYCLE_START, SOFT_RESET = b"?", b"!", b"~", b"\x18"
-BANNER = re.compile(r"Grbl (\d+\.\d+\w*) \['\$' for help\]")
+BANNER = re.compile(r"Grbl ([0-9]+\.[0-9]+[A-Za-z0-9]*) \['\$' for help\]")
 POSITION_TOLERANCE_MM = 0.02  # GRBL reports 3 decimals of a step-quantised position
 RESUME_HINT = "run again with --resume to continue"
+WAKE_S = 2.5  # an Arduino reboots when the port opens; --timeout can only make this longer
+GRBL_LINE_LIMIT = 79  # GRBL's 80-byte line buffer holds 79 characters
+REALTIME_CHARACTERS = "?!~"
+# $ lines a job may contain: homing, unlock, check mode and the reports. Everything else
+# either writes GRBL's EEPROM (settings, $RST, $I=, $N0=) or moves without our checks ($J=).
+SYSTEM_COMMANDS = frozenset({"$", "$$", "$#", "$G", "$I", "$N", "$H", "$X", "$C"})
+SETTINGS_WRITE = re.compile(r"\$([0-9]+|RST|I|N[0-9]+)=.*")
 
 
 class NotGrblError(SketchplotError):
@@ -91,6 +115,35 @@ class JobInterrupted(SketchplotError):
 
 class PenChangeError(SketchplotError):
     """A job that pauses for a pen change, streamed without anyone to ask."""
+
+
+class RefusedLineError(SketchplotError):
+    """A line GRBL must not be sent: non-ASCII, too long, real-time characters, a settings
+    write without ``allow_settings``, a jog."""
+
+
+def check_sendable(blocks: list[Block], name: str, allow_settings: bool = False) -> None:
+    """Refuse, before the port opens, any line that GRBL would mangle or that changes the
+    machine beyond the job (the reader already refused non-ASCII)."""
+    for block in blocks:
+        where = f"{name}: line {block.line_no}: {_shown(block.raw)}"
+        if len(block.text) > GRBL_LINE_LIMIT:
+            raise RefusedLineError(f"{where} has {len(block.text)} characters; GRBL's line buffer holds {GRBL_LINE_LIMIT}")
+        if not block.text.isprintable() or any(c in block.text for c in REALTIME_CHARACTERS):
+            raise RefusedLineError(f"{where} holds a control or real-time character ({REALTIME_CHARACTERS}), which GRBL acts on at once")
+        if block.is_system and block.text not in SYSTEM_COMMANDS:
+            if SETTINGS_WRITE.fullmatch(block.text):
+                if not allow_settings:
+                    raise RefusedLineError(f"{where} changes GRBL's stored settings; refused (stream with --allow-settings to send it)")
+            elif block.text.startswith("$J="):
+                raise RefusedLineError(f"{where} is a jog, which moves the machine without the work-area check")
+            else:
+                raise RefusedLineError(f"{where} is not a GRBL 1.1 command a job may send")
+
+
+def _shown(raw: str) -> str:
+    text = raw.strip()
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 @dataclass(frozen=True)
@@ -209,6 +262,8 @@ class Grbl:
         self._buffer = bytearray()
         self.last_rx = time.monotonic()
         self.wco: tuple[float, ...] | None = None
+        self.work_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)  # G54 + tool length, from $#
+        self.planner_blocks = PLANNER_BLOCKS
         self.messages: list[str] = []
 
     def write(self, data: bytes) -> None:
@@ -221,19 +276,37 @@ class Grbl:
         """The next complete line from GRBL (without CR LF), or None after ``wait`` seconds."""
         deadline = time.monotonic() + wait
         while True:
-            end = self._buffer.find(b"\n")
-            if end >= 0:
-                raw = bytes(self._buffer[:end]).rstrip(b"\r")
-                del self._buffer[: end + 1]
-                self.last_rx = time.monotonic()
-                return raw.decode("ascii", errors="replace")
-            try:
-                chunk = self.port.read(max(1, self.port.in_waiting))
-            except (serial.SerialException, OSError) as exc:
-                raise LinkError(f"{self.name}: port vanished: {exc}") from None
-            self._buffer += chunk
+            line = self._complete_line()
+            if line is not None:
+                return line
+            chunk = self._read(lambda port: max(1, port.in_waiting))
             if not chunk and time.monotonic() >= deadline:
                 return None
+
+    def ready_line(self) -> str | None:
+        """A line that has already arrived, or None at once: the check before every write."""
+        line = self._complete_line()
+        if line is None and self._read(lambda port: port.in_waiting):
+            line = self._complete_line()
+        return line
+
+    def _complete_line(self) -> str | None:
+        end = self._buffer.find(b"\n")
+        if end < 0:
+            return None
+        raw = bytes(self._buffer[:end]).rstrip(b"\r")
+        del self._buffer[: end + 1]
+        self.last_rx = time.monotonic()
+        return raw.decode("ascii", errors="replace")
+
+    def _read(self, size: Callable[[serial.SerialBase], int]) -> bytes:
+        try:
+            count = size(self.port)
+            chunk = self.port.read(count) if count else b""
+        except (serial.SerialException, OSError) as exc:
+            raise LinkError(f"{self.name}: port vanished: {exc}") from None
+        self._buffer += chunk
+        return chunk
 
     def status(self, line: str) -> Status:
         report = parse_status(line, self.wco)
@@ -289,8 +362,11 @@ class Grbl:
             replies.append(line)
         raise LinkError(f"{self.name}: no answer to {text!r} within {self.timeout if wait is None else wait:g} s")
 
-    def connect(self, profile: MachineProfile, wake_s: float = 2.5) -> None:
-        """Wake GRBL, insist on its 1.1 banner, and leave it idle and unlocked."""
+    def connect(self, profile: MachineProfile, wake_s: float = WAKE_S) -> None:
+        """Wake GRBL, insist on its 1.1 banner, leave it idle and unlocked with a servo pen up
+        (lifted before homing, so the pen is powered while the machine moves), and read its
+        work offset and planner size."""
+        wake_s = max(wake_s, self.timeout)  # --timeout covers the wait for the banner too
         self.write(b"\r\n\r\n")
         version = self.wait_banner(wake_s, awake_gives_up=True)  # an Arduino reboots on open
         if version is None:
@@ -305,13 +381,40 @@ class Grbl:
         while self.read_line(0.05) is not None:  # the wake-up newlines' oks, startup messages
             pass
         state = self.query_status(patience).state
-        if state == "Alarm":
-            if profile.homing:
-                self.command("$H", wait=120)
-            else:
-                self.command("$X", patience)
-        elif state not in ("Idle", "Check"):
+        servo = profile.pen.method == "servo"
+        if state not in ("Idle", "Check", "Alarm"):
             raise NotGrblError(f"{self.name}: GRBL is busy ({state}); wait for it to finish or reset it")
+        if state == "Alarm" and (servo or not profile.homing):
+            self.command("$X", patience)
+        if servo and state != "Check":
+            for text in pen_up_lines(profile):
+                self.command(text, patience)
+        if state == "Alarm" and profile.homing:
+            self.command("$H", wait=120)
+        if state != "Check":  # GRBL answers $# and $I only when idle or in alarm
+            self._read_parameters(patience)
+
+    def _read_parameters(self, patience: float) -> None:
+        """The G54 and tool length offsets (``$#``), so reported positions can be compared with
+        the job, and the planner size (``$I``'s OPT field), for the Bf evidence."""
+        offsets = {}
+        for reply in self.command("$#", patience):
+            name, _, values = reply.strip("[]").partition(":")
+            try:
+                offsets[name] = [float(v) for v in values.split(":")[0].split(",")]
+            except ValueError:
+                continue
+        g54 = offsets.get("G54", [0.0, 0.0, 0.0])[:3]
+        tool = offsets.get("TLO", [0.0])[0]
+        if len(g54) == 3:
+            self.work_offset = (g54[0], g54[1], g54[2] + tool)
+            g92 = offsets.get("G92", [0.0, 0.0, 0.0])
+            self.wco = tuple(w + o for w, o in zip(self.work_offset, g92))
+        for reply in self.command("$I", patience):
+            if reply.startswith("[OPT:"):
+                fields = reply[5:-1].split(",")
+                if len(fields) >= 2 and fields[1].isdigit():
+                    self.planner_blocks = int(fields[1])
 
     def close(self) -> None:
         try:
@@ -328,7 +431,9 @@ class _Sent:
     sync: bool
     motions: list[Motion]
     seconds: float  # length / feed + dwells: weights the progress bar
-    end: tuple[float, float, float]  # machine position once the line has run
+    end: tuple[float, float, float]  # job position once the line has run
+    blocks: int  # planner blocks the line surely takes in GRBL (a move under a step may take none)
+    restartable: bool  # one straight absolute move: a resume can start it part-way
     pause: PauseInfo | None = None
 
 
@@ -358,6 +463,14 @@ def _on_segment(point, start, end) -> bool:
     return math.dist(closest, point) <= POSITION_TOLERANCE_MM
 
 
+def _sure_blocks(motions: list[Motion], step_mm: float) -> int:
+    """Planner blocks GRBL certainly makes of these motions: a move whose every axis moves less
+    than a step may round to no steps and plan nothing, and an arc's segment count may differ
+    by one from ours."""
+    sure = sum(max(abs(e - s) for s, e in zip(m.start, m.end)) >= step_mm for m in motions)
+    return sure if len(motions) <= 1 else max(0, sure - 1)
+
+
 class Streamer:
     """Runs a list of lines on a connected GRBL and keeps the journal of what has run."""
 
@@ -384,8 +497,12 @@ class Streamer:
     # ---- the job --------------------------------------------------------------------------
 
     def run(self, plan: list[PlanLine], check: bool = False) -> JobReport:
-        """Stream ``plan``; on any failure stop the machine safely and raise."""
-        if not check:
+        """Stream ``plan``; on any failure stop the machine safely and raise. ``check`` runs it
+        in GRBL's check mode, where ``$`` lines are left out: GRBL refuses homing and the
+        EEPROM commands there (error:8) and a ``$C`` would leave check mode."""
+        if check:
+            plan = [line for line in plan if not line.text.startswith("$")]
+        else:
             refuse_unattended_pauses(plan, self.on_pause, self.grbl.name)
         self._begin(plan, check)
         started = time.monotonic()
@@ -395,9 +512,10 @@ class Streamer:
         try:
             next_index = 0
             next_poll = time.monotonic()
-            status_pending = False
             while next_index < len(plan) or self.inflight:
                 while next_index < len(plan) and self._may_send(self.sent[next_index]):
+                    if self._handle_arrived():
+                        continue  # a reply came: look at the room again
                     item = self.sent[next_index]
                     self.inflight.append(item)  # first: a line cut short by Ctrl-C forces a reset
                     self.grbl.write(item.line.text.encode() + b"\n")
@@ -405,30 +523,23 @@ class Streamer:
                     next_index += 1
                 now = time.monotonic()
                 due = now >= next_poll or self._machine_s_since_poll >= self.poll_s
-                if due and not status_pending and not check:
+                if due and not self.status_pending and not check:
                     self.grbl.write(STATUS_QUERY)
-                    status_pending, next_poll = True, now + self.poll_s
+                    self.status_pending, next_poll = True, now + self.poll_s
                     self._machine_s_since_poll = 0.0
                 line = self.grbl.read_line(0.01)
                 if line is None:
-                    if (self.inflight or status_pending) and now - self.grbl.last_rx > self.grbl.timeout:
+                    if (self.inflight or self.status_pending) and now - self.grbl.last_rx > self.grbl.timeout:
                         raise LinkError(
                             f"{self.grbl.name}: GRBL stopped answering (nothing for {self.grbl.timeout:g} s) "
                             f"{self._where(self.inflight[0] if self.inflight else None)}"
                         )
                     continue
-                if line.startswith("<"):
-                    status_pending = False
-                    status = self.grbl.status(line)
-                    self._on_status(status)
-                    if self._at_programmed_pause(status):
-                        self._pause(self.inflight[0])
-                else:
-                    self._on_line(line)
+                self._handle(line)
             if not check:
                 self._finish()
         except KeyboardInterrupt:
-            self._fail(JobInterrupted(f"interrupted {self._where(self._current())}; the machine was stopped"))
+            self._interrupted()
         except (GrblJobError, LinkError) as exc:
             if check:
                 self._leave_check()
@@ -437,6 +548,25 @@ class Streamer:
         if check:
             self._leave_check()
         return JobReport(len(plan), time.monotonic() - started, bytes_sent, self._executed_lines())
+
+    def _handle_arrived(self) -> bool:
+        """Act on every reply that has already arrived (a failure raises), without waiting;
+        True if there was one."""
+        arrived = False
+        while (line := self.grbl.ready_line()) is not None:
+            arrived = True
+            self._handle(line)
+        return arrived
+
+    def _handle(self, line: str) -> None:
+        if line.startswith("<"):
+            self.status_pending = False
+            status = self.grbl.status(line)
+            self._on_status(status)
+            if self._at_programmed_pause(status):
+                self._pause(self.inflight[0])
+        else:
+            self._on_line(line)
 
     def _begin(self, plan: list[PlanLine], check: bool) -> None:
         """Fresh bookkeeping for one run of ``plan``."""
@@ -449,9 +579,11 @@ class Streamer:
         self.answered = 0
         self.check = check
         self.alarm: int | None = None
+        self.status_pending = False
         self._machine_s_since_poll = 0.0  # estimated machine time answered since the last '?'
         self.refused = False  # after a refused or garbled answer, later oks prove nothing
         self.pauses_resumed: set[int] = set()  # plan indices of M0 lines already resumed
+        self.partial: Partial | None = None  # the straight line the machine stopped inside
 
     def _leave_check(self) -> None:
         """``$C`` again leaves check mode, which GRBL answers with a soft reset; after an alarm
@@ -462,10 +594,7 @@ class Streamer:
             self.grbl.write(b"$C\n")
         if self.grbl.wait_banner(max(5.0, self.grbl.timeout)) is None:
             raise LinkError(f"{self.grbl.name}: GRBL did not leave check mode")
-        while self.grbl.read_line(0.05) is not None:
-            pass
-        if self.grbl.query_status().state == "Alarm":
-            self.grbl.command("$X")
+        self._lift_after_reset(max(5.0, self.grbl.timeout))
 
     def _prepare(self, plan: list[PlanLine]) -> list[_Sent]:
         """Check every line before anything moves, and know its motions for the journal."""
@@ -489,9 +618,12 @@ class Streamer:
             if any(isinstance(e, Pause) for e in events):
                 pauses_seen += 1
                 pause = PauseInfo(pauses_seen, pauses_total, line.line_no, line.comment)
+            restartable = len(motions) == 1 and not interpreter.incremental and not any(
+                letter == "G" and value in (2.0, 3.0) for letter, value in block.words
+            )
             prepared.append(
                 _Sent(index, PlanLine(block.text, line.line_no, line.comment), nbytes, sync, motions, seconds,
-                      interpreter.position, pause)
+                      interpreter.position, _sure_blocks(motions, self.profile.step_mm), restartable, pause)
             )
         return prepared
 
@@ -548,21 +680,30 @@ class Streamer:
 
     # ---- what has run -----------------------------------------------------------------------
 
+    def _job_position(self, status: Status) -> tuple[float, ...] | None:
+        """Where the machine is in the job's coordinates: MPos minus the G54 and tool length
+        offsets (WPos + WCO when GRBL reports WPos), so work offsets do not fool the tracker."""
+        if status.mpos is None:
+            return None
+        return tuple(m - o for m, o in zip(status.mpos, self.grbl.work_offset))
+
     def _on_status(self, status: Status) -> None:
         if status.state == "Idle" and not self.inflight:
             self._mark_executed(len(self.acked))
             return
         if status.state not in ("Run", "Hold", "Idle"):
             return
-        if status.planner_free is not None:
-            pending = PLANNER_BLOCKS - status.planner_free
+        if status.planner_free is not None and status.planner_free <= self.grbl.planner_blocks:
+            pending = self.grbl.planner_blocks - status.planner_free
             count, blocks = len(self.acked), 0
             while count > 0 and blocks < pending:
                 count -= 1
-                blocks += len(self.acked[count].motions)
-            self._mark_executed(count)
-        if status.mpos is not None:
-            self._locate(status.mpos)
+                blocks += self.acked[count].blocks
+            if blocks >= pending:  # the pending blocks surely belong to the newer lines
+                self._mark_executed(count)
+        position = self._job_position(status)
+        if position is not None:
+            self._locate(position)
 
     def _at_programmed_pause(self, status: Status) -> bool:
         """GRBL holds at our M0: it is the oldest unanswered line (so every earlier line was
@@ -573,9 +714,10 @@ class Streamer:
         item = self.inflight[0]
         if item.pause is None or item.index in self.pauses_resumed:
             return False
-        if status.planner_free is not None and status.planner_free < PLANNER_BLOCKS:
+        if status.planner_free is not None and status.planner_free < self.grbl.planner_blocks:
             return False
-        return status.mpos is None or math.dist(status.mpos, item.end) <= POSITION_TOLERANCE_MM
+        position = self._job_position(status)
+        return position is None or math.dist(position, item.end) <= POSITION_TOLERANCE_MM
 
     def _pause(self, item: _Sent) -> None:
         """Journal what has run, let a person change the pen, resume with cycle start."""
@@ -595,7 +737,7 @@ class Streamer:
             self._save_journal()
 
     def _locate(self, position: tuple[float, ...]) -> None:
-        """After a stop: lines whose whole path lies before ``position`` have run."""
+        """Lines whose whole path lies before ``position`` have run."""
         candidates = list(self.acked) + list(self.inflight)
         for count, item in enumerate(candidates):
             for motion in item.motions:
@@ -606,11 +748,24 @@ class Streamer:
         if last is not None and math.dist(position, last.end) <= POSITION_TOLERANCE_MM:
             self._mark_executed(len(self.acked))
 
+    def _stopped_inside(self, position: tuple[float, ...]) -> Partial | None:
+        """The oldest line not known to have run, if the machine stopped part-way along it."""
+        item = self.acked[0] if self.acked else None
+        if item is None or item.line.line_no is None or not item.restartable:
+            return None
+        motion = item.motions[0]
+        inside = _on_segment(position, motion.start, motion.end) and min(
+            math.dist(position, motion.start), math.dist(position, motion.end)
+        ) > POSITION_TOLERANCE_MM
+        return Partial(item.line.line_no, tuple(position)) if inside else None
+
     def _executed_lines(self) -> set[int]:
         return {self.plan[i].line_no for i in self.executed if self.plan[i].line_no is not None}
 
     def _save_journal(self) -> None:
         self.journal.executed |= self._executed_lines()
+        if self.partial is not None:
+            self.journal.partial = self.partial
         self.journal.save()
         self._journal_saved = time.monotonic()
 
@@ -636,12 +791,26 @@ class Streamer:
                 self._on_line(line)
         if self.journal is not None:
             self.journal.complete = True
+            self.journal.partial = None
             self._save_journal()
 
     # ---- stopping safely --------------------------------------------------------------------
 
     def _fail(self, error: SketchplotError) -> None:
         """Stop sending, hold, reset if needed, unlock, lift the pen; save the journal; raise."""
+        note = self._stop_safely()
+        raise type(error)(f"{error}; {note}; {RESUME_HINT}") from None
+
+    def _interrupted(self) -> None:
+        """Ctrl-C: stop safely, then name the line the machine was on (the oldest line not
+        known to have run), not the oldest unanswered one, which may be 15 lines ahead."""
+        unanswered = self._current()
+        note = self._stop_safely()
+        on = self.acked[0] if self.acked else unanswered
+        raise JobInterrupted(f"interrupted {self._where(on)}; the machine was stopped; {note}; {RESUME_HINT}") from None
+
+    def _stop_safely(self) -> str:
+        """Stop the machine and save the journal; how it went, for the message."""
         try:
             self._stop_machine()
             note = "machine stopped, pen up"
@@ -651,8 +820,7 @@ class Streamer:
             note = f"could not lift the pen ({exc})"
         if self.journal is not None:
             self._save_journal()
-        message = f"{error}; {note}; {RESUME_HINT}"
-        raise type(error)(message) from None
+        return note
 
     def _stop_machine(self) -> None:
         grbl = self.grbl
@@ -690,11 +858,13 @@ class Streamer:
             if status and status.state == "Idle" and not self.inflight:
                 break
             status = None
-        if status is not None and status.mpos is not None:
+        position = self._job_position(status) if status is not None else None
+        if position is not None:
             if status.state == "Idle" and not self.inflight:
                 self._mark_executed(len(self.acked))
             else:
-                self._locate(status.mpos)
+                self._locate(position)
+                self.partial = self._stopped_inside(position)
         needs_reset = critical or self.inflight or (status is not None and status.state == "Hold")
         if status is None and not reset_seen and not critical:
             raise LinkError("GRBL did not report a stopped state")
@@ -703,12 +873,22 @@ class Streamer:
             if grbl.wait_banner(patience) is None:
                 raise LinkError("GRBL did not come back after a soft reset")
             self.inflight.clear()
-        while grbl.read_line(0.05) is not None:
-            pass
-        if grbl.query_status(patience).state == "Alarm":
-            grbl.command("$X", patience)
+        self._lift_after_reset(patience)
+
+    def _lift_after_reset(self, patience: float) -> None:
+        """Lift the pen the moment GRBL takes G-code again: a reset switched a servo's PWM off.
+        Locked after an alarm, GRBL refuses (error:9) until ``$X``."""
+        try:
+            self._lift(patience)
+        except GrblJobError:
+            while self.grbl.read_line(0.05) is not None:
+                pass
+            self.grbl.command("$X", patience)
+            self._lift(patience)
+
+    def _lift(self, patience: float) -> None:
         for text in pen_up_lines(self.profile):
-            grbl.command(text, patience)
+            self.grbl.command(text, patience)
 
 
 def stream_file(
@@ -723,37 +903,50 @@ def stream_file(
     start_line: int | None = None,
     journal_path=None,
     timeout: float = 5.0,
+    allow_settings: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     on_pause: Callable[[PauseInfo], None] | None = None,
 ) -> JobReport:
     """The ``stream`` command: plan (whole file or the rest of it), connect, check, stream.
 
+    Every line is checked before the port opens (``check_sendable``, the work area);
+    ``allow_settings`` lets ``$`` lines that change GRBL's settings through.
     ``on_pause(info)`` is called while the machine holds at each M0 (a pen change) and returns
     when the job may go on; raising KeyboardInterrupt there stops the job safely. A file with
     an M0 and no ``on_pause`` is refused before the port is opened (PenChangeError)."""
     blocks = read_gcode(Path(gcode_path))
+    check_sendable(blocks, str(gcode_path), allow_settings)
     check_work_area(blocks, profile)
     journal_file = Path(journal_path) if journal_path else default_journal_path(gcode_path)
     executed: set[int] = set()
+    partial = None
     if resume:
         previous = Journal.load(journal_file, gcode_path)
         if previous.complete:
             raise JournalError(f"{journal_file} says {gcode_path} was drawn completely; nothing to resume")
-        executed = previous.executed
+        executed, partial = previous.executed, previous.partial
+        if partial is not None and not profile.contains(*partial.position[:2]):
+            raise JournalError(f"{journal_file}: the stop position {partial.position[:2]} lies outside the work area")
     elif start_line is not None:
         executed = start_line_executed(blocks, start_line)
-    plan = resume_plan(blocks, executed, profile)
+    plan = resume_plan(blocks, executed, profile, partial)
     refuse_unattended_pauses(plan, on_pause, str(gcode_path))
-    journal = Journal(journal_file, str(gcode_path), file_digest(gcode_path), set(executed))
+    journal = Journal(journal_file, str(gcode_path), file_digest(gcode_path), set(executed), partial=partial)
     grbl = Grbl(open_port(port, baud or profile.baud), port, timeout)
     try:
         grbl.connect(profile)
+        if any(grbl.work_offset):  # the job's coordinates are shifted on this machine
+            check_work_area(blocks, profile, grbl.work_offset)
         if check:
             Streamer(grbl, profile).run(plan, check=True)
         journal.save()
         streamer = Streamer(
             grbl, profile, send_and_wait=send_and_wait, journal=journal, on_progress=on_progress, on_pause=on_pause
         )
-        return streamer.run(plan)
-    finally:
-        grbl.close()
+        report = streamer.run(plan)
+    except BaseException:
+        with contextlib.suppress(SketchplotError):  # the job's own error says more
+            grbl.close()
+        raise
+    grbl.close()
+    return report

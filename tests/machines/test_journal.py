@@ -39,8 +39,9 @@ def test_resume_mid_stroke_restores_state_travels_pen_up_and_continues():
     blocks = read_gcode(TEXT)
     plan = resume_plan(blocks, set(range(1, 7)), SERVO)  # lines 1..6 ran: pen is down at (20, 10)
     added = [p.text for p in plan if p.line_no is None]
-    assert added[:4] == ["G21", "G90", "M3 S50", "G4 P0.15"]  # absolute mm, pen up first
-    assert "G53 G0 X20.0000 Y10.0000" in added and "M3 S30" in added and "F3000.0000" in added
+    assert added[:5] == ["G21", "G90", "G92.1", "M3 S50", "G4 P0.15"]  # absolute mm, no G92, pen up first
+    assert "G0 X20.0000 Y10.0000" in added and "M3 S30" in added and "F3000.0000" in added
+    assert not [text for text in added if "G53" in text]  # work coordinates, as the file's own moves
     assert [p.line_no for p in plan if p.line_no] == [7, 8, 9]
     # a machine left anywhere (here 100, 100) draws exactly the two remaining segments
     assert run_plan(plan, SERVO, start=(100.0, 100.0, 0.0)) == [((20.0, 10.0), (20.0, 20.0)), ((20.0, 20.0), (10.0, 20.0))]
@@ -50,7 +51,7 @@ def test_gaps_after_a_refused_line_and_z_pen_restore():
     text = "G21\nG90\nG0 Z3\nG0 X10 Y10\nG1 Z0 F600\nG1 X20 Y10 F2000\nG1 X20 Y20\nG0 Z3\n"
     blocks = read_gcode(text)
     plan = resume_plan(blocks, {1, 2, 3, 4, 5, 7, 8}, ZAXIS)  # line 6 was refused, the rest ran
-    assert "G53 G1 Z0.0000 F600" in [p.text for p in plan]  # the pen goes back down
+    assert "G1 Z0.0000 F600" in [p.text for p in plan]  # the pen goes back down, in work coordinates
     assert [p.line_no for p in plan if p.line_no] == [6]
     assert run_plan(plan, ZAXIS, start=(20.0, 20.0, 3.0)) == [((10.0, 10.0), (20.0, 10.0))]
 

@@ -163,7 +163,7 @@ def test_grbl_connect_refuses_a_device_that_is_not_grbl():
     register()
     loopback = serial.serial_for_url("loop://", timeout=0.02)  # echoes our own bytes back
     with pytest.raises(NotGrblError, match="no GRBL banner") as info:
-        Grbl(loopback, "loop://").connect(load_profile("a4-servo"), wake_s=0.2)
+        Grbl(loopback, "loop://", timeout=0.2).connect(load_profile("a4-servo"), wake_s=0.2)
     assert info.value.exit_code == 2
 
 
