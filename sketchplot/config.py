@@ -30,6 +30,7 @@ class UserDefaults:
 
 
 ENVIRONMENT = {"machine": "SKETCHPLOT_MACHINE", "port": "SKETCHPLOT_PORT", "paper": "SKETCHPLOT_PAPER"}
+MAX_CONFIG_BYTES = 64 * 2**10  # four settings; anything larger is not this file
 
 
 def load_defaults() -> UserDefaults:
@@ -38,14 +39,21 @@ def load_defaults() -> UserDefaults:
     values: dict = {}
     if path.is_file():
         try:
+            if path.stat().st_size > MAX_CONFIG_BYTES:
+                raise SketchplotError(f"{path}: {path.stat().st_size} bytes is too large for a config file "
+                                      f"(at most {MAX_CONFIG_BYTES // 2**10} KiB)")
             values = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise SketchplotError(f"cannot read config file {path}: {exc}") from None
         unknown = set(values) - {f.name for f in fields(UserDefaults)}
         if unknown:
             raise SketchplotError(f"{path}: unknown settings: {', '.join(sorted(unknown))}")
-        if "margin" in values and not isinstance(values["margin"], (int, float)):
-            raise SketchplotError(f"{path}: margin must be a number of mm")
+        for key in ("machine", "port", "paper"):
+            if key in values and not isinstance(values[key], str):
+                raise SketchplotError(f"{path}: {key} must be a string")
+        margin = values.get("margin", 0.0)
+        if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not 0 <= margin < 1e6:
+            raise SketchplotError(f"{path}: margin must be a number of mm >= 0")
     for key, variable in ENVIRONMENT.items():
         if os.environ.get(variable):
             values[key] = os.environ[variable]

@@ -94,13 +94,13 @@ class TrainConfig:
     def from_dict(cls, raw: dict, where: str = "config") -> "TrainConfig":
         raw = dict(raw)
         model_raw = raw.pop("model", {})
+        if not isinstance(model_raw, dict):
+            raise SketchplotError(f"{where}: [model] must be a table of settings")
         known = {f.name for f in fields(cls)} - {"model"}
         model_known = {f.name for f in fields(ModelConfig)}
         bad = (set(raw) - known) | {f"model.{k}" for k in set(model_raw) - model_known}
         if bad:
             raise SketchplotError(f"{where}: unknown training settings: {', '.join(sorted(bad))}")
-        if not isinstance(model_raw, dict):
-            raise SketchplotError(f"{where}: [model] must be a table of settings")
         try:
             return cls(**raw, model=ModelConfig(**model_raw))
         except (TypeError, ValueError) as exc:

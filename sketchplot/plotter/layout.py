@@ -90,9 +90,10 @@ def fit_drawing(
     centre = complex((xmin + xmax) / 2, (ymin + ymax) / 2)
     target = complex(left + width / 2, top + height / 2)
     placed = []
-    for line in drawing:
-        line = (np.asarray(line, dtype=complex) - centre) * scale + target
-        placed.append(np.repeat(line, 2) if line.size == 1 else line)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below
+        for line in drawing:
+            line = (np.asarray(line, dtype=complex) - centre) * scale + target
+            placed.append(np.repeat(line, 2) if line.size == 1 else line)
     if not all(np.isfinite(line).all() for line in placed):  # e.g. an extent of 1e-320 scaled up
         raise LayoutError("cannot scale a drawing to its cell (coordinates out of range)")
     return placed

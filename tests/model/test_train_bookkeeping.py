@@ -1,0 +1,102 @@
+"""Training's files after kills and resumes: one log record per step, whole checkpoints,
+checkpoints by wall time, and no silent fresh start on --resume."""
+
+import json
+
+import pytest
+import torch
+
+import sketchplot.model.train as train_module
+from sketchplot.errors import SketchplotError
+from sketchplot.model.train import TrainConfig, train
+
+from model_helpers import TINY
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    raw = dict(batch_size=8, max_steps=20, warmup_steps=5, learning_rate=3e-3, max_seq_len=40,
+               eval_interval=1000, checkpoint_interval=5, log_interval=1, device="cpu",
+               save_half=False, model=dict(TINY))
+    return TrainConfig.from_dict({**raw, **overrides})
+
+
+class _Killed(Exception):
+    pass
+
+
+def kill_at_batch(monkeypatch, number):
+    """Make the ``number``-th batch (step number - 1) raise, as a kill would stop the run."""
+    real_make_batch, calls = train_module.make_batch, []
+
+    def dying_make_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == number:
+            raise _Killed
+        return real_make_batch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "make_batch", dying_make_batch)
+
+
+def logged_steps(run_dir):
+    return [r["step"] for r in map(json.loads, (run_dir / "log.jsonl").read_text().splitlines()) if "loss" in r]
+
+
+def test_resume_logs_every_step_once(tiny_npz, tmp_path, monkeypatch):
+    kill_at_batch(monkeypatch, 13)  # after the checkpoint of step 10, steps 11 and 12 logged
+    with pytest.raises(_Killed):
+        train(["blob"], [tiny_npz], tmp_path, tiny_config(), progress=False)
+    assert logged_steps(tmp_path)[-1] == 12
+    with open(tmp_path / "log.jsonl", "a") as log:
+        log.write('{"step": 13, "lo')  # a kill in the middle of a write
+    monkeypatch.undo()
+    train(["blob"], [tiny_npz], tmp_path, tiny_config(), resume=True, progress=False)
+    assert logged_steps(tmp_path) == list(range(1, 21))
+
+
+def test_a_fresh_run_in_an_old_run_directory_starts_a_new_log(tiny_npz, tmp_path):
+    train(["blob"], [tiny_npz], tmp_path, tiny_config(max_steps=4), progress=False)
+    train(["blob"], [tiny_npz], tmp_path, tiny_config(max_steps=3), progress=False)
+    assert logged_steps(tmp_path) == [1, 2, 3]
+
+
+def test_a_kill_while_writing_the_checkpoint_keeps_the_previous_one(tiny_npz, tmp_path, monkeypatch):
+    train(["blob"], [tiny_npz], tmp_path, tiny_config(max_steps=5), progress=False)
+    real_save = torch.save
+
+    def dying_save(obj, handle, *args, **kwargs):
+        handle.write(b"half a checkpoint")
+        raise _Killed
+
+    monkeypatch.setattr(torch, "save", dying_save)
+    with pytest.raises(_Killed):
+        train(["blob"], [tiny_npz], tmp_path, tiny_config(max_steps=10), resume=True, progress=False)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["state"]["step"] == 5
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_resume_without_a_checkpoint_is_an_error_not_a_fresh_start(tiny_npz, tmp_path):
+    with pytest.raises(SketchplotError, match="no checkpoint in .* to resume from"):
+        train(["blob"], [tiny_npz], tmp_path / "run", tiny_config(), resume=True, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unreadable_checkpoint_is_one_line(tiny_npz, tmp_path):
+    tmp_path.joinpath("checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(SketchplotError, match="cannot resume from .*checkpoint.pt") as caught:
+        train(["blob"], [tiny_npz], tmp_path, tiny_config(), resume=True, progress=False)
+    assert "\n" not in str(caught.value)
+
+
+def test_checkpoints_are_also_written_by_wall_time(tiny_npz, tmp_path, monkeypatch):
+    clock = iter(range(0, 10**6, 50))  # every look at the clock: 50 s later
+    monkeypatch.setattr(train_module.time, "monotonic", lambda: next(clock))
+    kill_at_batch(monkeypatch, 4)
+    cfg = tiny_config(checkpoint_interval=1000, checkpoint_seconds=120)
+    with pytest.raises(_Killed):
+        train(["blob"], [tiny_npz], tmp_path, cfg, progress=False)
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["state"]["step"] in (2, 3)
+
+
+def test_the_default_config_checkpoints_within_minutes():
+    assert 0 < TrainConfig().checkpoint_seconds <= 300
