@@ -5,7 +5,10 @@ error:22), lines far below GRBL's 80-character buffer (error:11), printable ASCI
 never the real-time characters ``?``, ``!``, ``~`` (GRBL acts on them even inside comments),
 pen up before every travel, a settle dwell after every pen change, and a servo job ends pen
 up with no M2/M30/M5 (they switch the PWM off and the pen falls) unless the profile sets
-``program_end``. Every coordinate is checked against the work area before any output.
+``program_end``. Every coordinate is checked against the work area before any output, and
+no number written is NaN or infinite. A move shorter than one step on every axis
+(``profile.step_mm``) is left out: GRBL may plan no block for it, and the streamer's count of
+planner blocks must hold.
 
 Multi-pen jobs: each non-empty layer of the Document is one pen. Between layers the pen goes
 up, the machine travels to the profile's park position and ``M0`` pauses the program (GRBL
@@ -13,6 +16,8 @@ up, the machine travels to the profile's park position and ``M0`` pauses the pro
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import vpype as vp
@@ -66,6 +71,9 @@ def to_machine_layers(document: vp.Document, profile: MachineProfile) -> list[tu
     tol = 0.5 * 10.0 ** -profile.decimals
     limits = ((profile.x_min, profile.x_max), (profile.y_min, profile.y_max))
     for path, xy in zip(paths, machine_paths):
+        if not np.isfinite(xy).all():
+            page_point = path[np.flatnonzero(~np.isfinite(xy).all(axis=1))[0]]
+            raise OutOfBoundsError(f"a point of the drawing is not a finite number (page {page_point}); nothing was written")
         for axis, (low, high) in enumerate(limits):
             outside = np.flatnonzero((xy[:, axis] < low - tol) | (xy[:, axis] > high + tol))
             if outside.size:
@@ -86,8 +94,14 @@ def to_machine_layers(document: vp.Document, profile: MachineProfile) -> list[tu
     return machine_layers
 
 
+class NonFiniteNumberError(SketchplotError):
+    """A NaN or infinite number on its way into G-code."""
+
+
 def format_number(value: float, decimals: int) -> str:
-    """Shortest fixed-point text at ``decimals`` places: 12.50 -> 12.5, -0.00 -> 0."""
+    """Shortest fixed-point text at ``decimals`` places: 12.50 -> 12.5, -0.00 -> 0. Never NaN or inf."""
+    if not math.isfinite(value):
+        raise NonFiniteNumberError(f"refusing to write {value} into G-code")
     text = f"{value:.{decimals}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -131,15 +145,20 @@ class _Emitter:
             self.emit(f"G4 P{format_number(pen.settle_s, 3)}")
         self.pen_down = down
 
+    def _within_a_step(self, x: float, y: float) -> bool:
+        return self.position is not None and max(abs(x - self.position[0]), abs(y - self.position[1])) < self.profile.step_mm
+
     def travel(self, x: float, y: float) -> None:
         if self.position == (x, y):
             return
         self.pen(False)
+        if self._within_a_step(x, y):
+            return
         self.emit(f"G0 X{self.num(x)} Y{self.num(y)}")
         self.position = (x, y)
 
     def draw(self, x: float, y: float) -> None:
-        if self.position == (x, y):
+        if self._within_a_step(x, y):
             return
         feed = ""
         if self.feed != self.profile.draw_feed:
