@@ -178,9 +178,12 @@ def estimate(gcode_path, machine):
 @click.option("--journal", "journal_path", type=click.Path(dir_okay=False), default=None,
               help="Journal file (default: FILE.journal.json next to the G-code).")
 @click.option("--timeout", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
-              help="Seconds without any answer from GRBL before the job is stopped.")
+              help="Seconds without any answer from GRBL before the job is stopped (and at least the wait for its banner).")
+@click.option("--allow-settings", is_flag=True,
+              help="Send $ lines that change GRBL's stored settings ($100=..., $RST=, $N0=, $I=); refused otherwise.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def stream(gcode, port, machine, baud, send_and_wait, check, resume, start_line, journal_path, timeout, quiet):
+def stream(gcode, port, machine, baud, send_and_wait, check, resume, start_line, journal_path, timeout, allow_settings,
+           quiet):
     """Stream GCODE to a GRBL 1.1 plotter and stop safely (pen up) on any error.
 
     Exit codes: 0 done, 2 not a GRBL port, 3 GRBL error or alarm mid-job, 4 link failure
@@ -197,7 +200,7 @@ def stream(gcode, port, machine, baud, send_and_wait, check, resume, start_line,
         raise click.UsageError("no port: give --port, or set SKETCHPLOT_PORT or port in the config file")
     report = _stream_with_progress(
         gcode, port, profile, quiet, baud=baud, send_and_wait=send_and_wait, check=check, resume=resume,
-        start_line=start_line, journal_path=journal_path, timeout=timeout,
+        start_line=start_line, journal_path=journal_path, timeout=timeout, allow_settings=allow_settings,
     )
     if not quiet:
         click.echo(f"done: {report.lines} lines, {report.bytes_sent} bytes in {report.seconds:.1f} s")
