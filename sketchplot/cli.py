@@ -276,8 +276,15 @@ def _estimate_label(gcode, profile) -> str:
 @click.option("--toy", type=click.IntRange(min=1), help="Train on the first N sketches of each class (overfit check).")
 @click.option("--max-steps", type=click.IntRange(min=1), help="Override the config's max_steps.")
 @click.option("--device", help="cpu, cuda, cuda:1, mps (default: the config's, auto).")
-def train(classes, data_paths, config_path, out_dir, resume, toy, max_steps, device):
+@click.option("--sample-every", "sample_interval", type=click.IntRange(min=1),
+              help="Every N steps, sample sketches and log their recognisability and FID (config: sample_interval).")
+@click.option("--sample-count", type=click.IntRange(1, 10_000), help="Sketches per such check (default 200).")
+@click.option("--best-by", type=click.Choice(["loss", "recognizability"]),
+              help="Keep OUT/best by validation loss or by the samples' recognisability.")
+def train(classes, data_paths, config_path, out_dir, resume, toy, max_steps, device, sample_interval,
+          sample_count, best_by):
     """Train a model for CLASS... (one --data file each); the best model goes to OUT/best."""
+    import dataclasses
     import json
 
     from sketchplot.model.train import TrainConfig, train as run_training
@@ -285,12 +292,12 @@ def train(classes, data_paths, config_path, out_dir, resume, toy, max_steps, dev
     if len(data_paths) != len(classes):
         raise SketchplotError(f"{len(classes)} class(es) but {len(data_paths)} --data file(s): give one per class")
     cfg = TrainConfig.from_toml(config_path) if config_path else TrainConfig()
-    if toy:
-        cfg.toy = toy
-    if max_steps:
-        cfg.max_steps = max_steps
-    if device:
-        cfg.device = device
+    overrides = {"toy": toy, "max_steps": max_steps, "device": device, "sample_interval": sample_interval,
+                 "sample_count": sample_count, "best_by": best_by}
+    try:
+        cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:
+        raise SketchplotError(f"training settings: {exc}") from None
     out = Path(out_dir or Path("runs") / "-".join(classes))
     result = run_training(list(classes), [Path(p) for p in data_paths], out, cfg, resume=resume)
     click.echo(json.dumps(result))

@@ -194,3 +194,58 @@ def reference_warning(reference: SketchFile, report: dict, classifier: SketchCla
     if rec < 0.05:
         return f"only {rec:.0%} of the reference drawings are recognised as '{report['class']}'"
     return None
+
+
+def sample_quality(
+    decoder,
+    classes: list[str],
+    *,
+    scale: float,
+    count: int,
+    temperature: float = 0.5,
+    seed: int = 0,
+    max_len: int = 250,
+    labelled: bool = True,
+    reference: list[np.ndarray] | None = None,
+    classifier: SketchClassifier | None = None,
+) -> dict:
+    """Sample ``count`` sketches spread evenly over ``classes`` and score them: the mean
+    recognisability over the classes the classifier knows, and FID of all samples against
+    ``reference`` (real drawings of the same classes). For watching a model learn to draw,
+    rather than only to lower its loss."""
+    from sketchplot.model.sample import sample
+
+    classifier = classifier or load_classifier()
+    known = []
+    for index, name in enumerate(classes):
+        try:
+            known.append((index, classifier.class_index(name)))
+        except SketchplotError:
+            continue
+    if not known:
+        raise ScoreError(f"the classifier knows none of the classes {', '.join(classes[:5])}")
+    if labelled:
+        picked = [known[round(i)] for i in np.linspace(0, len(known) - 1, min(count, len(known)))]
+        groups = [(index, [target], max(1, count // len(picked))) for index, target in picked]
+    else:  # one unlabelled set: the latent code picks the class, any of the model's classes counts
+        groups = [(0, [target for _, target in known], count)]
+    drawn, hits, capped = [], [], 0
+    for k, (index, targets, n) in enumerate(groups):
+        sketches = sample(decoder, n, scale=scale, temperature=temperature, seed=seed + k,
+                          class_index=index, max_len=max_len)
+        sketches = [s if len(s) else np.zeros((1, 3), np.float32) for s in sketches]
+        top1 = classifier.predict(sketches).probabilities.argmax(axis=1)
+        hits.append(float(np.mean(np.isin(top1, targets))))
+        capped += sum(len(s) >= max_len for s in sketches)
+        drawn += sketches
+    report = {
+        "sample_recognizability": round(float(np.mean(hits)), 4),
+        "sample_classes": len(groups) if labelled else len(known),
+        "sample_n": len(drawn),
+        "sample_at_cap": round(capped / len(drawn), 4),
+        "sample_points_mean": round(float(np.mean([len(s) for s in drawn])), 2),
+    }
+    if reference is not None and len(reference) >= 2 and len(drawn) >= 2:
+        features = classifier.predict(drawn).features
+        report["sample_fid"] = round(frechet_distance(features, classifier.predict(reference).features), 3)
+    return report

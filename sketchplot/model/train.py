@@ -67,9 +67,21 @@ class TrainConfig:
     # False: several classes' data trained as one unlabelled set (a conditional model's latent
     # code then carries the class, so interpolation can morph a cat into a pig).
     class_labels: bool = True
+    # Every sample_interval steps (0: never) draw sample_count sketches at sample_temperature,
+    # spread over the classes, and log what the sketch classifier makes of them (and their FID
+    # against the validation drawings). best_by = "recognizability" keeps the best model by
+    # that instead of by validation loss: a lower loss does not always draw better sketches.
+    sample_interval: int = 0
+    sample_count: int = 200
+    sample_temperature: float = 0.5
+    best_by: str = "loss"
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self):
+        if self.best_by not in BEST_BY:
+            raise ValueError(f"best_by must be one of {', '.join(BEST_BY)}, not {self.best_by!r}")
+        if self.best_by == "recognizability" and not self.sample_interval:
+            raise ValueError("best_by = 'recognizability' needs sample_interval > 0")
         for name, (low, high) in TRAIN_LIMITS.items():
             value = getattr(self, name)
             integer = isinstance(low, int)
@@ -121,7 +133,10 @@ TRAIN_LIMITS = {
     "grad_clip": (0.0, 1e9), "augment_scale": (0.0, 0.99), "class_share_power": (0.0, 10.0),
     "checkpoint_seconds": (0.0, 1e9), "kl_weight": (0.0, 1e6), "kl_min": (0.0, 1e6),
     "kl_eta_min": (0.0, 1.0), "kl_decay": (0.0, 1.0),
+    "sample_interval": (0, 10**9), "sample_count": (1, 10_000), "sample_temperature": (0.01, 2.0),
 }
+BEST_BY = ("loss", "recognizability")
+SAMPLE_REFERENCE_LIMIT = 2000  # validation drawings FID is measured against
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -298,9 +313,10 @@ def train(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg.learning_rate, betas=(0.9, 0.99),
     )
-    state = {"step": 0, "skipped": 0, "best_valid": float("inf"), "seconds": 0.0}
+    state = {"step": 0, "skipped": 0, "best_valid": float("inf"), "best_sample": -1.0, "seconds": 0.0}
     if resume:
         state = _resume(checkpoint, net, optimizer, device)
+        state.setdefault("best_sample", -1.0)
     model = dist.wrap(net)
     use_amp = device.type == "cuda"
     info = ModelInfo(
@@ -374,8 +390,18 @@ def train(
             log({"step": state["step"], "valid": valid})
             if valid["loss"] < state["best_valid"]:
                 state["best_valid"] = valid["loss"]
-                info.metrics = {f"valid_{name}": value for name, value in valid.items()} | {
-                    "step": state["step"], "train_seconds": round(state["seconds"], 1), "device": str(device)}
+                if cfg.best_by == "loss":
+                    info.metrics = {f"valid_{name}": value for name, value in valid.items()} | {
+                        "step": state["step"], "train_seconds": round(state["seconds"], 1), "device": str(device)}
+                    save_model(out_dir / "best", net, info, half=cfg.save_half)
+        if cfg.sample_interval and (state["step"] % cfg.sample_interval == 0 or last):
+            quality = _sample_quality(net, info, valid_set, cfg)
+            log({"step": state["step"], **quality})
+            net.train()
+            if cfg.best_by == "recognizability" and quality["sample_recognizability"] > state["best_sample"]:
+                state["best_sample"] = quality["sample_recognizability"]
+                info.metrics = quality | {"step": state["step"], "train_seconds": round(state["seconds"], 1),
+                                          "device": str(device)}
                 save_model(out_dir / "best", net, info, half=cfg.save_half)
         overdue = cfg.checkpoint_seconds and time.monotonic() - checkpointed >= cfg.checkpoint_seconds
         if state["step"] % cfg.checkpoint_interval == 0 or last or overdue:
@@ -384,6 +410,22 @@ def train(
         bar.__exit__(None, None, None)
     dist.close()
     return {"steps": state["step"], "skipped": state["skipped"], "best_valid": state["best_valid"]}
+
+
+def _sample_quality(net: SketchTransformer, info: ModelInfo, valid_set: SketchSet, cfg: TrainConfig) -> dict:
+    """What the sketch classifier makes of the current model's samples (numpy inference of
+    the current weights, exactly as `sketchplot sample` would draw them)."""
+    from sketchplot.model.decoders import TransformerDecoder
+    from sketchplot.model.scoring import sample_quality
+
+    net.eval()
+    weights = {k: v.detach().float().cpu().numpy() for k, v in net.state_dict().items()}
+    decoder = TransformerDecoder(cfg.model, weights)
+    chosen = np.random.default_rng([cfg.seed, 2]).permutation(len(valid_set))[:SAMPLE_REFERENCE_LIMIT]
+    reference = [valid_set.sketches[i] for i in chosen]
+    return sample_quality(decoder, info.classes, scale=info.scale, count=cfg.sample_count,
+                          temperature=cfg.sample_temperature, max_len=cfg.max_seq_len,
+                          labelled=cfg.class_labels, reference=reference)
 
 
 def _labels(data: SketchSet, idx, cfg: TrainConfig) -> list[int]:

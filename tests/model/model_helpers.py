@@ -57,3 +57,19 @@ def random_pair(sigma_activation: str = "elu", n_classes: int = 3, seed: int = 0
         for p in net.parameters():
             p.normal_(0.0, 0.4)
     return net, TransformerDecoder(cfg, {k: v.numpy() for k, v in net.state_dict().items()})
+
+
+def write_tiny_classifier(directory, classes=("cat", "dog", "The Eiffel Tower"), stages=((4,), (6, 6))):
+    """A random 16-pixel sketch classifier in the shipped format (torch only to build it)."""
+    import torch
+
+    from sketchplot.model.classifier import save_classifier
+    from sketchplot.model.classifier_net import SketchCNN, folded_weights
+
+    torch.manual_seed(0)
+    stages = [list(s) for s in stages]
+    net = SketchCNN(stages, size=16, hidden=10, classes=len(classes), dropout=0.0).eval()
+    config = {"classes": list(classes), "raster": {"size": 16, "padding": 1.0, "gain": 1.0},
+              "stages": stages, "hidden": 10}
+    save_classifier(directory, config, folded_weights(net, stages))
+    return directory

@@ -151,3 +151,30 @@ def test_class_shares_follow_size_to_the_power(power, share):
     cfg = tiny_config(batch_size=50, class_share_power=power)
     drawn = np.concatenate([train_module.batch_indices(step, data, cfg) for step in range(400)])
     assert np.mean(np.asarray(data.classes)[drawn] == 1) == pytest.approx(share, abs=0.02)
+
+
+def test_sample_checks_are_logged_and_pick_the_best_model(tiny_npz, tmp_path, monkeypatch):
+    from model_helpers import write_tiny_classifier
+
+    import sketchplot.model.scoring as scoring
+    from sketchplot.model.classifier import load_classifier
+
+    tiny = load_classifier(write_tiny_classifier(tmp_path / "classifier"))
+    monkeypatch.setattr(scoring, "load_classifier", lambda directory=None: tiny)
+    saved_at = []
+    real_save = train_module.save_model
+    monkeypatch.setattr(train_module, "save_model", lambda d, net, info, half: saved_at.append(info.metrics["step"])
+                        or real_save(d, net, info, half))
+    cfg = tiny_config(max_steps=20, sample_interval=10, sample_count=4, best_by="recognizability")
+    train(["cat"], [tiny_npz], tmp_path / "run", cfg, progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    checks = [r for r in records if "sample_recognizability" in r]
+    assert [r["step"] for r in checks] == [10, 20]
+    assert all(r["sample_n"] == 4 and r["sample_fid"] >= 0 for r in checks)
+    assert saved_at and saved_at[0] == 10  # best kept by the check, not by validation loss
+    assert "sample_recognizability" in load_model(tmp_path / "run" / "best")[1].metrics
+
+
+def test_best_by_recognizability_needs_sample_checks():
+    with pytest.raises(Exception, match="needs sample_interval"):
+        tiny_config(best_by="recognizability")
