@@ -114,10 +114,13 @@ class Journal:
         return journal
 
 
+WORK_FRAME = ["G21", "G90", "G92.1"]  # millimetres, absolute, G92 cleared: plain work coordinates
+
+
 def pen_up_lines(profile: MachineProfile) -> list[str]:
-    """Lift the pen from any modal state: millimetres, absolute, G92 cleared, so a Z pen
-    goes to the job's own pen-up height in work coordinates."""
-    return ["G21", "G90", "G92.1", *_lift(profile)]
+    """Lift the pen from any modal state: a servo at once (``M3`` needs no frame), a Z pen to
+    the job's own pen-up height in work coordinates."""
+    return _lift(profile) if profile.pen.method == "servo" else [*WORK_FRAME, *_lift(profile)]
 
 
 def _lift(profile: MachineProfile) -> list[str]:
@@ -135,7 +138,7 @@ def restore_lines(state: Interpreter, profile: MachineProfile, position: tuple[f
     if position is not None:
         at.position = position
     x, y, z = at.position
-    lines = [*pen_up_lines(profile), f"G0 X{x:.4f} Y{y:.4f}"]
+    lines = [*WORK_FRAME, *_lift(profile), f"G0 X{x:.4f} Y{y:.4f}"]
     if profile.pen.method == "z":
         lines.append(f"G1 Z{z:.4f} F{profile.pen.z_feed:g}")
     lines += at.modal_lines()

@@ -195,6 +195,7 @@ class GrblSimulator:
         self.lines_received = 0
         self.bytes_received = 0
         self.rx_overflows = 0
+        self.rx_peak = 0  # the most bytes ever waiting in the RX buffer
         self.gone = False
         self.overflow_reported = False
         self.reports = 0
@@ -350,6 +351,7 @@ class GrblSimulator:
             self.rx_overflows += 1  # real GRBL drops the byte without a word
         else:
             self.rx.append(byte)
+            self.rx_peak = max(self.rx_peak, len(self.rx))
 
     def _emit(self, data: bytes, boot: bool = False) -> None:
         """Queue ``data`` for the host; the power-on banner waits ``boot_ms`` (everything after
@@ -622,6 +624,13 @@ class GrblSimulator:
             self._answer("[G92:" + ",".join(f"{v:.3f}" for v in self.interpreter.offset) + "]")
             self._answer("[TLO:0.000]")
             self._answer("[PRB:0.000,0.000,0.000:0]")
+            self._answer("ok")
+        elif text == "$":
+            self._answer("[HLP:$$ $# $G $I $N $x=val $Nx=line $J=line $SLP $C $X $H ~ ! ? ctrl-x]")
+            self._answer("ok")
+        elif text == "$N":
+            self._answer("$N0=")
+            self._answer("$N1=")
             self._answer("ok")
         elif text == "$I":
             self._answer(f"[VER:{VERSION}.20190825:]")

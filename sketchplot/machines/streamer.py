@@ -666,11 +666,15 @@ class Streamer:
             raise GrblJobError(f"GRBL ALARM:{code} {self._where(self._current())}: {describe_alarm(code)}")
         elif BANNER.search(line):
             raise LinkError(f"GRBL reset unexpectedly {self._where(self._current())}; lines in its buffer were lost")
-        elif line.startswith("[") or not line:
+        elif line.startswith("[") or not line or (line.startswith("$") and self._answering_a_query()):
             self.grbl.messages.append(line)
         else:
             self.refused = True
             raise LinkError(f"unexpected answer {line!r} from {self.grbl.name} {self._where(self._current())} (line noise or wrong baud rate?)")
+
+    def _answering_a_query(self) -> bool:
+        """A ``$`` line is sent alone, so ``$10=1`` or ``$N0=`` lines are its report."""
+        return bool(self.inflight) and self.inflight[0].line.text.startswith("$")
 
     def _retire(self) -> _Sent:
         if not self.inflight:
