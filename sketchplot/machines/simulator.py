@@ -41,7 +41,13 @@ import serial
 
 from sketchplot.atomic import atomic_open, atomic_write_text
 from sketchplot.errors import SketchplotError
-from sketchplot.gcode.estimate import MoveLimits, Axes, forward_move, junction_cap_sqr, reverse_pass
+from sketchplot.gcode.estimate import (
+    Axes,
+    MoveLimits,
+    forward_move,
+    junction_cap_sqr,
+    reverse_pass,
+)
 from sketchplot.gcode.reader import (
     Dwell,
     GCodeError,

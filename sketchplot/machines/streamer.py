@@ -41,9 +41,9 @@ import math
 import re
 import time
 from collections import deque
-from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import serial
 
@@ -59,7 +59,12 @@ from sketchplot.gcode.reader import (
     parse_line,
     read_gcode,
 )
-from sketchplot.machines.grbl_codes import CRITICAL_ALARMS, describe_alarm, describe_error, is_sync
+from sketchplot.machines.grbl_codes import (
+    CRITICAL_ALARMS,
+    describe_alarm,
+    describe_error,
+    is_sync,
+)
 from sketchplot.machines.journal import (
     Journal,
     JournalError,

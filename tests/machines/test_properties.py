@@ -7,13 +7,12 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_hardening import WriteLog
 
 from sketchplot.errors import SketchplotError
 from sketchplot.gcode.reader import GCodeError, parse_line
 from sketchplot.machines.profiles import MachineProfile, ProfileError, profile_from_dict
 from sketchplot.machines.streamer import RX_BUFFER_BYTES, stream_file
-
-from test_hardening import WriteLog
 
 WORDS = st.sampled_from(["G0", "G1", "G4", "G90", "G91", "G21", "M3", "M5", "X", "Y", "Z", "F", "S", "P", "$"])
 NUMBERS = st.one_of(
