@@ -404,6 +404,19 @@ def models():
     click.echo(f"(user models: {user_model_dir()}; shipped: {shipped_model_dir()})")
 
 
+@cli.command("classes")
+def classes_command():
+    """List every class the installed models draw, with the model that draws it."""
+    from sketchplot.model.registry import class_table
+
+    table = class_table()
+    width = max((len(name) for name in table), default=0)
+    for name, model in table.items():
+        click.echo(f"{name:<{width}}  {model}")
+    if not table:
+        click.echo("no models installed")
+
+
 # ---- draw (issue 6) -----------------------------------------------------------------------
 
 

@@ -119,15 +119,37 @@ def class_index(info: ModelInfo, class_name: str | None, where: str) -> int:
         if len(info.classes) == 1 or not is_labelled(info):
             return 0
         raise SketchplotError(f"{where} draws several classes ({', '.join(info.classes)}): name one")
-    if class_name in info.classes:
-        return info.classes.index(class_name) if is_labelled(info) else 0
+    index = find_class(info.classes, class_name)
+    if index is not None:
+        return index if is_labelled(info) else 0
     raise SketchplotError(f"{where} does not draw '{class_name}'{_suggest(class_name, info.classes)}")
 
 
+def class_key(name: str) -> str:
+    """How class names compare: case-insensitive, spaces and underscores alike
+    ("Eiffel_tower", "eiffel tower" and "Eiffel Tower" are one name)."""
+    return " ".join(name.replace("_", " ").split()).casefold()
+
+
+def find_class(classes: list[str], name: str) -> int | None:
+    """The index of ``name`` in ``classes`` as ``class_key`` compares them, or None."""
+    keys = [class_key(c) for c in classes]
+    key = class_key(name)
+    return keys.index(key) if key in keys else None
+
+
+LISTED_CLASSES = 12  # an error lists every class only when there are at most this many
+
+
 def _suggest(name: str, classes: list[str], label: str = "it draws") -> str:
-    close = difflib.get_close_matches(name, classes, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f" ({label}: {', '.join(sorted(classes))}){hint}"
+    by_key = {class_key(c): c for c in classes}
+    close = [by_key[k] for k in difflib.get_close_matches(class_key(name), list(by_key), n=3, cutoff=0.5)]
+    if not close:  # a word of the name inside a class name: "tower" -> "The Eiffel Tower"
+        words = class_key(name).split()
+        close = sorted(c for k, c in by_key.items() if any(w in k.split() for w in words))[:3]
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    listed = ", ".join(sorted(classes)) if len(classes) <= LISTED_CLASSES else f"{len(classes)} classes, see `sketchplot classes`"
+    return f" ({label}: {listed}){hint}"
 
 
 def locate(class_name: str, model_path: str | Path | None = None) -> Path:
@@ -139,7 +161,7 @@ def locate(class_name: str, model_path: str | Path | None = None) -> Path:
         return find_model(str(model_path))
     entries = [e for e in available_models() if e.info is not None and is_labelled(e.info)]
     for entry in sorted(entries, key=lambda e: getattr(e.info.model, "conditional", False)):
-        if class_name in entry.classes:
+        if find_class(entry.classes, class_name) is not None:
             return entry.path
     classes = sorted({c for e in entries for c in e.classes})
     if not classes:
@@ -147,6 +169,16 @@ def locate(class_name: str, model_path: str | Path | None = None) -> Path:
             f"no models installed (looked in {user_model_dir()} and the package); use --model PATH"
         )
     raise SketchplotError(f"no model draws '{class_name}'{_suggest(class_name, classes, 'available')}")
+
+
+def class_table() -> dict[str, str]:
+    """Every class an installed model draws -> the name of the model ``locate`` picks for it."""
+    table: dict[str, str] = {}
+    entries = [e for e in available_models() if e.info is not None and is_labelled(e.info)]
+    for entry in sorted(entries, key=lambda e: getattr(e.info.model, "conditional", False)):
+        for name in entry.classes:
+            table.setdefault(name, entry.name)
+    return dict(sorted(table.items(), key=lambda item: class_key(item[0])))
 
 
 def resolve(class_name: str, model_path: str | Path | None = None):

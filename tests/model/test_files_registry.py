@@ -120,3 +120,36 @@ def test_listing_shows_broken_models_instead_of_failing(user_models):
     entries = {e.name: e for e in registry.available_models()}
     assert set(entries) == {"pets", "farm", "broken"}
     assert entries["broken"].error and entries["pets"].origin == "user" and entries["farm"].origin == "shipped"
+
+
+def test_class_names_match_whatever_their_case_spaces_or_underscores(user_models, tiny_net):
+    save_model(user_models / "shipped" / "landmarks", tiny_net, info_for(tiny_net, ("The Eiffel Tower", "aircraft carrier")))
+    for spelling, wanted in [("the_eiffel_tower", 0), ("THE EIFFEL  TOWER", 0), ("Aircraft_Carrier", 1)]:
+        _, info, index = registry.resolve(spelling)
+        assert info.classes == ["The Eiffel Tower", "aircraft carrier"] and index == wanted
+
+
+def test_an_unknown_name_suggests_the_closest_classes(user_models):
+    from model_helpers import TINY
+
+    from sketchplot.model.config import ModelConfig
+    from sketchplot.model.net import SketchTransformer
+
+    many = tuple(f"class {i}" for i in range(20)) + ("The Eiffel Tower",)
+    net = SketchTransformer(ModelConfig(**TINY, n_classes=len(many)))
+    save_model(user_models / "shipped" / "many", net, info_for(net, many))
+    with pytest.raises(SketchplotError, match=r"24 classes, see `sketchplot classes`.*did you mean 'The Eiffel Tower'"):
+        registry.resolve("eiffel tower")
+    with pytest.raises(SketchplotError, match="did you mean 'The Eiffel Tower'"):
+        registry.resolve("tower")
+
+
+def test_classes_lists_every_class_with_the_model_that_draws_it(user_models):
+    from click.testing import CliRunner
+
+    from sketchplot.cli import cli
+
+    result = CliRunner().invoke(cli, ["classes"])
+    assert result.exit_code == 0
+    rows = dict(line.split() for line in result.output.splitlines())
+    assert rows == {"cat": "pets", "dog": "pets", "sheep": "farm"}  # the user's model wins for cat
