@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from sketchplot.model.decoders import MagentaDecoder
 from sketchplot.model.files import ModelFileError, ModelInfo
 
 MAX_WEIGHT = 10.0
+MAX_FILE_BYTES = 256 * 2**20  # Google's largest decoder files are a few MB
 GEN_MODES = (2, "gen")  # decoder-only; "gen" is the older (version 2) spelling, e.g. bear
 MAGENTA_SOURCE = "Google Magenta sketch-rnn-js pretrained model (decoder only)"
 
@@ -43,10 +45,13 @@ def read_gen_json(path: str | Path) -> tuple[dict, list[np.ndarray]]:
     """The info dict and the five decoded weight arrays (shaped) of a ``.gen.json`` file."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ModelFileError(f"{path}: {path.stat().st_size / 2**20:.0f} MiB is larger than a sketch-rnn-js "
+                                 f"model (at most {MAX_FILE_BYTES // 2**20} MiB)")
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelFileError(f"model file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{path}: not a sketch-rnn-js model (unreadable JSON: {exc})") from None
     if not (isinstance(raw, list) and len(raw) == 3 and isinstance(raw[0], dict)
             and isinstance(raw[1], list) and isinstance(raw[2], list)):
@@ -58,6 +63,9 @@ def read_gen_json(path: str | Path) -> tuple[dict, list[np.ndarray]]:
         )
     if "scale_factor" not in info or len(shapes) != 5 or len(blobs) != 5:
         raise ModelFileError(f"{path}: sketch-rnn-js model without scale_factor or 5 weight blobs")
+    if not all(isinstance(shape, list) and all(isinstance(n, int) and 0 < n < 2**20 for n in shape)
+               for shape in shapes):
+        raise ModelFileError(f"{path}: weight shapes are not lists of positive integers")
     arrays = []
     for index, (shape, blob) in enumerate(zip(shapes, blobs)):
         try:
@@ -83,12 +91,17 @@ def load_magenta(path: str | Path) -> tuple[MagentaDecoder, ModelInfo]:
     own sketch-rnn data, about 2.4x larger than the 255-px Quick, Draw! simplified drawings.
     """
     info, (out_w, out_b, w_xh, w_hh, bias) = read_gen_json(path)
+    try:
+        scale, max_seq_len = float(info["scale_factor"]), int(info.get("max_seq_len", 250))
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ModelFileError(f"{path}: scale_factor or max_seq_len is not a number ({exc})") from None
+    if not (0 < scale < math.inf and max_seq_len >= 1):
+        raise ModelFileError(f"{path}: scale_factor must be finite and > 0 and max_seq_len >= 1")
     cfg = MagentaConfig(n_units=out_w.shape[0], n_mixture=(out_w.shape[1] - 3) // 6)
     decoder = MagentaDecoder(out_w, out_b, w_xh, w_hh, bias)
     name = str(info.get("name") or Path(path).name.split(".")[0])
     model_info = ModelInfo(
-        model=cfg, scale=float(info["scale_factor"]), classes=[name],
-        max_seq_len=int(info.get("max_seq_len", 250)),
+        model=cfg, scale=scale, classes=[name], max_seq_len=max_seq_len,
         data={"source": MAGENTA_SOURCE, "file": Path(path).name, "version": info.get("version"),
               "training_size": info.get("training_size")},
         metrics={"r_loss": info["r_loss"]} if "r_loss" in info else {},

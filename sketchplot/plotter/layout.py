@@ -116,8 +116,8 @@ def layout_grid(
     """
     if not drawings:
         raise LayoutError("nothing to lay out: no drawings")
-    if margin_mm < 0 or gutter_mm < 0:
-        raise LayoutError("margin and gutter must not be negative")
+    if not (0 <= margin_mm < math.inf and 0 <= gutter_mm < math.inf):  # NaN fails both
+        raise LayoutError(f"margin ({margin_mm:g} mm) and gutter ({gutter_mm:g} mm) must be finite and not negative")
     page_w, page_h = page_mm
     usable_w, usable_h = page_w - 2 * margin_mm, page_h - 2 * margin_mm
     if usable_w <= 0 or usable_h <= 0:

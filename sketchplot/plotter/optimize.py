@@ -7,6 +7,7 @@ then linesort last so that it sees the final start and end point of every path.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,8 +41,8 @@ class OptimizeOptions:
 
     def __post_init__(self):
         for name in ("merge_tolerance_mm", "reloop_tolerance_mm", "simplify_tolerance_mm"):
-            if getattr(self, name) < 0:
-                raise SketchplotError(f"optimisation tolerance {name} must not be negative")
+            if not 0 <= getattr(self, name) < math.inf:  # NaN fails too
+                raise SketchplotError(f"optimisation tolerance {name} must be finite and not negative")
         if self.two_opt_passes < 1:
             raise SketchplotError("two-opt passes must be at least 1")
 

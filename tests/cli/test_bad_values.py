@@ -170,3 +170,54 @@ def test_models_lists_a_model_with_odd_metrics(models):
     result = run("models")
     assert result.exit_code == 0, result.output
     assert "tiny-owl" in result.output
+
+
+@pytest.mark.parametrize("toml, message", [
+    ("margin = nan", "margin must be a number of mm >= 0"),
+    ("machine = 5", "machine must be a string"),
+    ("paper = [1]", "paper must be a string"),
+])
+def test_a_bad_user_config_is_one_line(tmp_path, toml, message):
+    (tmp_path / "config").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "config" / "config.toml").write_text(toml + "\n")
+    assert_one_line(run("draw", "owl", "--dry-run"), message)
+
+
+def test_an_oversized_user_config_is_refused_by_its_size(tmp_path):
+    with open(tmp_path / "config" / "config.toml", "wb") as handle:
+        handle.truncate(2**30)
+    assert_one_line(run("draw", "owl", "--dry-run"), "too large for a config file")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--margin", "nan"], "must be finite and not negative"),
+    (["--gutter", "nan", "--grid", "1x2"], "must be finite and not negative"),
+    (["--simplify-tolerance", "nan"], "simplify_tolerance_mm must be finite"),
+    (["--merge-tolerance", "inf"], "merge_tolerance_mm must be finite"),
+])
+def test_nan_layout_values_are_one_line(tmp_path, args, message):
+    path = tmp_path / "one.ndjson"
+    path.write_text(json.dumps({"drawing": [[[0, 10, 20], [0, 10, 0]]]}) + "\n")
+    assert_one_line(run("plot", path, "--gcode", tmp_path / "x.gcode", *args), message)
+    assert not (tmp_path / "x.gcode").exists()
+
+
+def magenta_file(path, info, shapes=None):
+    import base64
+
+    units, mixtures = 4, 1
+    real = [[units, 6 * mixtures + 3], [6 * mixtures + 3], [5, 4 * units], [units, 4 * units], [4 * units]]
+    blobs = [base64.b64encode(np.zeros(int(np.prod(s)), "<i2").tobytes()).decode() for s in real]
+    path.write_text(json.dumps([{"mode": 2, "name": "x", **info}, shapes or real, blobs]))
+    return path
+
+
+@pytest.mark.parametrize("info, shapes, message", [
+    ({"scale_factor": "abc"}, None, "scale_factor or max_seq_len is not a number"),
+    ({"scale_factor": 1.0, "max_seq_len": "long"}, None, "scale_factor or max_seq_len is not a number"),
+    ({"scale_factor": float("nan")}, None, "scale_factor must be finite and > 0"),
+    ({"scale_factor": 1.0}, [["a"]] * 5, "weight shapes are not lists of positive integers"),
+])
+def test_a_bad_magenta_model_is_one_line(tmp_path, info, shapes, message):
+    path = magenta_file(tmp_path / "x.gen.json", info, shapes)
+    assert_one_line(run("sample", "x", "--model", path, "-n", "1"), message)

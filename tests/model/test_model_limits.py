@@ -13,7 +13,8 @@ from sketchplot.cli import cli
 from sketchplot.model import files, registry
 from sketchplot.model.decoders import TransformerDecoder
 from sketchplot.model.files import ModelFileError, ModelInfo, load_decoder, read_info, save_model
-from sketchplot.model.sample import SampleError, sample
+from sketchplot.errors import SketchplotError
+from sketchplot.model.sample import sample
 
 
 def info_for(net, classes=("cat", "dog")):
@@ -103,25 +104,27 @@ def test_sampling_a_model_with_non_finite_output_raises_instead_of_writing_nan(t
     weights = weights_of(tiny_net)
     poison(weights)
     decoder = TransformerDecoder(tiny_net.cfg, weights)
-    with pytest.raises(SampleError, match="weights are corrupted"):
+    with pytest.raises(SketchplotError, match="weights are corrupted"):
         sample(decoder, 3, scale=10.0, seed=0, max_len=30)
 
 
 def test_sampling_memory_does_not_grow_with_the_number_of_sketches(tiny_decoder, monkeypatch):
     from sketchplot.model import sample as sample_module
 
-    monkeypatch.setattr(sample_module, "CACHE_BUDGET_BYTES", 40 * tiny_decoder.cache_bytes_per_sequence)
+    per_sketch = tiny_decoder.new_cache(1).kv.nbytes
+    monkeypatch.setattr(sample_module, "CACHE_BUDGET_BYTES", 40 * per_sketch, raising=False)
     sizes, real_new_cache = [], tiny_decoder.new_cache
     monkeypatch.setattr(tiny_decoder, "new_cache", lambda batch: sizes.append(batch) or real_new_cache(batch))
     drawn = sample(tiny_decoder, 100, scale=1.0, seed=0, max_len=10)
     assert len(drawn) == 100 and max(sizes) == 40 and sum(sizes) == 100
+    assert tiny_decoder.cache_bytes_per_sequence == per_sketch
 
 
 def test_batches_share_one_random_stream(tiny_decoder, monkeypatch):
     from sketchplot.model import sample as sample_module
 
     whole = sample(tiny_decoder, 6, scale=1.0, seed=5, max_len=12)
-    monkeypatch.setattr(sample_module, "CACHE_BUDGET_BYTES", 6 * tiny_decoder.cache_bytes_per_sequence)
+    monkeypatch.setattr(sample_module, "CACHE_BUDGET_BYTES", 2 * tiny_decoder.new_cache(1).kv.nbytes, raising=False)
     assert all(np.array_equal(a, b) for a, b in zip(whole, sample(tiny_decoder, 6, scale=1.0, seed=5, max_len=12)))
 
 
