@@ -120,12 +120,13 @@ def test_sampling_memory_does_not_grow_with_the_number_of_sketches(tiny_decoder,
     assert tiny_decoder.cache_bytes_per_sequence == per_sketch
 
 
-def test_batches_share_one_random_stream(tiny_decoder, monkeypatch):
+def test_batched_sampling_is_reproducible_and_batches_differ(tiny_decoder, monkeypatch):
     from sketchplot.model import sample as sample_module
 
-    whole = sample(tiny_decoder, 6, scale=1.0, seed=5, max_len=12)
-    monkeypatch.setattr(sample_module, "CACHE_BUDGET_BYTES", 2 * tiny_decoder.new_cache(1).kv.nbytes, raising=False)
-    assert all(np.array_equal(a, b) for a, b in zip(whole, sample(tiny_decoder, 6, scale=1.0, seed=5, max_len=12)))
+    monkeypatch.setattr(sample_module, "CACHE_BUDGET_BYTES", 2 * tiny_decoder.new_cache(1).kv.nbytes)
+    first, again = (sample(tiny_decoder, 6, scale=1.0, seed=5, max_len=12) for _ in range(2))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(first[0], first[2])  # the second batch continues the stream, it does not restart it
 
 
 @pytest.fixture
