@@ -166,3 +166,17 @@ def test_explicit_broken_model_is_one_line(user_models):
     result = CliRunner().invoke(cli, ["sample", "cat", "--model", "huge"])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert result.output.count("\n") == 1 and "config.json is 1024.0 MiB" in result.output
+
+
+def test_a_failed_model_save_keeps_the_previous_model(tiny_net, model_dir, monkeypatch):
+    import os
+
+    before = {p.name: p.read_bytes() for p in model_dir.iterdir()}
+
+    def full(_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError):
+        save_model(model_dir, tiny_net, info_for(tiny_net, ("owl", "bat")), half=True)
+    assert {p.name: p.read_bytes() for p in model_dir.iterdir()} == before
