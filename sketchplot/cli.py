@@ -336,9 +336,9 @@ def sample(class_name, count, temperature, pen_temperature, seed, model_path, ma
         page = plot_page([from_origin(s) for s in sketches if len(s)]).document
     click.echo(f"{count} {class_name} sketch(es), temperature {temperature:g}, mean {points:.1f} points")
     if out_path:
-        array = np.empty(len(sketches), dtype=object)
-        array[:] = sketches
-        _write_output(out_path, lambda path: _save_npz(path, sketches=array))
+        from sketchplot.model.quickdraw import write_sketches
+
+        write_sketches(out_path, sketches, max_len=max_len or info.max_seq_len)
         click.echo(f"sketches: {out_path}")
     if page is not None:
         from sketchplot.plotter.preview import write_preview
@@ -433,6 +433,8 @@ def _page_options(command):
         click.option("--dry-run", is_flag=True, help="Move nothing: write the G-code and/or preview and report."),
         click.option("--gcode", "gcode_path", type=click.Path(dir_okay=False), help="Write the G-code here."),
         click.option("--preview", "preview_path", type=click.Path(dir_okay=False), help="Write an SVG preview here."),
+        click.option("-o", "strokes_path", type=click.Path(dir_okay=False),
+                     help="Write the drawn sketches here as stroke-3 (the `sample -o` .npz format), in page order."),
         click.option("--yes", is_flag=True, help="Do not ask before moving a real machine."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ]
@@ -442,9 +444,10 @@ def _page_options(command):
 
 
 def _draw_page(sketches, *, title: str, job_name: str, grid, machine, paper, margin, port, dry_run, gcode_path,
-               preview_path, yes, quiet, line_layers=None) -> None:
+               preview_path, strokes_path, yes, quiet, line_layers=None, strokes=None, max_len=None) -> None:
     """Lay out stroke-3 sketches (model output, starting at the origin) or polyline lists, then
-    write the G-code and preview and plot on PORT, as ``draw`` does for every drawing command."""
+    write the G-code, preview and stroke data (``strokes``: the stroke-3 arrays behind polyline
+    lists) and plot on PORT, as ``draw`` does for every drawing command."""
     import numpy as np
 
     from sketchplot.atomic import atomic_write_text
@@ -474,10 +477,14 @@ def _draw_page(sketches, *, title: str, job_name: str, grid, machine, paper, mar
         gcode_path = _job_path(job_name)
     if gcode_path:
         _write_output(gcode_path, lambda path: atomic_write_text(path, gcode, encoding="ascii"))
+    if strokes_path:
+        from sketchplot.model.quickdraw import write_sketches
+
+        write_sketches(strokes_path, sketches if strokes is None else strokes, max_len=max_len)
     estimate = estimate_gcode(gcode, profile)
     click.echo(f"{title} on {profile.name}")
     click.echo(estimate.describe())
-    for label, path in (("preview", preview_path), ("G-code", gcode_path)):
+    for label, path in (("preview", preview_path), ("G-code", gcode_path), ("sketches", strokes_path)):
         if path:
             click.echo(f"{label}: {path}")
     if not port:
@@ -520,7 +527,7 @@ def draw(class_name, temp, pen_temperature, count, seed, model_path, **page):
     sketches = sample(decoder, count, scale=info.scale, temperature=temp, seed=seed, class_index=class_index,
                       max_len=info.max_seq_len, pen_temperature=pen_temperature)
     _draw_page(sketches, title=f"{count} {class_name} sketch(es) at temperature {temp:g}", job_name=class_name,
-               **page)
+               max_len=info.max_seq_len, **page)
 
 
 # ---- latent features: reconstruct, interpolate, analogy, complete (issue 7) ------------------
@@ -544,31 +551,60 @@ def _latent_options(command):
     return command
 
 
-def _input_sketch(spec: str, split: str):
-    """(stroke-3 in model units, class hint) of INPUT: an .svg, or an .npz/.ndjson file with an
-    optional :INDEX (default 0), e.g. cat.npz:12."""
+def _parse_indices(text: str) -> list[int] | None:
+    """'12' -> [12], '0,3,7' -> [0, 3, 7], '0-99' -> [0 .. 99], '0-3,9' -> [0, 1, 2, 3, 9];
+    None when ``text`` is not such a list."""
+    indices = []
+    for part in text.split(","):
+        first, dash, last = part.partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            return None
+        low, high = int(first), int(last) if dash else int(first)
+        if high < low or high - low >= 10_000:
+            return None
+        indices.extend(range(low, high + 1))
+    return indices
+
+
+def _input_sketches(spec: str, split: str) -> tuple[list, str]:
+    """(stroke-3 sketches in model units, class hint) of INPUT: an .svg, or an .npz/.ndjson file
+    with optional indices (default 0): cat.npz:12, cat.npz:0,3,7 or cat.npz:0-99."""
     from sketchplot.model.quickdraw import drawing_to_sketch
     from sketchplot.plotter.inputs import load_drawings
 
-    path, index = spec, None
+    path, indices = spec, None
     head, sep, tail = spec.rpartition(":")
-    if sep and tail.isdigit() and not Path(spec).exists():
-        path, index = head, int(tail)
-    drawing = load_drawings(path, split=split, indices=None if index is None else [index])[0]
+    if sep and not Path(spec).exists() and (parsed := _parse_indices(tail)) is not None:
+        path, indices = head, parsed
+    drawings = load_drawings(path, split=split, indices=indices)
     hint = Path(path).stem.removeprefix("full_simplified_").removeprefix("full_raw_")
-    return drawing_to_sketch(drawing), hint
+    return [drawing_to_sketch(d) for d in drawings], hint
+
+
+def _input_sketch(spec: str, split: str):
+    """The one sketch of INPUT (see ``_input_sketches``) and its class hint."""
+    sketches, hint = _input_sketches(spec, split)
+    if len(sketches) != 1:
+        raise SketchplotError(f"{spec}: {len(sketches)} sketches; this command takes one")
+    return sketches[0], hint
 
 
 def _encode_inputs(specs, split, model_path):
     """The conditional model for these inputs and each input's latent code (the posterior mean)."""
+    inputs = [_input_sketch(spec, split) for spec in specs]
+    return _encode_sketches([sketch for sketch, _ in inputs], [hint for _, hint in inputs], " ".join(specs),
+                            model_path)
+
+
+def _encode_sketches(sketches, hints, where, model_path):
+    """The conditional model for sketches of these class hints, and each sketch's latent code."""
     from sketchplot.model.latent import encode
     from sketchplot.model.registry import class_index, is_labelled, resolve_conditional
 
-    inputs = [_input_sketch(spec, split) for spec in specs]
-    decoder, encoder, info = resolve_conditional(model_path, [hint for _, hint in inputs])
-    codes = [encode(encoder, [sketch], info.scale, where=spec)[0][0] for (sketch, _), spec in zip(inputs, specs)]
+    decoder, encoder, info = resolve_conditional(model_path, hints)
+    codes = [encode(encoder, [sketch], info.scale, where=where)[0][0] for sketch in sketches]
     if is_labelled(info) and len(info.classes) > 1:
-        hint = next((h for _, h in inputs if h in info.classes), None)
+        hint = next((h for h in hints if h in info.classes), None)
         index = class_index(info, hint, "the model")
     else:
         index = 0
@@ -589,16 +625,18 @@ def _sample_codes(decoder, info, index, z, temp, pen_temperature, seed):
 @_latent_options
 @_page_options
 def reconstruct(input_spec, count, temp, pen_temperature, seed, model_path, split, **page):
-    """Encode the sketch INPUT and draw N variations of it in the model's style.
+    """Encode the sketch(es) INPUT and draw N variations of each in the model's style.
 
-    INPUT: an .svg, or an .npz/.ndjson file with an optional :INDEX, e.g. cat.npz:12.
+    INPUT: an .svg, or an .npz/.ndjson file with optional indices: cat.npz:12, cat.npz:0,3,7
+    or cat.npz:0-99 (the N variations of each input follow each other on the page).
     """
     import numpy as np
 
-    decoder, info, index, (z,) = _encode_inputs([input_spec], split, model_path)
-    sketches = _sample_codes(decoder, info, index, np.repeat(z[None], count, 0), temp, pen_temperature, seed)
-    _draw_page(sketches, title=f"{count} reconstruction(s) of {input_spec} at temperature {temp:g}",
-               job_name="reconstruct", **page)
+    inputs, hint = _input_sketches(input_spec, split)
+    decoder, info, index, codes = _encode_sketches(inputs, [hint], input_spec, model_path)
+    sketches = _sample_codes(decoder, info, index, np.repeat(np.stack(codes), count, 0), temp, pen_temperature, seed)
+    _draw_page(sketches, title=f"{count} reconstruction(s) of each of {len(inputs)} sketch(es) from {input_spec} "
+               f"at temperature {temp:g}", job_name="reconstruct", max_len=info.max_seq_len, **page)
 
 
 @cli.command()
@@ -617,7 +655,7 @@ def interpolate(first, second, steps, temp, pen_temperature, seed, model_path, s
     sketches = _sample_codes(decoder, info, index, interpolate_codes(z_a, z_b, steps), temp, pen_temperature, seed)
     page["grid"] = page["grid"] or f"1x{steps}"
     _draw_page(sketches, title=f"{steps} steps from {first} to {second} at temperature {temp:g}",
-               job_name="interpolate", **page)
+               job_name="interpolate", max_len=info.max_seq_len, **page)
 
 
 @cli.command()
@@ -638,7 +676,7 @@ def analogy(first, second, third, count, temp, pen_temperature, seed, model_path
     z = np.repeat(combine(*codes)[None], count, 0)
     sketches = _sample_codes(decoder, info, index, z, temp, pen_temperature, seed)
     _draw_page(sketches, title=f"{count} sketch(es) of {first} - {second} + {third} at temperature {temp:g}",
-               job_name="analogy", **page)
+               job_name="analogy", max_len=info.max_seq_len, **page)
 
 
 @cli.command()
@@ -655,11 +693,11 @@ def analogy(first, second, third, count, temp, pen_temperature, seed, model_path
               help="Keep only the first N strokes of PARTIAL (to start from a finished sketch).")
 @_page_options
 def complete(partial, class_name, count, temp, pen_temperature, seed, model_path, split, keep_strokes, **page):
-    """Let the model finish the partial drawing PARTIAL as a CLASS, N ways.
+    """Let the model finish the partial drawing(s) PARTIAL as a CLASS, N ways each.
 
     The partial drawing is kept exactly and drawn with pen 1, the model's endings with pen 2
-    (the plotter pauses for the pen change). PARTIAL as INPUT for reconstruct, e.g. my-owl.svg
-    or owl.npz:3.
+    (the plotter pauses for the pen change). PARTIAL as INPUT for reconstruct, e.g. my-owl.svg,
+    owl.npz:3 or owl.npz:0-9 (the N endings of each input follow each other on the page).
     """
     import numpy as np
 
@@ -668,26 +706,32 @@ def complete(partial, class_name, count, temp, pen_temperature, seed, model_path
     from sketchplot.plotter.strokes import from_origin, split_polylines
 
     check_temperature(temp)
-    prefix, _ = _input_sketch(partial, split)
+    prefixes, _ = _input_sketches(partial, split)
     if keep_strokes:
-        prefix = prefix[: np.flatnonzero(prefix[:, 2] > 0.5)[: keep_strokes][-1] + 1]
+        prefixes = [p[: np.flatnonzero(p[:, 2] > 0.5)[:keep_strokes][-1] + 1] if np.any(p[:, 2] > 0.5) else p
+                    for p in prefixes]
     path = locate(class_name, model_path)
     decoder, info = load_any(path)
     index = class_index(info, class_name, str(model_path or path))
-    if len(prefix) >= info.max_seq_len:
-        raise SketchplotError(f"{partial}: {len(prefix)} points; the model continues sketches shorter than "
-                              f"{info.max_seq_len}")
-    # A conditional model draws its codes from the prior: the partial drawing's own code says
-    # "a sketch like this one", which ends too soon (measured in MODELS.md).
-    sketches = sample(decoder, count, scale=info.scale, temperature=temp, seed=seed, class_index=index,
-                      max_len=info.max_seq_len, pen_temperature=pen_temperature, prefix=prefix)
-    drawings, layers = [], []
-    for sketch in sketches:
-        given, ending = split_polylines(from_origin(sketch), len(prefix) + 1, partial)
-        drawings.append(given + ending)
-        layers.append([1] * len(given) + [2] * len(ending))
-    _draw_page(drawings, line_layers=layers, job_name=f"complete-{class_name}",
-               title=f"{count} ending(s) of {partial} as {class_name} at temperature {temp:g}", **page)
+    sketches, drawings, layers = [], [], []
+    for number, prefix in enumerate(prefixes):
+        if len(prefix) >= info.max_seq_len:
+            raise SketchplotError(f"{partial} (sketch {number + 1}): {len(prefix)} points; the model continues "
+                                  f"sketches shorter than {info.max_seq_len}")
+        # A conditional model draws its codes from the prior: the partial drawing's own code says
+        # "a sketch like this one", which ends too soon (measured in MODELS.md).
+        endings = sample(decoder, count, scale=info.scale, temperature=temp,
+                         seed=None if seed is None else seed + number, class_index=index,
+                         max_len=info.max_seq_len, pen_temperature=pen_temperature, prefix=prefix)
+        for sketch in endings:
+            given, ending = split_polylines(from_origin(sketch), len(prefix) + 1, partial)
+            drawings.append(given + ending)
+            layers.append([1] * len(given) + [2] * len(ending))
+        sketches += endings
+    _draw_page(drawings, line_layers=layers, job_name=f"complete-{class_name}", strokes=sketches,
+               max_len=info.max_seq_len,
+               title=f"{count} ending(s) of each of {len(prefixes)} sketch(es) from {partial} as {class_name} "
+                     f"at temperature {temp:g}", **page)
 
 
 def _score_help() -> str:
@@ -734,16 +778,6 @@ def _write_output(path: str, write) -> None:
         write(path)
     except OSError as exc:
         raise SketchplotError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def _save_npz(path: str, **arrays) -> None:
-    """``np.savez`` whole or not at all."""
-    import numpy as np
-
-    from sketchplot.atomic import atomic_open
-
-    with atomic_open(path, "wb") as handle:
-        np.savez(handle, **arrays)
 
 
 def _job_path(class_name: str) -> str:

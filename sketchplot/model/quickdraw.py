@@ -236,3 +236,23 @@ def decode_ndjson_record(line: bytes, where: str) -> object:
         raise InputError(f"{where}: bad JSON ({exc.msg})") from None
     except RecursionError:
         raise InputError(f"{where}: JSON nested too deeply") from None
+
+
+SKETCHES_KEY = "sketches"  # what `sample -o` and every generating command's -o write
+LENGTH_CAP_KEY = "max_len"  # the length cap the sketches were drawn under, when known
+
+
+def write_sketches(path: str | os.PathLike, sketches: list[np.ndarray], max_len: int | None = None) -> None:
+    """Stroke-3 sketches from the origin, in data units, as an npz ``sketches`` object array
+    (and the length cap they were drawn under): the format `score`, `plot` and the latent
+    commands read back. Written whole or not at all."""
+    from sketchplot.atomic import atomic_open
+
+    array = np.empty(len(sketches), dtype=object)
+    array[:] = [np.asarray(s, dtype=np.float32) for s in sketches]
+    extra = {} if max_len is None else {LENGTH_CAP_KEY: np.int64(max_len)}
+    try:
+        with atomic_open(path, "wb") as handle:
+            np.savez(handle, **{SKETCHES_KEY: array}, **extra)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None

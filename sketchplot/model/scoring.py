@@ -23,10 +23,16 @@ from sketchplot.model.classifier import (
     sketch_points,
 )
 from sketchplot.model.data import drop_start_row
-from sketchplot.model.quickdraw import drawing_to_stroke3, npz_members, parse_ndjson_drawing, read_npz, read_npz_scalar
+from sketchplot.model.quickdraw import (
+    LENGTH_CAP_KEY,
+    SKETCHES_KEY,
+    drawing_to_stroke3,
+    npz_members,
+    parse_ndjson_drawing,
+    read_npz,
+    read_npz_scalar,
+)
 
-SAMPLES_KEY = "sketches"  # `sample -o` files: stroke-3 from the origin
-CAP_KEY = "max_len"  # `sample -o` files: the length cap the sketches were drawn under
 TINY_EXTENT = 5.0  # data units (Quick, Draw! pixels, longest side about 255)
 MAX_NDJSON_BYTES = 256 * 2**20
 
@@ -67,9 +73,9 @@ def read_sketch_file(path: str | Path, split: str | None = None) -> SketchFile:
     if path.suffix.lower() == ".ndjson":
         return _read_ndjson(path)
     members = npz_members(path)
-    if split is None and SAMPLES_KEY in members:
-        sketches = [np.asarray(s, np.float32) for s in read_npz(path, SAMPLES_KEY)]
-        cap = _read_cap(path) if CAP_KEY in members else None
+    if split is None and SKETCHES_KEY in members:
+        sketches = [np.asarray(s, np.float32) for s in read_npz(path, SKETCHES_KEY)]
+        cap = _read_cap(path) if LENGTH_CAP_KEY in members else None
         return SketchFile(sketches, cap, path.stem)
     split = split or "test"
     sketches = [drop_start_row(np.asarray(s, np.float32)) for s in read_npz(path, split)]
@@ -77,7 +83,7 @@ def read_sketch_file(path: str | Path, split: str | None = None) -> SketchFile:
 
 
 def _read_cap(path: Path) -> int | None:
-    value = read_npz_scalar(path, CAP_KEY)
+    value = read_npz_scalar(path, LENGTH_CAP_KEY)
     return int(value) if value > 0 else None
 
 

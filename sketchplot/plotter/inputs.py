@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from sketchplot.model.quickdraw import (
-    Drawing, InputError, decode_ndjson_record, ndjson_lines, parse_ndjson_drawing, read_npz,
+    SKETCHES_KEY, Drawing, InputError, decode_ndjson_record, ndjson_lines, npz_members, parse_ndjson_drawing,
+    read_npz,
 )
-from sketchplot.plotter.strokes import SketchError, strokes_to_polylines
+from sketchplot.plotter.strokes import SketchError, from_origin, strokes_to_polylines
 
 MAX_SVG_BYTES = 16 * 2**20  # a hand-drawn SVG is kilobytes; vpype holds the whole tree in memory
 # Curves are cut into at most about this many segments per longest side, whatever the SVG's
@@ -126,7 +127,13 @@ def load_drawings(
         raise InputError(f"input file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        sketches = read_npz(path, split)
+        members = npz_members(path)
+        if split == SKETCHES_KEY or (SKETCHES_KEY in members and split not in members):
+            # generated sketches (`sample -o`, `draw -o`): the pen starts at the origin
+            split = SKETCHES_KEY
+            sketches = [from_origin(s) for s in read_npz(path, split)]
+        else:
+            sketches = read_npz(path, split)
         chosen = select_indices(len(sketches), indices, limit, f"{path} [{split}]")
         return [strokes_to_polylines(sketches[i], f"{path} [{split}] sketch {i}") for i in chosen]
     if suffix == ".ndjson":

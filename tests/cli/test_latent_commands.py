@@ -164,3 +164,56 @@ def test_models_marks_conditional_models():
     vae_line = next(line for line in output.splitlines() if line.startswith("tiny-vae"))
     assert "cat, pig" in vae_line and "conditional (VAE), classes unlabelled" in vae_line
     assert "conditional" not in next(line for line in output.splitlines() if line.startswith("tiny-owl"))
+
+
+def _written(path):
+    from sketchplot.model.quickdraw import read_npz
+
+    return read_npz(path, "sketches")
+
+
+@pytest.mark.parametrize("command, expected", [
+    (["draw", "owl", "-n", "3"], 3),
+    (["reconstruct", "{d}/cat.npz:0-2", "-n", "2"], 6),
+    (["reconstruct", "{d}/cat.npz:0,2", "-n", "1"], 2),
+    (["interpolate", "{d}/cat.npz:0", "{d}/pig.npz:1", "--steps", "4"], 4),
+    (["analogy", "{d}/cat.npz:0", "{d}/cat.npz:1", "{d}/pig.npz:2", "-n", "2"], 2),
+    (["complete", "{d}/cat.npz:0-1", "owl", "-n", "2", "--strokes", "1"], 4),
+])
+def test_every_generating_command_writes_what_it_draws(sketches, tmp_path, command, expected):
+    out = tmp_path / "out" / "drawn.npz"
+    args = [a.format(d=sketches) for a in command]
+    result = run(*args, "--seed", 3, "--dry-run", "-o", out, "--preview", tmp_path / "page.svg")
+    assert result.exit_code == 0, result.output
+    written = _written(out)
+    assert len(written) == expected and all(s.shape[1] == 3 for s in written)
+    replot = run("plot", out, "--limit", expected, "--preview", tmp_path / "again.svg")
+    assert replot.exit_code == 0, replot.output
+    assert f"{expected} sketch" in replot.output
+
+
+def test_draw_output_equals_sample_output_and_plot_keeps_the_first_segment(sketches, tmp_path):
+    from sketchplot.plotter.inputs import load_drawings
+    from sketchplot.plotter.strokes import from_origin, strokes_to_polylines
+
+    assert run("draw", "owl", "-n", "2", "--seed", 4, "--dry-run", "-o", tmp_path / "d.npz").exit_code == 0
+    assert run("sample", "owl", "-n", "2", "--seed", 4, "-o", tmp_path / "s.npz").exit_code == 0
+    drawn, sampled = _written(tmp_path / "d.npz"), _written(tmp_path / "s.npz")
+    assert all(np.array_equal(a, b) for a, b in zip(drawn, sampled, strict=True))
+    for got, sketch in zip(load_drawings(tmp_path / "s.npz", limit=2), sampled, strict=True):
+        expected = strokes_to_polylines(from_origin(sketch))
+        assert len(got) == len(expected) and all(np.allclose(a, b) for a, b in zip(got, expected, strict=True))
+        assert got[0][0] == 0  # the first segment starts at the origin: nothing lost
+
+
+def test_complete_output_holds_the_partial_drawing_then_the_ending(sketches, tmp_path):
+    out = tmp_path / "c.npz"
+    assert run("complete", f"{sketches}/cat.npz:1", "owl", "-n", "2", "--strokes", "1", "--seed", 1,
+               "--dry-run", "-o", out).exit_code == 0
+    from sketchplot.model.quickdraw import drawing_to_sketch
+    from sketchplot.plotter.inputs import load_drawings
+
+    prefix = drawing_to_sketch(load_drawings(sketches / "cat.npz", indices=[1])[0])
+    prefix = prefix[: np.flatnonzero(prefix[:, 2] > 0.5)[0] + 1]
+    for sketch in _written(out):
+        assert np.array_equal(sketch[: len(prefix)], prefix)
