@@ -29,9 +29,9 @@ import torch
 
 from sketchplot.atomic import atomic_open, atomic_write_text
 from sketchplot.errors import SketchplotError
+from sketchplot.model.config import SIZE_LIMITS, ModelConfig
 from sketchplot.model.data import SketchSet, augment, load_sketch_set, make_batch, offset_scale
 from sketchplot.model.files import QUICKDRAW_LICENCE, ModelInfo, read_info, read_weights, save_model
-from sketchplot.model.config import SIZE_LIMITS, ModelConfig
 from sketchplot.model.net import SketchTransformer, kl_divergence, kl_eta, reparameterise, sketch_loss
 
 
@@ -92,7 +92,7 @@ class TrainConfig:
                                  f"not {value!r}")
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> "TrainConfig":
+    def from_toml(cls, path: str | Path) -> TrainConfig:
         try:
             size = Path(path).stat().st_size
             if size > MAX_CONFIG_BYTES:
@@ -103,7 +103,7 @@ class TrainConfig:
         return cls.from_dict(raw, str(path))
 
     @classmethod
-    def from_dict(cls, raw: dict, where: str = "config") -> "TrainConfig":
+    def from_dict(cls, raw: dict, where: str = "config") -> TrainConfig:
         raw = dict(raw)
         model_raw = raw.pop("model", {})
         if not isinstance(model_raw, dict):

@@ -14,7 +14,7 @@ from sketchplot.model.config import ModelConfig
 from sketchplot.model.files import ModelInfo, save_model
 from sketchplot.model.net import SketchTransformer
 
-TINY = dict(n_layer=1, n_head=2, n_embd=32, dropout=0.0, block_size=61, n_mixture=3)
+TINY = {"n_layer": 1, "n_head": 2, "n_embd": 32, "dropout": 0.0, "block_size": 61, "n_mixture": 3}
 
 
 def save_tiny(directory, classes, poison=None, **model):

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from sketchplot.cli import cli
+from sketchplot.errors import SketchplotError
 from sketchplot.model import files, registry
 from sketchplot.model.decoders import TransformerDecoder
 from sketchplot.model.files import ModelFileError, ModelInfo, load_decoder, read_info, save_model
-from sketchplot.errors import SketchplotError
 from sketchplot.model.sample import sample
 
 
@@ -155,7 +155,7 @@ def test_a_broken_user_model_does_not_break_other_commands(user_models, tmp_path
     runner = CliRunner()
     listed = runner.invoke(cli, ["models"])
     assert listed.exit_code == 0
-    assert [line for line in listed.output.splitlines() if line.startswith("huge")][0].count("UNREADABLE") == 1
+    assert next(line for line in listed.output.splitlines() if line.startswith("huge")).count("UNREADABLE") == 1
     drawn = runner.invoke(cli, ["sample", "cat", "-n", "2", "--seed", "1", "-o", str(tmp_path / "s.npz")])
     assert drawn.exit_code == 0, drawn.output
     by_name = runner.invoke(cli, ["sample", "dog", "-n", "1", "--model", "pets"])

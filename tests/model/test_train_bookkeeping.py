@@ -5,18 +5,17 @@ import json
 
 import pytest
 import torch
+from model_helpers import TINY
 
 import sketchplot.model.train as train_module
 from sketchplot.errors import SketchplotError
 from sketchplot.model.train import TrainConfig, train
 
-from model_helpers import TINY
-
 
 def tiny_config(**overrides) -> TrainConfig:
-    raw = dict(batch_size=8, max_steps=20, warmup_steps=5, learning_rate=3e-3, max_seq_len=40,
-               eval_interval=1000, checkpoint_interval=5, log_interval=1, device="cpu",
-               save_half=False, model=dict(TINY))
+    raw = {"batch_size": 8, "max_steps": 20, "warmup_steps": 5, "learning_rate": 3e-3, "max_seq_len": 40,
+           "eval_interval": 1000, "checkpoint_interval": 5, "log_interval": 1, "device": "cpu",
+           "save_half": False, "model": dict(TINY)}
     return TrainConfig.from_dict({**raw, **overrides})
 
 

@@ -100,7 +100,7 @@ def test_wrong_types_in_ndjson_are_one_line(tmp_path, record, message):
 def test_ndjson_reads_only_as_far_as_the_selection(tmp_path):
     path = tmp_path / "many.ndjson"
     good = json.dumps({"drawing": [[[0, 10], [0, 10]]]})
-    path.write_text("\n".join([good, good, "{broken"]) + "\n")
+    path.write_text(f"{good}\n{good}\n{{broken\n")
     assert len(load_drawings(path, indices=[1])) == 1
     with pytest.raises(InputError, match="index 5 out of range"):
         load_drawings(path, indices=[5])
