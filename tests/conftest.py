@@ -12,6 +12,17 @@ QUICKDRAW = SHARED / "data" / "quickdraw"
 PRETRAINED = SHARED / "data" / "pretrained"
 
 
+@pytest.fixture(autouse=True)
+def isolated_user_config(tmp_path_factory, monkeypatch):
+    """No test sees the user's config folder or SKETCHPLOT_* variables: each starts from an
+    empty config folder of its own (tests that need settings set them)."""
+    import os
+
+    for variable in [name for name in os.environ if name.startswith("SKETCHPLOT_")]:
+        monkeypatch.delenv(variable)
+    monkeypatch.setenv("SKETCHPLOT_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
 def load_npz_split(name: str, split: str = "test"):
     return read_npz(QUICKDRAW / f"{name}.npz", split)
 
