@@ -140,14 +140,15 @@ def plot(input_path, split, indices, limit, grid, paper, landscape, margin, gutt
     click.echo(f"{len(drawings)} sketch(es) on {profile.name}")
     click.echo(f"before: {result.stats_before.describe()}")
     click.echo(f"after:  {result.stats_after.describe()}")
-    if preview_path:
-        write_preview(result.document, preview_path, show_travel=show_travel)
-        click.echo(f"preview: {preview_path}")
-    if gcode_path:
+    if gcode_path:  # G-code first: if its write fails, no preview of a page that was not written
         try:
             atomic_write_text(gcode_path, gcode, encoding="ascii")
         except OSError as exc:
             raise SketchplotError(f"cannot write G-code {gcode_path}: {exc.strerror or exc}") from None
+    if preview_path:
+        write_preview(result.document, preview_path, show_travel=show_travel)
+        click.echo(f"preview: {preview_path}")
+    if gcode_path:
         click.echo(f"G-code: {gcode_path} ({gcode.count(chr(10))} lines)")
         click.echo(estimate_gcode(gcode, profile).describe())
 

@@ -23,7 +23,7 @@ from sketchplot.model.config import PEN_TEMPERATURE
 @click.option("-t", "--temp", type=float, default=0.5, help="Sampling temperature (0.01-2).")
 @click.option("--pen-temp", type=float, default=PEN_TEMPERATURE, show_default=True,
               help="Temperature of the pen state alone (equal to --temp: Sketch-RNN's rule).")
-@click.option("-s", "--seed", type=int, default=None, help="Random seed for reproducible sketches.")
+@click.option("-s", "--seed", type=click.IntRange(min=0), default=None, help="Random seed for reproducible sketches.")
 @click.option("-m", "--model", type=click.Path(), default=None, help="Model directory to use.")
 @click.option("--columns", type=click.IntRange(1), default=None, help="Grid columns (default: square grid).")
 @click.option("--size", type=vpype_cli.LengthType(), default="5cm", help="Cell size of each sketch.")

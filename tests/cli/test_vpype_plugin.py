@@ -36,3 +36,12 @@ def test_plugin_errors_are_vpype_errors():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "Error: temperature 9.0 out of range" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_negative_seed_is_a_usage_error_not_a_traceback():
+    from click.testing import CliRunner
+
+    from sketchplot.vpype_plugin import sketchplot
+
+    result = CliRunner().invoke(sketchplot, ["cat", "--seed", "-1"])
+    assert result.exit_code == 2 and "Traceback" not in result.output

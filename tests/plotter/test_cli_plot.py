@@ -76,3 +76,16 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(args, message, cat_npz, nan_np
     assert "Traceback" not in result.output
     error_lines = [line for line in result.output.splitlines() if line.startswith("Error")]
     assert len(error_lines) == 1
+
+
+def test_a_failed_gcode_write_leaves_no_preview(tmp_path, cat_npz):
+    from click.testing import CliRunner
+
+    from sketchplot.cli import cli
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    result = CliRunner().invoke(cli, ["plot", str(cat_npz), "--gcode", str(blocker / "x.gcode"),
+                                      "--preview", str(tmp_path / "p.svg")])
+    assert result.exit_code == 1 and "cannot write G-code" in result.output
+    assert not (tmp_path / "p.svg").exists()
