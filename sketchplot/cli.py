@@ -316,18 +316,22 @@ def train(classes, data_paths, config_path, out_dir, resume, toy, max_steps, dev
 @click.option("--max-len", type=click.IntRange(min=1), help="Maximum points per sketch (default: the model's).")
 @click.option("-o", "out_path", type=click.Path(dir_okay=False), help="Write sketches to OUT.npz (key 'sketches').")
 @click.option("--preview", "preview_path", type=click.Path(dir_okay=False), help="Write an SVG page of the sketches.")
-def sample(class_name, count, temperature, pen_temperature, seed, model_path, max_len, out_path, preview_path):
+@click.option("--best-of", type=click.IntRange(1, 32), default=1, show_default=True,
+              help="Sample K candidates per sketch and keep the one the sketch classifier recognises best.")
+def sample(class_name, count, temperature, pen_temperature, seed, model_path, max_len, out_path, preview_path,
+           best_of):
     """Draw N sketches of CLASS with a shipped, user or given model."""
     import numpy as np
 
     from sketchplot.model.registry import resolve
-    from sketchplot.model.sample import check_temperature, sample as draw_samples
+    from sketchplot.model.sample import check_temperature
+    from sketchplot.model.scoring import sample_best_of
 
     check_temperature(temperature)
     decoder, info, index = resolve(class_name, model_path)
-    sketches = draw_samples(decoder, count, scale=info.scale, temperature=temperature, seed=seed,
-                            class_index=index, max_len=max_len or info.max_seq_len,
-                            pen_temperature=pen_temperature)
+    sketches = sample_best_of(decoder, count, best_of, info.classes[index], scale=info.scale,
+                              temperature=temperature, seed=seed, class_index=index,
+                              max_len=max_len or info.max_seq_len, pen_temperature=pen_temperature)
     points = np.mean([len(s) for s in sketches])
     page = None
     if preview_path:  # laid out before anything is written: a failure leaves no output
@@ -513,20 +517,24 @@ def _draw_page(sketches, *, title: str, job_name: str, grid, machine, paper, mar
 @click.option("-n", "count", type=click.IntRange(1, 400), default=1, show_default=True, help="Number of sketches.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed: the same seed draws the same sketches.")
 @click.option("--model", "model_path", default=None, help="Model directory or Magenta .gen.json (default: shipped).")
+@click.option("--best-of", type=click.IntRange(1, 32), default=1, show_default=True,
+              help="Sample K candidates per sketch and keep the one the sketch classifier recognises best.")
 @_page_options
-def draw(class_name, temp, pen_temperature, count, seed, model_path, **page):
+def draw(class_name, temp, pen_temperature, count, seed, model_path, best_of, **page):
     """Sample CLASS from a model and draw it: G-code, preview, and the plotter on PORT.
 
     Without a port (or with --dry-run) nothing moves. With --port sim://... the GRBL simulator
     draws it, e.g. --port "sim://?profile=a4-servo&record=drawn.json".
     """
     from sketchplot.model.registry import resolve
-    from sketchplot.model.sample import check_temperature, sample
+    from sketchplot.model.sample import check_temperature
+    from sketchplot.model.scoring import sample_best_of
 
     check_temperature(temp)
     decoder, info, class_index = resolve(class_name, model_path)
-    sketches = sample(decoder, count, scale=info.scale, temperature=temp, seed=seed, class_index=class_index,
-                      max_len=info.max_seq_len, pen_temperature=pen_temperature)
+    sketches = sample_best_of(decoder, count, best_of, info.classes[class_index], scale=info.scale,
+                              temperature=temp, seed=seed, class_index=class_index, max_len=info.max_seq_len,
+                              pen_temperature=pen_temperature)
     _draw_page(sketches, title=f"{count} {class_name} sketch(es) at temperature {temp:g}", job_name=class_name,
                max_len=info.max_seq_len, **page)
 

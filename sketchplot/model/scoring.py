@@ -255,3 +255,29 @@ def sample_quality(
         features = classifier.predict(drawn).features
         report["sample_fid"] = round(frechet_distance(features, classifier.predict(reference).features), 3)
     return report
+
+
+def most_recognisable(
+    candidates: list[np.ndarray], class_name: str, per_pick: int, classifier: SketchClassifier | None = None
+) -> list[np.ndarray]:
+    """From consecutive groups of ``per_pick`` candidate sketches keep, in order, the one the
+    classifier finds most likely to be ``class_name``. A quality gate: sampling takes
+    milliseconds, plotting minutes, so it pays to draw the candidate a person will recognise."""
+    if per_pick <= 1:
+        return list(candidates)
+    classifier = classifier or load_classifier()
+    target = classifier.class_index(class_name)
+    drawable = [s if len(s) else np.zeros((1, 3), np.float32) for s in candidates]
+    probability = classifier.predict(drawable).probabilities[:, target]
+    probability[[len(s) == 0 for s in candidates]] = -1.0  # an empty sketch is never the pick
+    return [candidates[start + int(np.argmax(probability[start : start + per_pick]))]
+            for start in range(0, len(candidates), per_pick)]
+
+
+def sample_best_of(decoder, n: int, best_of: int, class_name: str, **sampling) -> list[np.ndarray]:
+    """``n`` sketches, each the most recognisable of ``best_of`` candidates (``sample``'s
+    arguments in ``sampling``); ``best_of`` 1 is plain sampling, the same sketches for a seed."""
+    from sketchplot.model.sample import sample
+
+    candidates = sample(decoder, n * best_of, **sampling)
+    return most_recognisable(candidates, class_name, best_of)

@@ -202,3 +202,16 @@ def test_score_cli_errors_are_one_line(tmp_path, tiny_classifier_dir, case, mess
     assert result.exit_code == 1
     assert message in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_gate_keeps_the_most_recognisable_of_each_group_in_order(tiny_classifier_dir):
+    from sketchplot.model.scoring import most_recognisable
+
+    classifier = load_classifier(tiny_classifier_dir)
+    candidates = [zigzag(seed=s) for s in range(6)] + [square(), np.zeros((0, 3), np.float32)]
+    probability = classifier.predict(candidates).probabilities[:, 1]
+    kept = most_recognisable(candidates, "dog", 4, classifier)
+    first = int(np.argmax(probability[:4]))
+    assert len(kept) == 2 and kept[0] is candidates[first]
+    assert kept[1] is candidates[4 + int(np.argmax(probability[4:7]))]  # never the empty sketch
+    assert most_recognisable(candidates, "dog", 1, classifier) == candidates
