@@ -39,10 +39,10 @@ import numpy, click
 from sketchplot.model.registry import resolve
 from sketchplot.model.sample import sample
 from sketchplot.plotter.pipeline import plot_page
-from sketchplot.plotter.strokes import from_origin
+from sketchplot.core.formats import from_origin
 from sketchplot.gcode.writer import write_gcode
 from sketchplot.gcode.estimate import estimate_gcode
-from sketchplot.machines.profiles import load_profile
+from sketchplot.core.profiles import load_profile
 t1 = time.perf_counter()
 net, info, index = resolve("cat")
 t2 = time.perf_counter()

@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sketchplot.model.config import ModelConfig
 from sketchplot.model.data import load_sketch_set, make_batch, offset_scale
 from sketchplot.model.decoders import transformer_weight_shapes
 from sketchplot.model.files import load_decoder
-from sketchplot.model.registry import shipped_model_dir
 from sketchplot.model.magenta import load_magenta
-from sketchplot.model.config import ModelConfig
 from sketchplot.model.net import SketchTransformer, sketch_loss
+from sketchplot.model.registry import shipped_model_dir
 from sketchplot.model.sample import sample
 from sketchplot.model.train import TrainConfig, batch_indices
 

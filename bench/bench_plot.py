@@ -15,10 +15,10 @@ from pathlib import Path
 
 import vpype as vp
 
+from sketchplot.core.formats import read_npz
+from sketchplot.core.profiles import load_profile
 from sketchplot.gcode.estimate import estimate_gcode
 from sketchplot.gcode.writer import write_gcode
-from sketchplot.machines.profiles import load_profile
-from sketchplot.model.quickdraw import read_npz
 from sketchplot.plotter.optimize import NO_OPTIMIZATION, OptimizeOptions, path_stats, vpype_linesort
 from sketchplot.plotter.pipeline import plot_page
 

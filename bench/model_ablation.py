@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchplot.model.data import load_sketches, prepare
+from sketchplot.core.formats import read_stroke3_file
+from sketchplot.model.data import prepare
 from sketchplot.model.evaluate import evaluate_file
 from sketchplot.model.files import load_decoder
 from sketchplot.model.sample import sample
@@ -81,7 +82,7 @@ def main():
     parser.add_argument("--cap", type=int, default=250)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    test = prepare(load_sketches(args.data, "test"), args.cap)
+    test = prepare(read_stroke3_file(args.data, "test"), args.cap)
     rows = [{"run": "test data", **shape_stats(test, args.cap)}]
     with tempfile.TemporaryDirectory() as tmp:
         for value in args.values:

@@ -22,15 +22,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sketchplot.core.formats import from_origin, read_sketch_file  # noqa: E402
 from sketchplot.model.classifier import load_classifier  # noqa: E402
 from sketchplot.model.config import PEN_TEMPERATURE  # noqa: E402
 from sketchplot.model.evaluate import evaluate_file  # noqa: E402
 from sketchplot.model.registry import available_models, class_index, is_labelled, load_any  # noqa: E402
 from sketchplot.model.sample import sample  # noqa: E402
-from sketchplot.model.scoring import read_sketch_file, score  # noqa: E402
+from sketchplot.model.scoring import score  # noqa: E402
 from sketchplot.plotter.pipeline import plot_page  # noqa: E402
 from sketchplot.plotter.preview import write_preview  # noqa: E402
-from sketchplot.plotter.strokes import from_origin  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

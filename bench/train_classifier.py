@@ -23,10 +23,9 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sketchplot.core.formats import drop_start_row, read_npz  # noqa: E402
 from sketchplot.model.classifier import RasterSpec, load_classifier, render, save_classifier  # noqa: E402
 from sketchplot.model.classifier_net import SketchCNN, folded_weights  # noqa: E402
-from sketchplot.model.data import drop_start_row  # noqa: E402
-from sketchplot.model.quickdraw import read_npz  # noqa: E402
 
 
 def distort(sketch: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -27,14 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchplot.model.data import load_sketches, prepare
+from sketchplot.core.formats import from_origin, read_stroke3_file, split_polylines, strokes_to_polylines
+from sketchplot.model.data import prepare
 from sketchplot.model.evaluate import evaluate_file
 from sketchplot.model.files import load_decoder, load_encoder
 from sketchplot.model.latent import encode, interpolate
 from sketchplot.model.sample import sample
 from sketchplot.plotter.pipeline import plot_page
 from sketchplot.plotter.preview import write_preview
-from sketchplot.plotter.strokes import from_origin, split_polylines, strokes_to_polylines
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "quickdraw"
@@ -56,7 +56,7 @@ def counts(sketches):
 
 
 def test_sketches(name: str, max_len: int) -> list[np.ndarray]:
-    return prepare(load_sketches(DATA / f"{name}.npz", "test"), max_len)
+    return prepare(read_stroke3_file(DATA / f"{name}.npz", "test"), max_len)
 
 
 def first_third(sketch: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from sketchplot.errors import SketchplotError
+from sketchplot.core.errors import SketchplotError
 from sketchplot.model.config import PEN_TEMPERATURE
 
 
@@ -35,8 +35,8 @@ def cli():
 
 def _machine(name, defaults=None):
     """The machine profile: the option, else $SKETCHPLOT_MACHINE, the config file, a4-servo."""
-    from sketchplot.config import load_defaults
-    from sketchplot.machines.profiles import load_profile
+    from sketchplot.core.profiles import load_profile
+    from sketchplot.core.settings import load_defaults
 
     return load_profile(name or (defaults or load_defaults()).machine)
 
@@ -50,7 +50,7 @@ def machines(ctx):
     """List machine profiles (shipped and user), or show one."""
     if ctx.invoked_subcommand is not None:
         return
-    from sketchplot.machines.profiles import available_profiles, load_profile
+    from sketchplot.core.profiles import available_profiles, load_profile
 
     for name, path in sorted(available_profiles().items()):
         profile = load_profile(str(path))
@@ -64,7 +64,7 @@ def machines(ctx):
 @click.argument("name")
 def machines_show(name):
     """Print one machine profile as TOML (NAME or a path to a .toml file)."""
-    from sketchplot.machines.profiles import load_profile
+    from sketchplot.core.profiles import load_profile
 
     profile = load_profile(name)
     click.echo(f"# {profile.source}")
@@ -111,10 +111,10 @@ def plot(input_path, split, indices, limit, grid, paper, landscape, margin, gutt
          simplify_tolerance, reloop, reloop_tolerance):
     """Lay out sketches from INPUT (.npz, .ndjson, .svg), optimise, write G-code and/or a preview."""
 
-    from sketchplot.atomic import atomic_write_text
+    from sketchplot.core.atomic import atomic_write_text
+    from sketchplot.core.formats import load_drawings
     from sketchplot.gcode.estimate import estimate_gcode
     from sketchplot.gcode.writer import write_gcode
-    from sketchplot.plotter.inputs import load_drawings
     from sketchplot.plotter.layout import parse_grid
     from sketchplot.plotter.optimize import OptimizeOptions
     from sketchplot.plotter.pipeline import plot_page
@@ -191,7 +191,7 @@ def stream(gcode, port, machine, baud, send_and_wait, check, resume, start_line,
     (timeout, port lost, noise, reset), 130 Ctrl-C. After 3, 4 or 130 the journal lets
     `--resume` finish the drawing without drawing anything twice.
     """
-    from sketchplot.config import load_defaults
+    from sketchplot.core.settings import load_defaults
 
     if resume and start_line is not None:
         raise click.UsageError("use either --resume or --start-line, not both")
@@ -288,7 +288,8 @@ def train(classes, data_paths, config_path, out_dir, resume, toy, max_steps, dev
     import dataclasses
     import json
 
-    from sketchplot.model.train import TrainConfig, train as run_training
+    from sketchplot.model.train import TrainConfig
+    from sketchplot.model.train import train as run_training
 
     if len(data_paths) != len(classes):
         raise SketchplotError(f"{len(classes)} class(es) but {len(data_paths)} --data file(s): give one per class")
@@ -335,13 +336,13 @@ def sample(class_name, count, temperature, pen_temperature, seed, model_path, ma
     points = np.mean([len(s) for s in sketches])
     page = None
     if preview_path:  # laid out before anything is written: a failure leaves no output
+        from sketchplot.core.formats import from_origin
         from sketchplot.plotter.pipeline import plot_page
-        from sketchplot.plotter.strokes import from_origin
 
         page = plot_page([from_origin(s) for s in sketches if len(s)]).document
     click.echo(f"{count} {class_name} sketch(es), temperature {temperature:g}, mean {points:.1f} points")
     if out_path:
-        from sketchplot.model.quickdraw import write_sketches
+        from sketchplot.core.formats import write_sketches
 
         write_sketches(out_path, sketches, max_len=max_len or info.max_seq_len)
         click.echo(f"sketches: {out_path}")
@@ -390,7 +391,8 @@ def evaluate(model, data_path, split, class_name, max_seq_len, limit):
 def models():
     """List installed models (user models first, they win) and the classes each draws;
     conditional (VAE) models serve reconstruct, interpolate and analogy."""
-    from sketchplot.model.registry import available_models, is_labelled, shipped_model_dir, user_model_dir
+    from sketchplot.core.paths import user_model_dir
+    from sketchplot.model.registry import available_models, is_labelled, shipped_model_dir
 
     entries = available_models()
     for entry in entries:
@@ -455,14 +457,14 @@ def _draw_page(sketches, *, title: str, job_name: str, grid, machine, paper, mar
     lists) and plot on PORT, as ``draw`` does for every drawing command."""
     import numpy as np
 
-    from sketchplot.atomic import atomic_write_text
-    from sketchplot.config import load_defaults
+    from sketchplot.core.atomic import atomic_write_text
+    from sketchplot.core.formats import from_origin
+    from sketchplot.core.settings import load_defaults
     from sketchplot.gcode.estimate import estimate_gcode
     from sketchplot.gcode.writer import write_gcode
     from sketchplot.plotter.layout import parse_grid
     from sketchplot.plotter.pipeline import plot_page
     from sketchplot.plotter.preview import write_preview
-    from sketchplot.plotter.strokes import from_origin
 
     defaults = load_defaults()
     profile = _machine(machine, defaults)
@@ -483,7 +485,7 @@ def _draw_page(sketches, *, title: str, job_name: str, grid, machine, paper, mar
     if gcode_path:
         _write_output(gcode_path, lambda path: atomic_write_text(path, gcode, encoding="ascii"))
     if strokes_path:
-        from sketchplot.model.quickdraw import write_sketches
+        from sketchplot.core.formats import write_sketches
 
         write_sketches(strokes_path, sketches if strokes is None else strokes, max_len=max_len)
     estimate = estimate_gcode(gcode, profile)
@@ -578,8 +580,7 @@ def _parse_indices(text: str) -> list[int] | None:
 def _input_sketches(spec: str, split: str) -> tuple[list, str]:
     """(stroke-3 sketches in model units, class hint) of INPUT: an .svg, or an .npz/.ndjson file
     with optional indices (default 0): cat.npz:12, cat.npz:0,3,7 or cat.npz:0-99."""
-    from sketchplot.model.quickdraw import drawing_to_sketch
-    from sketchplot.plotter.inputs import load_drawings
+    from sketchplot.core.formats import drawing_to_sketch, load_drawings
 
     path, indices = spec, None
     head, sep, tail = spec.rpartition(":")
@@ -710,9 +711,9 @@ def complete(partial, class_name, count, temp, pen_temperature, seed, model_path
     """
     import numpy as np
 
+    from sketchplot.core.formats import from_origin, split_polylines
     from sketchplot.model.registry import class_index, load_any, locate
     from sketchplot.model.sample import check_temperature, sample
-    from sketchplot.plotter.strokes import from_origin, split_polylines
 
     check_temperature(temp)
     prefixes, _ = _input_sketches(partial, split)
@@ -765,8 +766,9 @@ def _score_help() -> str:
 def score(samples_path, class_name, split, reference_path, reference_split, classifier_dir):
     import json
 
+    from sketchplot.core.formats import read_sketch_file
     from sketchplot.model.classifier import load_classifier
-    from sketchplot.model.scoring import read_sketch_file, reference_warning
+    from sketchplot.model.scoring import reference_warning
     from sketchplot.model.scoring import score as score_sketches
 
     classifier = load_classifier(classifier_dir)
@@ -793,7 +795,7 @@ def _job_path(class_name: str) -> str:
     """Where `draw` keeps the G-code it streams, so a failed job can be resumed."""
     import time
 
-    from sketchplot.machines.profiles import user_config_dir
+    from sketchplot.core.paths import user_config_dir
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return str(user_config_dir() / "jobs" / f"{class_name.replace(' ', '_')}-{stamp}.gcode")

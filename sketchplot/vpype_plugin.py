@@ -13,7 +13,7 @@ import click
 import vpype as vp
 import vpype_cli
 
-from sketchplot.errors import SketchplotError
+from sketchplot.core.errors import SketchplotError
 from sketchplot.model.config import PEN_TEMPERATURE
 
 
@@ -31,10 +31,10 @@ from sketchplot.model.config import PEN_TEMPERATURE
 @vpype_cli.generator
 def sketchplot(class_name, count, temp, pen_temp, seed, model, columns, size, gutter) -> vp.LineCollection:
     """Sketches of CLASS sampled from a sketchplot model, in a grid of SIZE cells."""
+    from sketchplot.core.formats import from_origin, strokes_to_polylines
     from sketchplot.model.registry import resolve
     from sketchplot.model.sample import sample
     from sketchplot.plotter.layout import fit_drawing
-    from sketchplot.plotter.strokes import from_origin, strokes_to_polylines
 
     try:
         decoder, info, class_index = resolve(class_name, model)

@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from sketchplot.model.quickdraw import read_npz
+from sketchplot.core.formats import read_npz
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 QUICKDRAW = SHARED / "data" / "quickdraw"

@@ -10,8 +10,8 @@ enough to look ahead through a whole pen stroke (GRBL holds 15-16 blocks; sketch
 are short, so this rarely matters).
 
 Profiles only give X/Y rates and accelerations; a Z move uses ``pen.z_feed`` as its max
-rate and the smaller X/Y acceleration. The planner steps (``MoveLimits``, ``junction_cap_sqr``,
-``reverse_pass``, ``forward_move``) also time the GRBL simulator's blocks in its realtime mode.
+rate and the smaller X/Y acceleration. The planner itself (``core.grbl.planner``) also times
+the GRBL simulator's blocks in its realtime mode.
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ import math
 import os
 from dataclasses import dataclass
 
-import numpy as np
-
-from sketchplot.gcode.reader import Block, Dwell, Interpreter, Motion, Pause, PenChange, read_gcode
-from sketchplot.machines.profiles import MachineProfile
-
-STRAIGHT_COS = 0.999999  # GRBL's threshold for a straight or reversing junction
+from sketchplot.core.grbl.interpreter import Block, Dwell, Interpreter, Motion, Pause, PenChange
+from sketchplot.core.grbl.planner import Axes, MoveLimits, run_time
+from sketchplot.core.profiles import MachineProfile
+from sketchplot.gcode.reader import read_gcode
 
 
 @dataclass(frozen=True)
@@ -62,104 +60,6 @@ def format_duration(seconds: float) -> str:
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
-
-
-def limit_by_axes(limits: tuple[float, float, float], unit: np.ndarray) -> float:
-    """GRBL's limit_value_by_axis_maximum: the largest value along ``unit`` that keeps every
-    axis component within its own limit."""
-    return min(limit / abs(u) for limit, u in zip(limits, unit) if u != 0)
-
-
-@dataclass(frozen=True)
-class Axes:
-    """Per-axis limits in mm/s and mm/s^2 (X, Y, Z)."""
-
-    max_rate: tuple[float, float, float]
-    acceleration: tuple[float, float, float]
-
-    @classmethod
-    def of(cls, profile: MachineProfile) -> Axes:
-        rates = tuple(r / 60.0 for r in profile.max_rate) + (profile.pen.z_feed / 60.0,)
-        accels = tuple(profile.acceleration) + (min(profile.acceleration),)
-        return cls(rates, accels)
-
-
-def junction_speed_sqr(prev_unit: np.ndarray, unit: np.ndarray, axes: Axes, deviation: float) -> float:
-    """GRBL 1.1's max junction speed squared between two moves (planner.c)."""
-    cos_theta = -float(np.dot(prev_unit, unit))
-    if cos_theta > STRAIGHT_COS:  # reversal: stop
-        return 0.0
-    if cos_theta < -STRAIGHT_COS:  # straight on: only the nominal speeds limit it
-        return math.inf
-    direction = unit - prev_unit
-    direction /= np.linalg.norm(direction)
-    acceleration = limit_by_axes(axes.acceleration, direction)
-    sin_theta_d2 = math.sqrt(0.5 * (1.0 - cos_theta))
-    return acceleration * deviation * sin_theta_d2 / (1.0 - sin_theta_d2)
-
-
-def trapezoid_time(length: float, v_entry: float, v_exit: float, v_max: float, accel: float) -> float:
-    """Time of one move that starts at v_entry, ends at v_exit and never exceeds v_max."""
-    accel_dist = (v_max**2 - v_entry**2) / (2 * accel)
-    decel_dist = (v_max**2 - v_exit**2) / (2 * accel)
-    if accel_dist + decel_dist <= length:
-        cruise = length - accel_dist - decel_dist
-        return (v_max - v_entry) / accel + (v_max - v_exit) / accel + cruise / v_max
-    peak = math.sqrt(max((2 * accel * length + v_entry**2 + v_exit**2) / 2, v_entry**2, v_exit**2))
-    return (peak - v_entry) / accel + (peak - v_exit) / accel
-
-
-@dataclass(frozen=True)
-class MoveLimits:
-    """What the planner needs to know about one move: mm, unit direction, mm/s, mm/s^2."""
-
-    length: float
-    unit: np.ndarray
-    nominal: float  # programmed feed capped by the axes' max rates; G0 at the max rate
-    accel: float
-
-    @classmethod
-    def of(cls, move: Motion, axes: Axes) -> MoveLimits:
-        delta = np.subtract(move.end, move.start)
-        length = float(np.linalg.norm(delta))
-        unit = delta / length
-        rate = limit_by_axes(axes.max_rate, unit)
-        nominal = rate if move.rapid else min(move.feed / 60.0, rate)
-        return cls(length, unit, nominal, limit_by_axes(axes.acceleration, unit))
-
-
-def junction_cap_sqr(prev: MoveLimits, move: MoveLimits, axes: Axes, deviation: float) -> float:
-    """Largest entry speed squared of ``move`` coming out of ``prev``: the corner and both feeds."""
-    return min(min(prev.nominal, move.nominal) ** 2, junction_speed_sqr(prev.unit, move.unit, axes, deviation))
-
-
-def reverse_pass(moves: list[MoveLimits], caps_sqr: list[float], exit_sqr: float = 0.0) -> list[float]:
-    """GRBL's backward pass: entry speed squared of each move, capped by ``caps_sqr[i]`` and low
-    enough to brake for the next move's entry; one more value at the end, the final ``exit_sqr``."""
-    entry_sqr = list(caps_sqr) + [exit_sqr]
-    for i in range(len(moves) - 1, -1, -1):
-        entry_sqr[i] = min(entry_sqr[i], entry_sqr[i + 1] + 2 * moves[i].accel * moves[i].length)
-    return entry_sqr
-
-
-def forward_move(move: MoveLimits, entry_sqr: float, exit_cap_sqr: float) -> tuple[float, float]:
-    """GRBL's forward pass for one move that starts at ``entry_sqr``: it leaves as fast as the
-    cap and its acceleration over its length allow. Returns (seconds, exit speed squared)."""
-    exit_sqr = min(exit_cap_sqr, entry_sqr + 2 * move.accel * move.length)
-    seconds = trapezoid_time(move.length, math.sqrt(entry_sqr), math.sqrt(exit_sqr), move.nominal, move.accel)
-    return seconds, exit_sqr
-
-
-def run_time(moves: list[Motion], axes: Axes, deviation: float) -> float:
-    """Seconds for a run of moves that starts and ends at rest (GRBL's forward/backward pass)."""
-    limits = [MoveLimits.of(move, axes) for move in moves]
-    caps = [0.0] + [junction_cap_sqr(a, b, axes, deviation) for a, b in zip(limits, limits[1:])]
-    entry_sqr = reverse_pass(limits, caps)
-    total = 0.0
-    for i, move in enumerate(limits):
-        seconds, entry_sqr[i + 1] = forward_move(move, entry_sqr[i], entry_sqr[i + 1])
-        total += seconds
-    return total
 
 
 def estimate_blocks(blocks: list[Block], profile: MachineProfile) -> PlotEstimate:

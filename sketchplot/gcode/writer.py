@@ -22,8 +22,8 @@ import math
 import numpy as np
 import vpype as vp
 
-from sketchplot.errors import SketchplotError
-from sketchplot.machines.profiles import MachineProfile
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.profiles import MachineProfile
 
 PX_PER_MM = vp.convert_length("mm")
 GRBL_LINE_LIMIT = 79  # GRBL's line buffer is 80 bytes including the terminator

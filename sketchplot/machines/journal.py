@@ -20,10 +20,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sketchplot.atomic import atomic_write_text
-from sketchplot.errors import SketchplotError
-from sketchplot.gcode.reader import Block, Interpreter, line_comment
-from sketchplot.machines.profiles import MachineProfile
+from sketchplot.core.atomic import atomic_write_text
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.grbl.interpreter import Block, Interpreter, line_comment
+from sketchplot.core.profiles import MachineProfile
 
 
 class JournalError(SketchplotError):

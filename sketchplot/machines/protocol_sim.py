@@ -12,7 +12,7 @@ import time
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
-from sketchplot.errors import SketchplotError
+from sketchplot.core.errors import SketchplotError
 from sketchplot.machines.simulator import GrblSimulator, PortGone, parse_sim_url
 
 _POLL_S = 0.002

@@ -39,16 +39,10 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import serial
 
-from sketchplot.atomic import atomic_open, atomic_write_text
-from sketchplot.errors import SketchplotError
-from sketchplot.gcode.estimate import (
-    Axes,
-    MoveLimits,
-    forward_move,
-    junction_cap_sqr,
-    reverse_pass,
-)
-from sketchplot.gcode.reader import (
+from sketchplot.core.atomic import atomic_open, atomic_write_text
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.grbl.codes import CRITICAL_ALARMS, is_sync
+from sketchplot.core.grbl.interpreter import (
     Dwell,
     GCodeError,
     Interpreter,
@@ -59,8 +53,8 @@ from sketchplot.gcode.reader import (
     clean_line,
     parse_line,
 )
-from sketchplot.machines.grbl_codes import CRITICAL_ALARMS, is_sync
-from sketchplot.machines.profiles import MachineProfile, load_profile
+from sketchplot.core.grbl.planner import Axes, MoveLimits, forward_move, junction_cap_sqr, reverse_pass
+from sketchplot.core.profiles import MachineProfile, load_profile
 
 VERSION = "1.1h"
 BANNER = f"\r\nGrbl {VERSION} ['$' for help]\r\n".encode()

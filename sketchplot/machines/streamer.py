@@ -47,24 +47,11 @@ from pathlib import Path
 
 import serial
 
-from sketchplot.errors import SketchplotError
-from sketchplot.gcode.reader import (
-    Block,
-    Dwell,
-    GCodeError,
-    Interpreter,
-    Motion,
-    Pause,
-    check_work_area,
-    parse_line,
-    read_gcode,
-)
-from sketchplot.machines.grbl_codes import (
-    CRITICAL_ALARMS,
-    describe_alarm,
-    describe_error,
-    is_sync,
-)
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.grbl.codes import CRITICAL_ALARMS, describe_alarm, describe_error, is_sync
+from sketchplot.core.grbl.interpreter import Block, Dwell, GCodeError, Interpreter, Motion, Pause, parse_line
+from sketchplot.core.profiles import MachineProfile
+from sketchplot.gcode.reader import check_work_area, read_gcode
 from sketchplot.machines.journal import (
     Journal,
     JournalError,
@@ -76,7 +63,6 @@ from sketchplot.machines.journal import (
     resume_plan,
     start_line_executed,
 )
-from sketchplot.machines.profiles import MachineProfile
 from sketchplot.machines.simulator import register
 
 RX_BUFFER_BYTES = 127

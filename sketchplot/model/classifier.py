@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchplot.errors import SketchplotError
+from sketchplot.core.errors import SketchplotError
 
 CLASSIFIER_DIR = "classifier_weights"
 CONFIG_NAME = "classifier.json"
@@ -219,7 +219,7 @@ def save_classifier(directory: str | Path, config: dict, weights: dict[str, np.n
     """Write the description and fp16 weights (the shipped file stays well under 5 MB)."""
     from safetensors.numpy import save
 
-    from sketchplot.atomic import atomic_write_bytes, atomic_write_text
+    from sketchplot.core.atomic import atomic_write_bytes, atomic_write_text
 
     directory = Path(directory)
     atomic_write_bytes(directory / WEIGHTS_NAME, save({k: v.astype(np.float16) for k, v in weights.items()}))

@@ -13,38 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchplot.errors import SketchplotError
-from sketchplot.model.quickdraw import decode_ndjson_record, drawing_to_stroke3, ndjson_lines, parse_ndjson_drawing, read_npz
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.formats import drop_start_row, read_stroke3_file, to_stroke5
 
 
 class DataError(SketchplotError):
     """Training or evaluation data that cannot be read."""
-
-
-def load_sketches(path: str | Path, split: str = "train") -> list[np.ndarray]:
-    """Stroke-3 sketches (row 0 = absolute start) from a sketch-rnn ``.npz`` or ``.ndjson``."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"data file not found: {path}")
-    if path.suffix == ".npz":
-        return [np.asarray(s, dtype=np.float32) for s in read_npz(path, split)]
-    if path.suffix == ".ndjson":
-        return _load_ndjson(path)
-    raise DataError(f"{path}: expected a .npz or .ndjson file")
-
-
-def _load_ndjson(path: Path) -> list[np.ndarray]:
-    """Quick, Draw! ndjson (simplified, or raw which gets Google's simplification)."""
-    sketches = []
-    for line_no, line in ndjson_lines(path):
-        where = f"{path}:{line_no}"
-        sketches.append(drawing_to_stroke3(parse_ndjson_drawing(decode_ndjson_record(line, where), where)))
-    return sketches
-
-
-def drop_start_row(sketch: np.ndarray) -> np.ndarray:
-    """Remove the absolute start offset so the sketch starts at the origin."""
-    return sketch[1:] if len(sketch) > 1 else sketch
 
 
 def prepare(sketches: list[np.ndarray], max_seq_len: int) -> list[np.ndarray]:
@@ -61,17 +35,6 @@ def offset_scale(sketches: list[np.ndarray]) -> float:
     """Standard deviation of all dx and dy together (Sketch-RNN's normalising factor)."""
     offsets = np.concatenate([s[:, :2].ravel() for s in sketches])
     return float(offsets.std())
-
-
-def to_stroke5(sketch: np.ndarray) -> np.ndarray:
-    """Stroke-3 -> stroke-5 (dx, dy, p_draw, p_lift, p_end) with the end point appended."""
-    n = len(sketch)
-    out = np.zeros((n + 1, 5), dtype=np.float32)
-    out[:n, :2] = sketch[:, :2]
-    out[:n, 3] = sketch[:, 2] > 0.5
-    out[:n, 2] = 1.0 - out[:n, 3]
-    out[n, 4] = 1.0
-    return out
 
 
 START_TOKEN = np.array([0, 0, 1, 0, 0], dtype=np.float32)
@@ -141,7 +104,7 @@ def load_sketch_set(
     """One split of several class files; class index = position in ``paths``."""
     sketches, classes = [], []
     for index, path in enumerate(paths):
-        kept = prepare(load_sketches(path, split), max_seq_len)[:limit]
+        kept = prepare(read_stroke3_file(path, split), max_seq_len)[:limit]
         sketches += kept
         classes += [index] * len(kept)
     return SketchSet(sketches, classes)

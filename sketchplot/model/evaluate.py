@@ -31,8 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sketchplot.core.formats import read_stroke3_file
 from sketchplot.model.config import PEN_END, Mixture
-from sketchplot.model.data import DataError, load_sketches, make_batch, offset_scale, prepare
+from sketchplot.model.data import DataError, make_batch, offset_scale, prepare
 from sketchplot.model.decoders import log_softmax
 
 SAMPLE_SEED = 0  # the latent noise of a conditional model's evaluation
@@ -152,7 +153,7 @@ def score_sketches(
 
 def data_unit_scale(path: str | Path, max_seq_len: int) -> float:
     """The std of the data file's train split (Sketch-RNN's normalising factor)."""
-    train = prepare(load_sketches(path, "train"), max_seq_len)
+    train = prepare(read_stroke3_file(path, "train"), max_seq_len)
     if not train:
         raise DataError(f"{path}: no 'train' sketches of at most {max_seq_len} points to set the units")
     return offset_scale(train)
@@ -172,7 +173,7 @@ def evaluate_file(
 ) -> EvalResult:
     """Score one split of a data file. ``model_scale`` None: the model reads data-std units
     (Magenta models, whose scale_factor belongs to differently scaled data)."""
-    sketches = prepare(load_sketches(path, split), max_seq_len)[:limit]
+    sketches = prepare(read_stroke3_file(path, split), max_seq_len)[:limit]
     if not sketches:
         raise DataError(f"{path}: no '{split}' sketches of at most {max_seq_len} points")
     unit_scale = data_unit_scale(path, max_seq_len)

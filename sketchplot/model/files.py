@@ -22,8 +22,8 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load, save
 
-from sketchplot.atomic import atomic_write_bytes, atomic_write_text
-from sketchplot.errors import SketchplotError
+from sketchplot.core.atomic import atomic_write_bytes, atomic_write_text
+from sketchplot.core.errors import SketchplotError
 from sketchplot.model.config import ModelConfig
 from sketchplot.model.decoders import TransformerDecoder, TransformerEncoder, check_transformer_weights
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sketchplot.errors import SketchplotError
+from sketchplot.core.errors import SketchplotError
 from sketchplot.model.data import make_batch
 
 

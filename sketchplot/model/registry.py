@@ -2,7 +2,7 @@
 
 Shipped models are package data in ``sketchplot/model/shipped/<name>/``; user models are
 model directories in ``<user config dir>/models/<name>/`` (``$SKETCHPLOT_CONFIG_DIR``, see
-``sketchplot.machines.profiles.user_config_dir``) and win over a shipped model serving the
+``sketchplot.core.paths.user_config_dir``) and win over a shipped model serving the
 same class. ``--model PATH`` takes one of our model directories or a Magenta ``.gen.json``.
 A model may serve several classes (class-conditional); the class picks its index.
 """
@@ -14,8 +14,8 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
-from sketchplot.errors import SketchplotError
-from sketchplot.machines.profiles import user_config_dir
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.paths import user_model_dir
 from sketchplot.model.files import CONFIG_NAME, ModelFileError, ModelInfo, load_decoder, read_info
 
 
@@ -52,10 +52,6 @@ class ModelEntry:
 
 def shipped_model_dir() -> Path:
     return Path(str(resources.files("sketchplot.model") / "shipped"))
-
-
-def user_model_dir() -> Path:
-    return user_config_dir() / "models"
 
 
 def _entries(folder: Path, origin: str) -> list[ModelEntry]:

@@ -16,9 +16,10 @@ import math
 
 import numpy as np
 
-from sketchplot.errors import SketchplotError
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.formats import to_stroke5
 from sketchplot.model.config import PEN_END, PEN_LIFT, PEN_TEMPERATURE, Mixture
-from sketchplot.model.data import START_TOKEN, to_stroke5
+from sketchplot.model.data import START_TOKEN
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 2.0
 END_POINT = np.array([0, 0, 0, 0, 1], dtype=np.float32)

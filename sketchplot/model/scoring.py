@@ -8,13 +8,10 @@ worse). Deterministic: the same sketches give the same numbers.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
-from sketchplot.errors import SketchplotError
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.formats import SketchFile
 from sketchplot.model.classifier import (
     SketchClassifier,
     frechet_distance,
@@ -22,19 +19,8 @@ from sketchplot.model.classifier import (
     load_classifier,
     sketch_points,
 )
-from sketchplot.model.data import drop_start_row
-from sketchplot.model.quickdraw import (
-    LENGTH_CAP_KEY,
-    SKETCHES_KEY,
-    drawing_to_stroke3,
-    npz_members,
-    parse_ndjson_drawing,
-    read_npz,
-    read_npz_scalar,
-)
 
 TINY_EXTENT = 5.0  # data units (Quick, Draw! pixels, longest side about 255)
-MAX_NDJSON_BYTES = 256 * 2**20
 
 FIELDS = {
     "n": "number of sketches scored",
@@ -55,59 +41,6 @@ FIELDS = {
 
 class ScoreError(SketchplotError):
     """Sketches or a reference that cannot be scored."""
-
-
-@dataclass(frozen=True)
-class SketchFile:
-    """Sketches as stroke-3 from the origin, and the length cap they were drawn under, if known."""
-
-    sketches: list[np.ndarray]
-    cap: int | None
-    class_hint: str | None  # the class the file names (ndjson 'word', file stem)
-
-
-def read_sketch_file(path: str | Path, split: str | None = None) -> SketchFile:
-    """A `sample -o` npz (key ``sketches``), a sketch-rnn npz split (row 0 dropped: it is the
-    absolute start point) or a Quick, Draw! ndjson file."""
-    path = Path(path)
-    if path.suffix.lower() == ".ndjson":
-        return _read_ndjson(path)
-    members = npz_members(path)
-    if split is None and SKETCHES_KEY in members:
-        sketches = [np.asarray(s, np.float32) for s in read_npz(path, SKETCHES_KEY)]
-        cap = _read_cap(path) if LENGTH_CAP_KEY in members else None
-        return SketchFile(sketches, cap, path.stem)
-    split = split or "test"
-    sketches = [drop_start_row(np.asarray(s, np.float32)) for s in read_npz(path, split)]
-    return SketchFile(sketches, None, path.stem)
-
-
-def _read_cap(path: Path) -> int | None:
-    value = read_npz_scalar(path, LENGTH_CAP_KEY)
-    return int(value) if value > 0 else None
-
-
-def _read_ndjson(path: Path) -> SketchFile:
-    try:
-        if path.stat().st_size > MAX_NDJSON_BYTES:
-            raise ScoreError(f"{path}: larger than {MAX_NDJSON_BYTES // 2**20} MiB")
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScoreError(f"cannot read {path}: {exc}") from None
-    sketches, words = [], set()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise ScoreError(f"{path}:{number}: not JSON ({type(exc).__name__})") from None
-        if not isinstance(record, dict):
-            raise ScoreError(f"{path}:{number}: not a Quick, Draw! drawing record")
-        sketches.append(drawing_to_stroke3(parse_ndjson_drawing(record, f"{path}:{number}"))[1:])
-        if isinstance(record.get("word"), str):
-            words.add(record["word"])
-    return SketchFile(sketches, None, words.pop() if len(words) == 1 else path.stem)
 
 
 def sketch_statistics(sketch: np.ndarray) -> tuple[int, int, float]:

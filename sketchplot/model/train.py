@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sketchplot.atomic import atomic_open, atomic_write_text
-from sketchplot.errors import SketchplotError
+from sketchplot.core.atomic import atomic_open, atomic_write_text
+from sketchplot.core.errors import SketchplotError
 from sketchplot.model.config import SIZE_LIMITS, ModelConfig
 from sketchplot.model.data import SketchSet, augment, load_sketch_set, make_batch, offset_scale
 from sketchplot.model.files import QUICKDRAW_LICENCE, ModelInfo, read_info, read_weights, save_model

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import vpype as vp
 
-from sketchplot.errors import SketchplotError
-from sketchplot.plotter.strokes import polylines_extent
+from sketchplot.core.errors import SketchplotError
 
 PX_PER_MM = vp.convert_length("mm")
 PAPER_NAMES = tuple(name for name in vp.PAGE_SIZES if name != "tight")
@@ -22,6 +21,17 @@ PAPER_NAMES = tuple(name for name in vp.PAGE_SIZES if name != "tight")
 
 class LayoutError(SketchplotError):
     """A paper, grid or margin that leaves no room for the drawings."""
+
+
+def polylines_extent(polylines: list[np.ndarray]) -> tuple[float, float, float, float]:
+    """(xmin, ymin, xmax, ymax) of a drawing."""
+    allpoints = np.concatenate(polylines)
+    return (
+        float(allpoints.real.min()),
+        float(allpoints.imag.min()),
+        float(allpoints.real.max()),
+        float(allpoints.imag.max()),
+    )
 
 
 def paper_size_mm(paper: str, landscape: bool | None = None) -> tuple[float, float]:

@@ -14,7 +14,7 @@ import numpy as np
 import vpype as vp
 from vpype_cli.operations import linesort as _linesort_command
 
-from sketchplot.errors import SketchplotError
+from sketchplot.core.errors import SketchplotError
 
 PX_PER_MM = vp.convert_length("mm")
 

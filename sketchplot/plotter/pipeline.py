@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import vpype as vp
 
+from sketchplot.core.formats import strokes_to_polylines
 from sketchplot.plotter.layout import layout_grid, paper_size_mm
 from sketchplot.plotter.optimize import OptimizeOptions, PathStats, optimize_document, path_stats
-from sketchplot.plotter.strokes import strokes_to_polylines
 
 
 @dataclass(frozen=True)

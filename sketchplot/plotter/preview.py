@@ -12,8 +12,8 @@ import os
 import numpy as np
 import vpype as vp
 
-from sketchplot.atomic import atomic_write_text
-from sketchplot.errors import SketchplotError
+from sketchplot.core.atomic import atomic_write_text
+from sketchplot.core.errors import SketchplotError
 
 INK_COLOURS = ("black", "#1565c0", "#2e7d32", "#ef6c00")  # pen 1, 2, 3, 4 (then again)
 TRAVEL_COLOUR = "red"

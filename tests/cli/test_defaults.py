@@ -4,8 +4,8 @@ import pytest
 from click.testing import CliRunner
 
 from sketchplot.cli import cli
-from sketchplot.config import load_defaults
-from sketchplot.errors import SketchplotError
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.settings import load_defaults
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import serial
 from click.testing import CliRunner
 
 from sketchplot.cli import cli
+from sketchplot.core.profiles import load_profile
 from sketchplot.gcode.reader import pen_paths, read_gcode
-from sketchplot.machines.profiles import load_profile
 from sketchplot.machines.simulator import read_record
 
 

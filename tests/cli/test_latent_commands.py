@@ -9,8 +9,8 @@ import torch
 from click.testing import CliRunner
 
 from sketchplot.cli import cli
+from sketchplot.core.profiles import load_profile
 from sketchplot.gcode.reader import pen_paths, read_gcode
-from sketchplot.machines.profiles import load_profile
 from sketchplot.machines.simulator import read_record
 from sketchplot.model.config import ModelConfig
 from sketchplot.model.files import ModelInfo, save_model
@@ -167,7 +167,7 @@ def test_models_marks_conditional_models():
 
 
 def _written(path):
-    from sketchplot.model.quickdraw import read_npz
+    from sketchplot.core.formats import read_npz
 
     return read_npz(path, "sketches")
 
@@ -193,8 +193,7 @@ def test_every_generating_command_writes_what_it_draws(sketches, tmp_path, comma
 
 
 def test_draw_output_equals_sample_output_and_plot_keeps_the_first_segment(sketches, tmp_path):
-    from sketchplot.plotter.inputs import load_drawings
-    from sketchplot.plotter.strokes import from_origin, strokes_to_polylines
+    from sketchplot.core.formats import from_origin, load_drawings, strokes_to_polylines
 
     assert run("draw", "owl", "-n", "2", "--seed", 4, "--dry-run", "-o", tmp_path / "d.npz").exit_code == 0
     assert run("sample", "owl", "-n", "2", "--seed", 4, "-o", tmp_path / "s.npz").exit_code == 0
@@ -210,8 +209,7 @@ def test_complete_output_holds_the_partial_drawing_then_the_ending(sketches, tmp
     out = tmp_path / "c.npz"
     assert run("complete", f"{sketches}/cat.npz:1", "owl", "-n", "2", "--strokes", "1", "--seed", 1,
                "--dry-run", "-o", out).exit_code == 0
-    from sketchplot.model.quickdraw import drawing_to_sketch
-    from sketchplot.plotter.inputs import load_drawings
+    from sketchplot.core.formats import drawing_to_sketch, load_drawings
 
     prefix = drawing_to_sketch(load_drawings(sketches / "cat.npz", indices=[1])[0])
     prefix = prefix[: np.flatnonzero(prefix[:, 2] > 0.5)[0] + 1]

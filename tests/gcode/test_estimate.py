@@ -4,9 +4,10 @@ import math
 import numpy as np
 import pytest
 
-from sketchplot.gcode.estimate import Axes, estimate_gcode, format_duration, junction_speed_sqr, trapezoid_time
+from sketchplot.core.grbl.planner import Axes, junction_speed_sqr, trapezoid_time
+from sketchplot.core.profiles import load_profile
+from sketchplot.gcode.estimate import estimate_gcode, format_duration
 from sketchplot.gcode.writer import write_gcode
-from sketchplot.machines.profiles import load_profile
 from sketchplot.plotter.pipeline import plot_page
 
 SERVO = load_profile("a4-servo")  # accel 800 mm/s^2, max rate 8000 mm/min, deviation 0.01 mm

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from sketchplot.gcode.reader import (
+from sketchplot.core.grbl.interpreter import (
     Dwell,
     GCodeError,
     Interpreter,
@@ -13,10 +13,9 @@ from sketchplot.gcode.reader import (
     clean_line,
     line_comment,
     parse_line,
-    pen_paths,
-    read_gcode,
 )
-from sketchplot.machines.profiles import load_profile
+from sketchplot.core.profiles import load_profile
+from sketchplot.gcode.reader import pen_paths, read_gcode
 
 SERVO = load_profile("a4-servo")
 ZAXIS = load_profile("a4-zaxis")

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import vpype as vp
 
-from sketchplot.gcode.reader import Interpreter, PenChange, clean_line, pen_paths, read_gcode
+from sketchplot.core.grbl.interpreter import Interpreter, PenChange, clean_line
+from sketchplot.core.profiles import available_profiles, load_profile
+from sketchplot.gcode.reader import pen_paths, read_gcode
 from sketchplot.gcode.writer import (
     OutOfBoundsError,
     format_number,
@@ -14,7 +16,6 @@ from sketchplot.gcode.writer import (
     to_machine_layers,
     write_gcode,
 )
-from sketchplot.machines.profiles import available_profiles, load_profile
 from sketchplot.plotter.layout import PX_PER_MM
 from sketchplot.plotter.optimize import NO_OPTIMIZATION, OptimizeOptions
 from sketchplot.plotter.pipeline import plot_page

@@ -3,7 +3,7 @@
 
 import pytest
 
-from sketchplot.machines.profiles import load_profile
+from sketchplot.core.profiles import load_profile
 
 
 @pytest.fixture(scope="session")

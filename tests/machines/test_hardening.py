@@ -12,10 +12,11 @@ from click.testing import CliRunner
 from test_streamer import assert_drawn_once, connected_grbl, sim, two_pen_gcode
 
 from sketchplot.cli import cli
-from sketchplot.errors import SketchplotError
-from sketchplot.gcode.reader import GCodeError, parse_line, pen_paths, read_gcode
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.grbl.interpreter import GCodeError, parse_line
+from sketchplot.core.profiles import ProfileError, load_profile, profile_from_dict
+from sketchplot.gcode.reader import pen_paths, read_gcode
 from sketchplot.machines.journal import PlanLine, default_journal_path
-from sketchplot.machines.profiles import ProfileError, load_profile, profile_from_dict
 from sketchplot.machines.simulator import read_record, register
 from sketchplot.machines.streamer import (
     Grbl,

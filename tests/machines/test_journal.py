@@ -1,6 +1,8 @@
 import pytest
 
-from sketchplot.gcode.reader import Interpreter, Motion, parse_line, read_gcode
+from sketchplot.core.grbl.interpreter import Interpreter, Motion, parse_line
+from sketchplot.core.profiles import load_profile
+from sketchplot.gcode.reader import read_gcode
 from sketchplot.machines.journal import (
     Journal,
     JournalError,
@@ -8,7 +10,6 @@ from sketchplot.machines.journal import (
     resume_plan,
     start_line_executed,
 )
-from sketchplot.machines.profiles import load_profile
 
 SERVO = load_profile("a4-servo")
 ZAXIS = load_profile("a4-zaxis")

@@ -3,12 +3,7 @@ import tomllib
 import numpy as np
 import pytest
 
-from sketchplot.machines.profiles import (
-    ProfileError,
-    available_profiles,
-    load_profile,
-    profile_from_dict,
-)
+from sketchplot.core.profiles import ProfileError, available_profiles, load_profile, profile_from_dict
 
 
 def test_shipped_profiles_cover_servo_a4_a3_and_z():

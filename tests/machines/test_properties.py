@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_hardening import WriteLog
 
-from sketchplot.errors import SketchplotError
-from sketchplot.gcode.reader import GCodeError, parse_line
-from sketchplot.machines.profiles import MachineProfile, ProfileError, profile_from_dict
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.grbl.interpreter import GCodeError, parse_line
+from sketchplot.core.profiles import MachineProfile, ProfileError, profile_from_dict
 from sketchplot.machines.streamer import RX_BUFFER_BYTES, stream_file
 
 WORDS = st.sampled_from(["G0", "G1", "G4", "G90", "G91", "G21", "M3", "M5", "X", "Y", "Z", "F", "S", "P", "$"])
@@ -58,7 +58,7 @@ FAULTS = st.one_of(
 def test_streaming_random_lines_never_overflows_sends_ascii_only_and_stops_at_a_failure(
     tmp_path, monkeypatch, lines, fault
 ):
-    from sketchplot.machines.profiles import load_profile
+    from sketchplot.core.profiles import load_profile
     from sketchplot.machines.streamer import Grbl
 
     path = tmp_path / "random.gcode"
@@ -121,7 +121,7 @@ def test_random_profile_values_give_a_profile_or_one_profile_error(values, pen):
 
 @pytest.mark.parametrize("text", ["x_max = nan", "x_max = inf", "draw_feed = -inf", "max_rate = [nan, 1.0]"])
 def test_toml_nan_and_inf_are_refused(tmp_path, text):
-    from sketchplot.machines.profiles import load_profile
+    from sketchplot.core.profiles import load_profile
 
     path = tmp_path / "p.toml"
     path.write_text(text + "\n")

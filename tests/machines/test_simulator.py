@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 import serial
 
+from sketchplot.core.profiles import load_profile
 from sketchplot.gcode.estimate import estimate_gcode
 from sketchplot.gcode.reader import pen_paths, read_gcode
-from sketchplot.machines.profiles import load_profile
-from sketchplot.machines.simulator import register
-from sketchplot.machines.simulator import BANNER, GrblSimulator, parse_sim_url, read_record
+from sketchplot.machines.simulator import BANNER, GrblSimulator, parse_sim_url, read_record, register
 from sketchplot.machines.streamer import Grbl, stream_file
 
 

@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from sketchplot.cli import cli
+from sketchplot.core.profiles import load_profile
 from sketchplot.gcode.reader import pen_paths, read_gcode
 from sketchplot.machines.journal import JournalError, default_journal_path
-from sketchplot.machines.profiles import load_profile
 from sketchplot.machines.simulator import read_record
 from sketchplot.machines.streamer import (
     GrblJobError,

@@ -5,8 +5,8 @@ import pytest
 import torch
 from model_helpers import TINY, shape_sketch, write_npz
 
-from sketchplot.model.decoders import TransformerDecoder
 from sketchplot.model.config import ModelConfig
+from sketchplot.model.decoders import TransformerDecoder
 from sketchplot.model.net import SketchTransformer
 
 # Tiny models gain nothing from threads, and two threads spin against any other CPU job.

@@ -10,6 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from sketchplot.cli import cli
+from sketchplot.core.formats import read_sketch_file
 from sketchplot.model.classifier import (
     ClassifierError,
     RasterSpec,
@@ -20,7 +21,7 @@ from sketchplot.model.classifier import (
     save_classifier,
 )
 from sketchplot.model.classifier_net import SketchCNN, folded_weights
-from sketchplot.model.scoring import read_sketch_file, score
+from sketchplot.model.scoring import score
 
 CLASSES = ["cat", "dog", "The Eiffel Tower"]
 STAGES = [[4], [6, 6]]

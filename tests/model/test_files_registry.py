@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sketchplot.errors import SketchplotError
+from sketchplot.core.errors import SketchplotError
 from sketchplot.model import registry
 from sketchplot.model.decoders import TransformerDecoder
 from sketchplot.model.files import ModelFileError, ModelInfo, load_decoder, load_model, save_model

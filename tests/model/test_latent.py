@@ -8,13 +8,13 @@ import pytest
 import torch
 from model_helpers import TINY, random_pair, write_npz
 
-from sketchplot.errors import SketchplotError
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.formats import drawing_to_sketch
 from sketchplot.model.config import ModelConfig
 from sketchplot.model.decoders import TransformerEncoder
 from sketchplot.model.files import ModelInfo, load_decoder, load_encoder, read_weights, save_model
 from sketchplot.model.latent import analogy, encode, interpolate, slerp
 from sketchplot.model.net import SketchTransformer
-from sketchplot.model.quickdraw import drawing_to_sketch
 from sketchplot.model.registry import class_index, locate, resolve_conditional
 from sketchplot.model.sample import sample
 from sketchplot.model.train import TrainConfig, train

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from sketchplot.cli import cli
-from sketchplot.errors import SketchplotError
+from sketchplot.core.errors import SketchplotError
 from sketchplot.model import files, registry
 from sketchplot.model.decoders import TransformerDecoder
 from sketchplot.model.files import ModelFileError, ModelInfo, load_decoder, read_info, save_model

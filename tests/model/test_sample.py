@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-
-from sketchplot.errors import SketchplotError
-from sketchplot.model.sample import sample
 from model_helpers import random_pair
+
+from sketchplot.core.errors import SketchplotError
+from sketchplot.model.sample import sample
 
 
 def test_shapes_and_units(tiny_decoder):

@@ -8,16 +8,16 @@ import sys
 import numpy as np
 import pytest
 import torch
+from model_helpers import TINY
 
 import sketchplot.model.train as train_module
-from sketchplot.model.data import load_sketches, prepare
-from sketchplot.model.files import load_decoder, load_model
+from sketchplot.core.formats import read_stroke3_file
 from sketchplot.model.config import ModelConfig
+from sketchplot.model.data import prepare
+from sketchplot.model.files import load_decoder, load_model
 from sketchplot.model.net import SketchTransformer
 from sketchplot.model.sample import sample
 from sketchplot.model.train import TrainConfig, train
-
-from model_helpers import TINY
 
 
 def tiny_config(**overrides) -> TrainConfig:
@@ -41,7 +41,7 @@ def test_toy_mode_loss_falls_and_one_sketch_is_reproduced(toy_npz, tmp_path):
     train(["toy"], [toy_npz], tmp_path, cfg, progress=False)
     losses = [r["loss"] for r in map(json.loads, (tmp_path / "log.jsonl").read_text().splitlines()) if "loss" in r]
     assert losses[-1] < losses[0] - 2.0
-    target = prepare(load_sketches(toy_npz, "train"), 40)[0]
+    target = prepare(read_stroke3_file(toy_npz, "train"), 40)[0]
     decoder, info = load_decoder(tmp_path / "best")
     drawn = sample(decoder, 3, scale=info.scale, temperature=0.01, pen_temperature=0.01, seed=1, max_len=40)
     extent = np.ptp(absolute_path(target), axis=0).max()

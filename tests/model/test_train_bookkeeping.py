@@ -8,7 +8,7 @@ import torch
 from model_helpers import TINY
 
 import sketchplot.model.train as train_module
-from sketchplot.errors import SketchplotError
+from sketchplot.core.errors import SketchplotError
 from sketchplot.model.train import TrainConfig, train
 
 

@@ -12,14 +12,21 @@ import torch.nn.functional as F
 from model_helpers import TINY, random_pair
 from test_decoders import assert_mixtures_close, random_strokes
 
+from sketchplot.core.formats import read_stroke3_file
 from sketchplot.model.config import PEN_END, ModelConfig
-from sketchplot.model.data import load_sketches, make_batch, prepare
+from sketchplot.model.data import make_batch, prepare
 from sketchplot.model.decoders import TransformerEncoder, transformer_weight_shapes
 from sketchplot.model.evaluate import score_sketches
 from sketchplot.model.files import load_decoder, load_encoder
 from sketchplot.model.latent import encode, interpolate
-from sketchplot.model.net import (SketchTransformer, component_log_density, kl_divergence, kl_eta,
-                                  reparameterise, sketch_loss)
+from sketchplot.model.net import (
+    SketchTransformer,
+    component_log_density,
+    kl_divergence,
+    kl_eta,
+    reparameterise,
+    sketch_loss,
+)
 from sketchplot.model.sample import sample
 from sketchplot.model.train import TrainConfig, train
 
@@ -183,7 +190,7 @@ def test_toy_vae_memorises_two_sketches_and_interpolation_ends_decode_to_them(tm
     decoder, info = load_decoder(tmp_path / "run" / "best")
     assert info.model.n_classes == 1 and info.classes == ["square", "zigzag"]
     encoder = load_encoder(tmp_path / "run" / "best")
-    targets = [prepare(load_sketches(p, "train"), 40)[0] for p in paths]
+    targets = [prepare(read_stroke3_file(p, "train"), 40)[0] for p in paths]
     mu, _ = encode(encoder, targets, info.scale)
     assert np.linalg.norm(mu[0] - mu[1]) > 1.0  # the two sketches get different codes
     path = interpolate(mu[0], mu[1], 5)

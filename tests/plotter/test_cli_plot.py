@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from sketchplot.cli import cli
+from sketchplot.core.profiles import load_profile
 from sketchplot.gcode.reader import pen_paths, read_gcode
-from sketchplot.machines.profiles import load_profile
 
 
 def run(*args):

@@ -1,8 +1,15 @@
 import numpy as np
 import pytest
 
-from sketchplot.plotter.layout import PX_PER_MM, LayoutError, auto_grid, layout_grid, paper_size_mm, parse_grid
-from sketchplot.plotter.strokes import polylines_extent
+from sketchplot.plotter.layout import (
+    PX_PER_MM,
+    LayoutError,
+    auto_grid,
+    layout_grid,
+    paper_size_mm,
+    parse_grid,
+    polylines_extent,
+)
 
 
 def rectangle(width, height, left=0.0, top=0.0):

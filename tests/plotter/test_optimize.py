@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import vpype as vp
 
-from sketchplot.errors import SketchplotError
+from sketchplot.core.errors import SketchplotError
 from sketchplot.plotter.layout import PX_PER_MM
 from sketchplot.plotter.optimize import (
     NO_OPTIMIZATION,

@@ -3,12 +3,17 @@ import json
 import numpy as np
 import pytest
 
-from sketchplot.errors import SketchplotError
-
-from sketchplot.model.quickdraw import drawing_to_stroke3, simplify_raw_drawing
-from sketchplot.plotter.inputs import InputError, load_drawings, read_ndjson
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.formats import (
+    InputError,
+    drawing_to_stroke3,
+    load_drawings,
+    read_ndjson,
+    simplify_raw_drawing,
+    strokes_to_polylines,
+)
+from sketchplot.plotter.layout import polylines_extent
 from sketchplot.plotter.preview import write_preview
-from sketchplot.plotter.strokes import SketchError, polylines_extent, strokes_to_polylines
 
 
 def test_npz_selection_by_index_and_limit(cat_npz, real_cats):

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from sketchplot.errors import SketchplotError
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.paths import user_profile_dir
 
 ORIGINS = ("bottom-left", "top-left", "bottom-right", "top-right")
 PEN_METHODS = ("servo", "z")
@@ -156,20 +157,8 @@ def _toml_value(value) -> str:
     return repr(value)
 
 
-def user_config_dir() -> Path:
-    """``$SKETCHPLOT_CONFIG_DIR`` or ``$XDG_CONFIG_HOME/sketchplot`` or ``~/.config/sketchplot``."""
-    if os.environ.get("SKETCHPLOT_CONFIG_DIR"):
-        return Path(os.environ["SKETCHPLOT_CONFIG_DIR"])
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "sketchplot"
-
-
-def user_profile_dir() -> Path:
-    return user_config_dir() / "machines"
-
-
 def _shipped_profiles() -> dict[str, Path]:
-    folder = resources.files("sketchplot.machines") / "profiles"
+    folder = resources.files("sketchplot.core") / "machine_profiles"
     return {Path(p.name).stem: Path(str(p)) for p in folder.iterdir() if p.name.endswith(".toml")}
 
 
@@ -323,7 +312,7 @@ def _validate_pen(where: str, pen: PenConfig) -> None:
 
 def _validate_program_end(where: str, text: str) -> None:
     """``program_end`` goes into every G-code file as it is: one short G-code line, no motion."""
-    from sketchplot.gcode.reader import GCodeError, parse_line
+    from sketchplot.core.grbl.interpreter import GCodeError, parse_line
 
     if not text:
         return

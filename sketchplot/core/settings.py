@@ -17,8 +17,9 @@ import os
 import tomllib
 from dataclasses import dataclass, fields
 
-from sketchplot.errors import SketchplotError
-from sketchplot.machines.profiles import DEFAULT_PROFILE, user_config_dir
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.paths import user_config_dir
+from sketchplot.core.profiles import DEFAULT_PROFILE
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from sketchplot.cli import cli
-from sketchplot.model import quickdraw
-from sketchplot.model.quickdraw import InputError, read_npz
+from sketchplot.core.formats import InputError, read_npz
+from sketchplot.core import formats
 
 
 class _WritesAFile:
@@ -117,7 +117,7 @@ def test_non_finite_offsets_are_refused(tmp_path):
 
 def test_oversized_members_are_refused_before_reading(tmp_path, monkeypatch):
     path = _object_npz(tmp_path / "big.npz", test=[np.zeros((1000, 3), np.int16)])
-    monkeypatch.setattr(quickdraw, "MAX_NPZ_MEMBER_BYTES", 1000)
+    monkeypatch.setattr(formats, "MAX_NPZ_MEMBER_BYTES", 1000)
     read_calls = []
     monkeypatch.setattr(zipfile.ZipFile, "read", lambda *a, **k: read_calls.append(a) or b"")
     with pytest.raises(InputError, match="MiB"):

@@ -9,11 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from sketchplot.cli import cli
-from sketchplot.errors import SketchplotError
-from sketchplot.model.quickdraw import MAX_NDJSON_LINE_BYTES, InputError
-from sketchplot.plotter.inputs import load_drawings
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.formats import MAX_NDJSON_LINE_BYTES, InputError, SketchError, load_drawings, strokes_to_polylines
 from sketchplot.plotter.layout import LayoutError, fit_drawing, layout_grid
-from sketchplot.plotter.strokes import SketchError, strokes_to_polylines
 
 
 def run(*args):
@@ -126,9 +124,9 @@ def test_a_huge_circle_in_an_svg_is_cut_into_a_bounded_number_of_points(tmp_path
 
 
 def test_an_oversized_svg_is_refused_by_its_size(tmp_path, monkeypatch):
-    from sketchplot.plotter import inputs
+    from sketchplot.core import formats
 
-    monkeypatch.setattr(inputs, "MAX_SVG_BYTES", 100)
+    monkeypatch.setattr(formats, "MAX_SVG_BYTES", 100)
     path = tmp_path / "big.svg"
     path.write_text('<svg xmlns="http://www.w3.org/2000/svg">' + " " * 200 + "</svg>")
     with pytest.raises(InputError, match="too large"):

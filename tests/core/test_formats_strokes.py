@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from sketchplot.plotter.strokes import (from_origin, SketchError, polylines_extent, split_polylines, stroke5_to_stroke3,
-                                       strokes_to_polylines)
+from sketchplot.core.formats import SketchError, from_origin, split_polylines, stroke5_to_stroke3, strokes_to_polylines
+from sketchplot.plotter.layout import polylines_extent
 
 
 def test_row_zero_is_the_absolute_start_and_lifts_end_strokes():

@@ -3,7 +3,7 @@ so a failed job can say what went wrong in words instead of ``error:22``; and wh
 make GRBL drain its planner before answering (the streamer's proof that earlier lines ran,
 the simulator's behaviour)."""
 
-from sketchplot.gcode.reader import Dwell, Pause
+from sketchplot.core.grbl.interpreter import Dwell, Pause
 
 ERRORS = {
     1: "G-code words consist of a letter and a value; letter was not found",

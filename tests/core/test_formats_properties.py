@@ -9,9 +9,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sketchplot.errors import SketchplotError
-from sketchplot.model.data import load_sketches
-from sketchplot.plotter.inputs import load_drawings
+from sketchplot.core.errors import SketchplotError
+from sketchplot.core.formats import load_drawings, read_stroke3_file
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -38,7 +37,7 @@ def check(read, path):
 
 def both_readers(path):
     check(load_drawings, path)
-    check(lambda p: load_sketches(p, "test"), path)
+    check(lambda p: read_stroke3_file(p, "test"), path)
 
 
 @SETTINGS
@@ -58,7 +57,7 @@ def test_random_bytes_as_any_input_fail_cleanly(tmp_path_factory, data):
         path.write_bytes(data)
         check(load_drawings, path)
         if suffix != ".svg":
-            check(lambda p: load_sketches(p, "test"), path)
+            check(lambda p: read_stroke3_file(p, "test"), path)
 
 
 arrays = st.one_of(

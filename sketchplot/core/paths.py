@@ -1,0 +1,28 @@
+"""Where the user's files live: one config folder holds settings, machine profiles, models and jobs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def user_config_dir() -> Path:
+    """``$SKETCHPLOT_CONFIG_DIR`` or ``$XDG_CONFIG_HOME/sketchplot`` or ``~/.config/sketchplot``."""
+    if os.environ.get("SKETCHPLOT_CONFIG_DIR"):
+        return Path(os.environ["SKETCHPLOT_CONFIG_DIR"])
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "sketchplot"
+
+
+def user_profile_dir() -> Path:
+    return user_config_dir() / "machines"
+
+
+def user_model_dir() -> Path:
+    """Models found by class name, before the shipped ones."""
+    return user_config_dir() / "models"
+
+
+def user_job_dir() -> Path:
+    """G-code that ``draw`` streams, kept so a failed job can be resumed."""
+    return user_config_dir() / "jobs"
