@@ -28,7 +28,7 @@ from sketchplot.model.config import PEN_TEMPERATURE  # noqa: E402
 from sketchplot.model.evaluate import evaluate_file  # noqa: E402
 from sketchplot.model.registry import available_models, class_index, is_labelled, load_any  # noqa: E402
 from sketchplot.model.sample import sample  # noqa: E402
-from sketchplot.model.scoring import score  # noqa: E402
+from sketchplot.model.scoring import most_recognisable, score  # noqa: E402
 from sketchplot.plotter.pipeline import plot_page  # noqa: E402
 from sketchplot.plotter.preview import write_preview  # noqa: E402
 
@@ -63,6 +63,8 @@ def main() -> None:
     parser.add_argument("--temperatures", nargs="*", type=float, default=list(TEMPERATURES))
     parser.add_argument("--json", type=Path, help="Also write every report here.")
     parser.add_argument("--no-nll", action="store_true", help="Skip the test NLL column.")
+    parser.add_argument("--best-of", type=int, default=1,
+                        help="Also rows for our models with the quality gate keeping the best of K candidates.")
     parser.add_argument("--previews", type=Path, default=ROOT / "docs" / "models", help="Folder for <class>.svg.")
     args = parser.parse_args()
 
@@ -87,6 +89,13 @@ def main() -> None:
             report = score(sketches, name, real[name], cap=info.max_seq_len, classifier=classifier)
             rows.append({"model": label, "class": name, "temperature": temperature, "nll": nll, **report})
             unconditional = rule == "ours" and not getattr(info.model, "conditional", False)
+            if unconditional and args.best_of > 1:
+                candidates = sample(decoder, args.n * args.best_of, scale=info.scale, temperature=temperature,
+                                    seed=SEED, class_index=index, max_len=info.max_seq_len, pen_temperature=pen)
+                gated = most_recognisable(candidates, name, args.best_of, classifier)
+                report = score(gated, name, real[name], cap=info.max_seq_len, classifier=classifier)
+                rows.append({"model": f"{label} best-of-{args.best_of}", "class": name, "temperature": temperature,
+                             "nll": nll, **report})
             if temperature == 0.5 and unconditional and name not in previewed and args.previews:
                 previewed.add(name)
                 args.previews.mkdir(parents=True, exist_ok=True)
