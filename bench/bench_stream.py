@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from sketchplot.core.formats import read_npz  # noqa: E402
 from sketchplot.core.profiles import load_profile, profile_from_dict  # noqa: E402
 from sketchplot.gcode.writer import write_gcode  # noqa: E402
-from sketchplot.machines.streamer import stream_file  # noqa: E402
+from sketchplot.machines.job import stream_file  # noqa: E402
 from sketchplot.plotter.pipeline import plot_page  # noqa: E402
 
 QUICKDRAW = ROOT.parent / "shared" / "data" / "quickdraw" / "cat.npz"

@@ -72,7 +72,9 @@ def _read_npy_member(archive: zipfile.ZipFile, member: str) -> np.ndarray:
     """One ``.npy`` member: numeric arrays directly, object arrays through the array-only unpickler."""
     info = archive.getinfo(member)
     if info.file_size > MAX_NPZ_MEMBER_BYTES:
-        raise ValueError(f"member {member} is {info.file_size / 2**20:.0f} MiB (at most {MAX_NPZ_MEMBER_BYTES // 2**20})")
+        raise ValueError(
+            f"member {member} is {info.file_size / 2**20:.0f} MiB (at most {MAX_NPZ_MEMBER_BYTES // 2**20})"
+        )
     stream = io.BytesIO(archive.read(member))
     version = np.lib.format.read_magic(stream)
     header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
@@ -291,9 +293,7 @@ def strokes_to_polylines(strokes: np.ndarray, where: str = "sketch") -> list[np.
     """
     array = np.asarray(strokes)
     if array.ndim != 2 or array.shape[1] not in (3, 5):
-        raise SketchError(
-            f"{where}: expected a stroke-3 (N,3) or stroke-5 (N,5) array, got shape {array.shape}"
-        )
+        raise SketchError(f"{where}: expected a stroke-3 (N,3) or stroke-5 (N,5) array, got shape {array.shape}")
     if not np.issubdtype(array.dtype, np.number):
         raise SketchError(f"{where}: stroke array is not numeric ({array.dtype})")
     array = array.astype(float)
@@ -383,9 +383,7 @@ def select_indices(count: int, indices: list[int] | None, limit: int | None, whe
     return [0]
 
 
-def read_ndjson(
-    path: str | os.PathLike, indices: list[int] | None = None, limit: int | None = None
-) -> list[Drawing]:
+def read_ndjson(path: str | os.PathLike, indices: list[int] | None = None, limit: int | None = None) -> list[Drawing]:
     """Selected drawings of a Quick, Draw! ndjson file (simplified or raw format), read line
     by line and only as far as the selection needs (class files run to hundreds of MB)."""
     path = Path(path)
@@ -442,14 +440,29 @@ def _svg_extent(path: Path) -> float:
         if isinstance(element, svgelements.Shape):
             shape_box = element.bbox()
             if shape_box is not None:
-                box = shape_box if box is None else (min(box[0], shape_box[0]), min(box[1], shape_box[1]),
-                                                     max(box[2], shape_box[2]), max(box[3], shape_box[3]))
+                box = (
+                    shape_box
+                    if box is None
+                    else (
+                        min(box[0], shape_box[0]),
+                        min(box[1], shape_box[1]),
+                        max(box[2], shape_box[2]),
+                        max(box[3], shape_box[3]),
+                    )
+                )
     if box is None:
         return 0.0
     extent = max(box[2] - box[0], box[3] - box[1])
     if not math.isfinite(extent):
         raise ValueError("coordinates too large (the extent overflows)")
     return extent
+
+
+def holds_generated_sketches(path: str | os.PathLike, split: str) -> bool:
+    """Whether ``split`` of an npz file means its generated sketches (key ``sketches``, written by
+    ``write_sketches``): asked for by name, or the file has them and not the split asked for."""
+    members = npz_members(path)
+    return split == SKETCHES_KEY or (SKETCHES_KEY in members and split not in members)
 
 
 def load_drawings(
@@ -465,9 +478,7 @@ def load_drawings(
         raise InputError(f"input file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        members = npz_members(path)
-        if split == SKETCHES_KEY or (SKETCHES_KEY in members and split not in members):
-            # generated sketches (`sample -o`, `draw -o`): the pen starts at the origin
+        if holds_generated_sketches(path, split):  # `sample -o`, `draw -o`: the pen starts at the origin
             split = SKETCHES_KEY
             sketches = [from_origin(s) for s in read_npz(path, split)]
         else:
@@ -555,12 +566,17 @@ def class_hint(path: str | os.PathLike) -> str:
 
 def read_input_sketches(spec: str, split: str = "test") -> tuple[list[np.ndarray], str]:
     """(sketches in model units, class hint) of an input spec: an .svg, or an .npz/.ndjson file
-    with optional indices (default 0): cat.npz:12, cat.npz:0,3,7 or cat.npz:0-99. Every drawing
-    gets Google's treatment (longest side 255, RDP epsilon 2) and starts at the origin."""
+        with optional indices (default 0): cat.npz:12, cat.npz:0,3,7 or cat.npz:0-99. Every drawing
+        gets Google's treatment (longest side 255, RDP epsilon 2) and starts at the origin, except the
+    sketches of a ``sample -o`` file, which are model units already and are read as they are."""
     path, indices = spec, None
     head, sep, tail = spec.rpartition(":")
     if sep and not Path(spec).exists() and (parsed := parse_indices(tail)) is not None:
         path, indices = head, parsed
+    if Path(path).suffix.lower() == ".npz" and Path(path).is_file() and holds_generated_sketches(path, split):
+        sketches = [np.asarray(s, np.float32) for s in read_npz(path, SKETCHES_KEY)]  # model units already
+        chosen = select_indices(len(sketches), indices, None, f"{path} [{SKETCHES_KEY}]")
+        return [sketches[i] for i in chosen], class_hint(path)
     drawings = load_drawings(path, split=split, indices=indices)
     return [drawing_to_sketch(d) for d in drawings], class_hint(path)
 
@@ -569,3 +585,10 @@ def keep_strokes(sketch: np.ndarray, count: int) -> np.ndarray:
     """The first ``count`` strokes of a stroke-3 sketch (all of it when it has fewer)."""
     ends = np.flatnonzero(sketch[:, 2] > 0.5)
     return sketch[: ends[:count][-1] + 1] if ends.size else sketch
+
+
+def as_stroke3(sketch: np.ndarray | Drawing) -> np.ndarray:
+    """A stroke-3 sketch from the origin as it is, or a drawing (polylines) as one."""
+    if isinstance(sketch, np.ndarray):
+        return sketch
+    return drop_start_row(drawing_to_stroke3(list(sketch)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 
@@ -23,6 +24,7 @@ def user_model_dir() -> Path:
     return user_config_dir() / "models"
 
 
-def user_job_dir() -> Path:
-    """G-code that ``draw`` streams, kept so a failed job can be resumed."""
-    return user_config_dir() / "jobs"
+def new_job_path(name: str) -> Path:
+    """Where a drawing command keeps the G-code it streams, so a failed job can be resumed."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return user_config_dir() / "jobs" / f"{name.replace(' ', '_')}-{stamp}.gcode"

@@ -121,9 +121,7 @@ class MachineProfile:
         return x, y
 
     def contains(self, mx: float, my: float, tol: float = 1e-9) -> bool:
-        return (self.x_min - tol <= mx <= self.x_max + tol) and (
-            self.y_min - tol <= my <= self.y_max + tol
-        )
+        return (self.x_min - tol <= mx <= self.x_max + tol) and (self.y_min - tol <= my <= self.y_max + tol)
 
     @property
     def park_position(self) -> tuple[float, float]:
@@ -188,9 +186,7 @@ def load_profile(name_or_path: str | os.PathLike | None = None) -> MachineProfil
     else:
         profiles = available_profiles()
         if text not in profiles:
-            raise ProfileError(
-                f"unknown machine '{text}' (available: {', '.join(sorted(profiles))})"
-            )
+            raise ProfileError(f"unknown machine '{text}' (available: {', '.join(sorted(profiles))})")
         path = profiles[text]
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -226,17 +222,42 @@ def profile_from_dict(data: dict, default_name: str = "custom", source: str = ""
 MAX_MAGNITUDE = 1e6  # mm, mm/min, mm/s^2, steps/mm: far beyond any plotter, and G-code numbers stay short
 
 _FIELD_KINDS = {
-    "name": str, "description": str, "origin": str, "paper": str, "program_end": str, "machine_space": str,
-    "x_min": float, "x_max": float, "y_min": float, "y_max": float, "draw_feed": float, "travel_feed": float,
-    "junction_deviation": float, "max_rate": "pair", "acceleration": "pair", "steps_per_mm": "pair", "park": "pair",
-    "decimals": int, "baud": int, "landscape": bool, "homing": bool, "soft_limits": bool,
+    "name": str,
+    "description": str,
+    "origin": str,
+    "paper": str,
+    "program_end": str,
+    "machine_space": str,
+    "x_min": float,
+    "x_max": float,
+    "y_min": float,
+    "y_max": float,
+    "draw_feed": float,
+    "travel_feed": float,
+    "junction_deviation": float,
+    "max_rate": "pair",
+    "acceleration": "pair",
+    "steps_per_mm": "pair",
+    "park": "pair",
+    "decimals": int,
+    "baud": int,
+    "landscape": bool,
+    "homing": bool,
+    "soft_limits": bool,
 }
 _PEN_KINDS = {"method": str, "up": float, "down": float, "settle_s": float, "z_feed": float}
-_KIND_WORDS = {str: "a string", float: "a number", int: "an integer", bool: "true or false", "pair": "a list of two numbers"}
+_KIND_WORDS = {
+    str: "a string",
+    float: "a number",
+    int: "an integer",
+    bool: "true or false",
+    "pair": "a list of two numbers",
+}
 
 
 def _typed(where: str, key: str, kind, value):
     """``value`` as ``kind`` (str, float, int, bool or "pair"), or a ProfileError naming ``key``."""
+
     def refuse(problem: str = ""):
         shown = repr(value)
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
@@ -275,9 +296,13 @@ def _validate(p: MachineProfile) -> None:
     if p.machine_space not in MACHINE_SPACES:
         raise ProfileError(f"{where}: machine_space must be 'positive' or 'negative'")
     if p.soft_limits and p.machine_space == "positive" and min(p.x_min, p.y_min) < 0:
-        raise ProfileError(f"{where}: machine_space = 'positive': GRBL's soft limits allow 0..max travel, so x_min and y_min must be >= 0")
+        raise ProfileError(
+            f"{where}: machine_space = 'positive': GRBL's soft limits allow 0..max travel, so x_min and y_min must be >= 0"
+        )
     if p.soft_limits and p.machine_space == "negative" and max(p.x_max, p.y_max) > 0:
-        raise ProfileError(f"{where}: machine_space = 'negative' (stock GRBL): soft limits allow -max travel..0, so x_max and y_max must be <= 0")
+        raise ProfileError(
+            f"{where}: machine_space = 'negative' (stock GRBL): soft limits allow -max travel..0, so x_max and y_max must be <= 0"
+        )
     for key in ("draw_feed", "travel_feed", "max_rate", "acceleration", "steps_per_mm"):
         if min(_as_tuple(getattr(p, key))) <= 0:
             raise ProfileError(f"{where}: {key} must be positive")
@@ -317,7 +342,7 @@ def _validate_program_end(where: str, text: str) -> None:
     if not text:
         return
     if not (text.isascii() and text.isprintable()) or any(c in text for c in "?!~();$") or len(text) > 79:
-        raise ProfileError(f"{where}: program_end must be one short line of plain G-code, e.g. \"M2\", not {text[:40]!r}")
+        raise ProfileError(f'{where}: program_end must be one short line of plain G-code, e.g. "M2", not {text[:40]!r}')
     try:
         block = parse_line(text)
     except GCodeError as exc:

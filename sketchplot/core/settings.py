@@ -41,8 +41,10 @@ def load_defaults() -> UserDefaults:
     if path.is_file():
         try:
             if path.stat().st_size > MAX_CONFIG_BYTES:
-                raise SketchplotError(f"{path}: {path.stat().st_size} bytes is too large for a config file "
-                                      f"(at most {MAX_CONFIG_BYTES // 2**10} KiB)")
+                raise SketchplotError(
+                    f"{path}: {path.stat().st_size} bytes is too large for a config file "
+                    f"(at most {MAX_CONFIG_BYTES // 2**10} KiB)"
+                )
             values = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise SketchplotError(f"cannot read config file {path}: {exc}") from None

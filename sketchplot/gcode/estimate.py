@@ -44,15 +44,24 @@ class PlotEstimate:
         """How much a length / feed estimate underestimates the real time."""
         return self.seconds / self.naive_seconds if self.naive_seconds > 0 else 1.0
 
-    def describe(self) -> str:
+    def describe_paths(self) -> str:
+        """Lengths and counts in one line."""
         return (
             f"pen down {self.pen_down_mm:.0f} mm, travel {self.travel_mm:.0f} mm, "
-            f"{self.pen_lifts} pen lifts, {self.moves} moves\n"
+            f"{self.pen_lifts} pen lifts, {self.moves} moves"
+        )
+
+    def describe(self) -> str:
+        return (
+            f"{self.describe_paths()}\n"
             f"estimated time {format_duration(self.seconds)} "
             f"(length/feed would say {format_duration(self.naive_seconds)}, "
             f"{self.optimism:.2f}x too optimistic; dwells {self.dwell_s:.1f} s)"
-            + (f"\n{self.pen_changes} pen change(s): the job pauses for each, and waiting is not counted"
-               if self.pen_changes else "")
+            + (
+                f"\n{self.pen_changes} pen change(s): the job pauses for each, and waiting is not counted"
+                if self.pen_changes
+                else ""
+            )
         )
 
 

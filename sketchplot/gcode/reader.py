@@ -42,12 +42,14 @@ class OutOfWorkAreaError(SketchplotError):
     """A G-code file that would drive the machine outside its profile's work area."""
 
 
-def check_work_area(blocks: list[Block], profile: MachineProfile, work_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
+def check_work_area(
+    blocks: list[Block], profile: MachineProfile, work_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
+) -> None:
     """Refuse a file before anything is sent if any move (arcs as their segments) ends outside
     the work area, naming the line, the point (machine mm: work coordinates plus the
     machine's G54 ``work_offset``) and the limits."""
     interpreter = Interpreter(profile, work_offset)
-    tol = 0.5 * 10.0 ** -profile.decimals
+    tol = 0.5 * 10.0**-profile.decimals
     for block in blocks:
         for event in interpreter.execute(block):
             if not isinstance(event, Motion):

@@ -40,7 +40,9 @@ PEN_CHANGE_NOTE = "pen change: layer {}"
 def pen_layers(document: vp.Document) -> list[int]:
     """Ids of the layers that draw something, in drawing order: one pen each, so a job has
     ``len(pen_layers(document)) - 1`` pen changes."""
-    return [layer_id for layer_id in sorted(document.layers) if any(len(line) for line in document.layers[layer_id].lines)]
+    return [
+        layer_id for layer_id in sorted(document.layers) if any(len(line) for line in document.layers[layer_id].lines)
+    ]
 
 
 def document_layers_mm(document: vp.Document) -> tuple[list[tuple[int, list[np.ndarray]]], tuple[float, float]]:
@@ -49,7 +51,10 @@ def document_layers_mm(document: vp.Document) -> tuple[list[tuple[int, list[np.n
         raise SketchplotError("the document has no page size; lay it out on a paper first")
     width, height = (v / PX_PER_MM for v in document.page_size)
     layers = [
-        (layer_id, [np.asarray(line, dtype=complex) / PX_PER_MM for line in document.layers[layer_id].lines if len(line)])
+        (
+            layer_id,
+            [np.asarray(line, dtype=complex) / PX_PER_MM for line in document.layers[layer_id].lines if len(line)],
+        )
         for layer_id in pen_layers(document)
     ]
     return layers, (width, height)
@@ -68,12 +73,14 @@ def to_machine_layers(document: vp.Document, profile: MachineProfile) -> list[tu
     for path in paths:
         mx, my = profile.page_to_machine(path.real, path.imag, page_h, page_w)
         machine_paths.append(np.round(np.column_stack([mx, my]), profile.decimals))
-    tol = 0.5 * 10.0 ** -profile.decimals
+    tol = 0.5 * 10.0**-profile.decimals
     limits = ((profile.x_min, profile.x_max), (profile.y_min, profile.y_max))
     for path, xy in zip(paths, machine_paths):
         if not np.isfinite(xy).all():
             page_point = path[np.flatnonzero(~np.isfinite(xy).all(axis=1))[0]]
-            raise OutOfBoundsError(f"a point of the drawing is not a finite number (page {page_point}); nothing was written")
+            raise OutOfBoundsError(
+                f"a point of the drawing is not a finite number (page {page_point}); nothing was written"
+            )
         for axis, (low, high) in enumerate(limits):
             outside = np.flatnonzero((xy[:, axis] < low - tol) | (xy[:, axis] > high + tol))
             if outside.size:
@@ -146,7 +153,10 @@ class _Emitter:
         self.pen_down = down
 
     def _within_a_step(self, x: float, y: float) -> bool:
-        return self.position is not None and max(abs(x - self.position[0]), abs(y - self.position[1])) < self.profile.step_mm
+        return (
+            self.position is not None
+            and max(abs(x - self.position[0]), abs(y - self.position[1])) < self.profile.step_mm
+        )
 
     def travel(self, x: float, y: float) -> None:
         if self.position == (x, y):

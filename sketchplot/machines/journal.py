@@ -12,18 +12,19 @@ machine the two differ.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sketchplot.core.atomic import atomic_write_text
 from sketchplot.core.errors import SketchplotError
-from sketchplot.core.grbl.interpreter import Block, Interpreter, line_comment
+from sketchplot.core.grbl.interpreter import Block, Interpreter, line_comment, parse_line
 from sketchplot.core.profiles import MachineProfile
+from sketchplot.gcode.restore import restore_lines
 
 
 class JournalError(SketchplotError):
@@ -38,6 +39,28 @@ class PlanLine:
     text: str
     line_no: int | None = None
     comment: str = ""
+
+    @property
+    def is_pause(self) -> bool:
+        """An ``M0``: the job holds here for a pen change."""
+        block = parse_line(self.text)
+        return block is not None and ("M", 0.0) in block.words
+
+
+@dataclass(frozen=True)
+class PauseInfo:
+    """The programmed pause (M0) the machine is holding at, given to ``on_pause``."""
+
+    number: int  # 1-based among the pauses of this run
+    total: int
+    line_no: int | None  # file line of the M0
+    note: str  # the M0 line's comment, e.g. "pen change: layer 2"
+
+    @property
+    def next_layer(self) -> int | None:
+        """The layer (pen) drawn after the pause, when the note names one (``write_gcode``'s do)."""
+        match = re.search(r"\blayer (\d+)", self.note)
+        return int(match[1]) if match else None
 
 
 def default_journal_path(gcode_path: str | os.PathLike) -> Path:
@@ -112,39 +135,6 @@ class Journal:
         if journal.sha256 != file_digest(gcode_path):
             raise JournalError(f"journal {path} belongs to another version of {gcode_path} (the file changed)")
         return journal
-
-
-WORK_FRAME = ["G21", "G90", "G92.1"]  # millimetres, absolute, G92 cleared: plain work coordinates
-
-
-def pen_up_lines(profile: MachineProfile) -> list[str]:
-    """Lift the pen from any modal state: a servo at once (``M3`` needs no frame), a Z pen to
-    the job's own pen-up height in work coordinates."""
-    return _lift(profile) if profile.pen.method == "servo" else [*WORK_FRAME, *_lift(profile)]
-
-
-def _lift(profile: MachineProfile) -> list[str]:
-    pen = profile.pen
-    if pen.method == "servo":
-        return [f"M3 S{pen.up:g}"] + ([f"G4 P{pen.settle_s:g}"] if pen.settle_s > 0 else [])
-    return [f"G0 Z{pen.up:g}"]
-
-
-def restore_lines(state: Interpreter, profile: MachineProfile, position: tuple[float, float, float] | None = None) -> list[str]:
-    """From any state: lift the pen, travel to ``position`` (default: where ``state`` is) and
-    put modal state and pen back as they were (units, distance mode, G92 offset, feed,
-    spindle/servo, Z)."""
-    at = copy.copy(state)
-    if position is not None:
-        at.position = position
-    x, y, z = at.position
-    lines = [*WORK_FRAME, *_lift(profile), f"G0 X{x:.4f} Y{y:.4f}"]
-    if profile.pen.method == "z":
-        lines.append(f"G1 Z{z:.4f} F{profile.pen.z_feed:g}")
-    lines += at.modal_lines()
-    if profile.pen.method == "servo" and profile.pen.settle_s > 0:
-        lines.append(f"G4 P{profile.pen.settle_s:g}")
-    return lines
 
 
 def resume_plan(

@@ -6,11 +6,7 @@ and never overflows; one ``ok``/``error:N`` retires the oldest line. ``$`` lines
 ``send_and_wait`` mode wait for each answer. Real-time bytes (``?`` ``!`` ``~`` Ctrl-X) jump
 the queue and are not counted.
 
-Which lines have *run* (for the journal): an ``ok`` only means planned. A line is proven
-executed when a later planner-synchronising line (dwell, spindle/servo change, program end)
-is answered, when GRBL reports Idle with nothing outstanding, when the status report's
-``Bf`` field shows its blocks have left the planner, or, after a stop, when the reported
-machine position lies beyond it on the path.
+Which lines have *run* (for the journal) is the ``tracker``'s part: an ``ok`` only means planned.
 
 Pen changes: GRBL answers an ``M0`` line only after it has run every line before it, held
 (``Hold:0``) and been resumed with ``~``. So a hold while the M0 is the oldest unanswered line,
@@ -36,81 +32,34 @@ after the reset's banner.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import re
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import serial
 
 from sketchplot.core.errors import SketchplotError
-from sketchplot.core.grbl.codes import CRITICAL_ALARMS, describe_alarm, describe_error, is_sync
-from sketchplot.core.grbl.interpreter import Block, Dwell, GCodeError, Interpreter, Motion, Pause, parse_line
-from sketchplot.core.profiles import MachineProfile
-from sketchplot.gcode.reader import check_work_area, read_gcode
-from sketchplot.machines.journal import (
-    Journal,
-    JournalError,
-    Partial,
-    PlanLine,
-    default_journal_path,
-    file_digest,
-    pen_up_lines,
-    resume_plan,
-    start_line_executed,
+from sketchplot.core.grbl.codes import CRITICAL_ALARMS, describe_alarm, describe_error
+from sketchplot.core.grbl.interpreter import Block
+from sketchplot.core.grbl.protocol import (
+    BANNER,
+    CYCLE_START,
+    FEED_HOLD,
+    GRBL_LINE_LIMIT,
+    REALTIME_CHARACTERS,
+    RX_BUFFER_BYTES,
+    SETTINGS_WRITE,
+    SOFT_RESET,
+    STATUS_QUERY,
+    SYSTEM_COMMANDS,
+    Status,
 )
-from sketchplot.machines.simulator import register
-
-RX_BUFFER_BYTES = 127
-PLANNER_BLOCKS = 15
-STATUS_QUERY, FEED_HOLD, CYCLE_START, SOFT_RESET = b"?", b"!", b"~", b"\x18"
-BANNER = re.compile(r"Grbl ([0-9]+\.[0-9]+[A-Za-z0-9]*) \['\$' for help\]")
-POSITION_TOLERANCE_MM = 0.02  # GRBL reports 3 decimals of a step-quantised position
-RESUME_HINT = "run again with --resume to continue"
-WAKE_S = 2.5  # an Arduino reboots when the port opens; --timeout can only make this longer
-GRBL_LINE_LIMIT = 79  # GRBL's 80-byte line buffer holds 79 characters
-REALTIME_CHARACTERS = "?!~"
-# $ lines a job may contain: homing, unlock, check mode and the reports. Everything else
-# either writes GRBL's EEPROM (settings, $RST, $I=, $N0=) or moves without our checks ($J=).
-SYSTEM_COMMANDS = frozenset({"$", "$$", "$#", "$G", "$I", "$N", "$H", "$X", "$C"})
-SETTINGS_WRITE = re.compile(r"\$([0-9]+|RST|I|N[0-9]+)=.*")
-
-
-class NotGrblError(SketchplotError):
-    """The port cannot be opened or what answers is not GRBL 1.1."""
-
-    exit_code = 2
-
-
-class GrblJobError(SketchplotError):
-    """GRBL refused a line (error:N) or raised an alarm mid-job."""
-
-    exit_code = 3
-
-
-class LinkError(SketchplotError):
-    """The link failed mid-job: no answer in time, the port vanished, noise, a reset."""
-
-    exit_code = 4
-
-
-class JobInterrupted(SketchplotError):
-    """Ctrl-C: the machine was stopped safely."""
-
-    exit_code = 130
-
-
-class PenChangeError(SketchplotError):
-    """A job that pauses for a pen change, streamed without anyone to ask."""
-
-
-class RefusedLineError(SketchplotError):
-    """A line GRBL must not be sent: non-ASCII, too long, real-time characters, a settings
-    write without ``allow_settings``, a jog."""
+from sketchplot.core.profiles import MachineProfile
+from sketchplot.gcode.restore import pen_up_lines
+from sketchplot.machines.errors import GrblJobError, JobInterrupted, LinkError, PenChangeError, RefusedLineError
+from sketchplot.machines.journal import Journal, Partial, PauseInfo, PlanLine
+from sketchplot.machines.link import Grbl
+from sketchplot.machines.tracker import POSITION_TOLERANCE_MM, ExecutionTracker, SentLine, job_position, prepare_lines
 
 
 def check_sendable(blocks: list[Block], name: str, allow_settings: bool = False) -> None:
@@ -119,13 +68,19 @@ def check_sendable(blocks: list[Block], name: str, allow_settings: bool = False)
     for block in blocks:
         where = f"{name}: line {block.line_no}: {_shown(block.raw)}"
         if len(block.text) > GRBL_LINE_LIMIT:
-            raise RefusedLineError(f"{where} has {len(block.text)} characters; GRBL's line buffer holds {GRBL_LINE_LIMIT}")
+            raise RefusedLineError(
+                f"{where} has {len(block.text)} characters; GRBL's line buffer holds {GRBL_LINE_LIMIT}"
+            )
         if not block.text.isprintable() or any(c in block.text for c in REALTIME_CHARACTERS):
-            raise RefusedLineError(f"{where} holds a control or real-time character ({REALTIME_CHARACTERS}), which GRBL acts on at once")
+            raise RefusedLineError(
+                f"{where} holds a control or real-time character ({REALTIME_CHARACTERS}), which GRBL acts on at once"
+            )
         if block.is_system and block.text not in SYSTEM_COMMANDS:
             if SETTINGS_WRITE.fullmatch(block.text):
                 if not allow_settings:
-                    raise RefusedLineError(f"{where} changes GRBL's stored settings; refused (stream with --allow-settings to send it)")
+                    raise RefusedLineError(
+                        f"{where} changes GRBL's stored settings; refused (stream with --allow-settings to send it)"
+                    )
             elif block.text.startswith("$J="):
                 raise RefusedLineError(f"{where} is a jog, which moves the machine without the work-area check")
             else:
@@ -137,31 +92,10 @@ def _shown(raw: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
-@dataclass(frozen=True)
-class PauseInfo:
-    """The programmed pause (M0) the machine is holding at, given to ``on_pause``."""
-
-    number: int  # 1-based among the pauses of this run
-    total: int
-    line_no: int | None  # file line of the M0
-    note: str  # the M0 line's comment, e.g. "pen change: layer 2"
-
-    @property
-    def next_layer(self) -> int | None:
-        """The layer (pen) drawn after the pause, when the note names one (``write_gcode``'s do)."""
-        match = re.search(r"\blayer (\d+)", self.note)
-        return int(match[1]) if match else None
-
-
-def _is_pause(line: PlanLine) -> bool:
-    block = parse_line(line.text)
-    return block is not None and ("M", 0.0) in block.words
-
-
 def refuse_unattended_pauses(plan: list[PlanLine], on_pause: Callable[[PauseInfo], None] | None, name: str) -> None:
     """Without ``on_pause`` nobody would change the pen and GRBL would hold at the M0 forever:
     say so before anything is sent."""
-    pauses = [line for line in plan if _is_pause(line)]
+    pauses = [line for line in plan if line.is_pause]
     if pauses and on_pause is None:
         first = pauses[0]
         where = f"line {first.line_no}" if first.line_no else "a resume line"
@@ -170,262 +104,6 @@ def refuse_unattended_pauses(plan: list[PlanLine], on_pause: Callable[[PauseInfo
             f"{name}: the job pauses {len(pauses)} time(s) for a pen change (M0 at {where}{note}); "
             "stream it with a pen-change prompt (on_pause)"
         )
-
-
-@dataclass(frozen=True)
-class Status:
-    """A parsed GRBL 1.1 status report ``<Idle|MPos:..|Bf:..|FS:..|WCO:..>``."""
-
-    state: str
-    substate: int | None = None
-    mpos: tuple[float, ...] | None = None
-    wpos: tuple[float, ...] | None = None
-    wco: tuple[float, ...] | None = None
-    feed: float | None = None
-    speed: float | None = None
-    planner_free: int | None = None
-    rx_free: int | None = None
-
-
-def parse_status(line: str, wco: tuple[float, ...] | None = None) -> Status:
-    """Parse a report; ``wco`` (the last offset seen) fills in MPos/WPos when only one is sent."""
-    fields = line.strip()[1:-1].split("|")
-    state, _, sub = fields[0].partition(":")
-    values: dict[str, tuple[float, ...]] = {}
-    for item in fields[1:]:
-        name, _, text = item.partition(":")
-        try:
-            values[name] = tuple(float(v) for v in text.split(","))
-        except ValueError:
-            continue
-    wco = values.get("WCO", wco)
-    mpos, wpos = values.get("MPos"), values.get("WPos")
-    if wco is not None:
-        if mpos is None and wpos is not None:
-            mpos = tuple(w + o for w, o in zip(wpos, wco))
-        if wpos is None and mpos is not None:
-            wpos = tuple(m - o for m, o in zip(mpos, wco))
-    feed_speed = values.get("FS") or values.get("F")
-    buffers = values.get("Bf")
-    return Status(
-        state=state,
-        substate=int(sub) if sub.isdigit() else None,
-        mpos=mpos,
-        wpos=wpos,
-        wco=wco,
-        feed=feed_speed[0] if feed_speed else None,
-        speed=feed_speed[1] if feed_speed and len(feed_speed) > 1 else None,
-        planner_free=int(buffers[0]) if buffers else None,
-        rx_free=int(buffers[1]) if buffers and len(buffers) > 1 else None,
-    )
-
-
-def open_port(port: str, baud: int, timeout: float = 0.02) -> serial.SerialBase:
-    """A device path or any pyserial URL (``sim://`` included), locked against other programs."""
-    register()
-    try:
-        return serial.serial_for_url(port, baudrate=baud, timeout=timeout, write_timeout=5, exclusive=True)
-    except (serial.SerialException, ValueError, OSError) as exc:
-        raise NotGrblError(f"cannot open {port}: {_port_problem(exc)}") from None
-
-
-def _port_problem(exc: Exception) -> str:
-    """What went wrong opening a port, in words a user can act on."""
-    text = str(exc)
-    errno = getattr(exc, "errno", None)
-    if errno == 2 or "No such file" in text:
-        return "no such port (is the plotter plugged in? try ls /dev/ttyUSB* /dev/ttyACM*)"
-    if errno == 13 or "Permission denied" in text:
-        return "permission denied (add yourself to the 'dialout' group, then log in again)"
-    if errno in (11, 16) or "exclusively lock" in text or "busy" in text.lower():
-        return "port busy (another program, e.g. a G-code sender or serial monitor, has it open)"
-    return text
-
-
-class Grbl:
-    """Line I/O, real-time commands and status reports for one connected GRBL."""
-
-    def __init__(self, port: serial.SerialBase, name: str = "", timeout: float = 5.0):
-        self.port = port
-        self.name = name or getattr(port, "port", "")
-        self.timeout = timeout
-        self.version = ""
-        self._buffer = bytearray()
-        self.last_rx = time.monotonic()
-        self.wco: tuple[float, ...] | None = None
-        self.work_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)  # G54 + tool length, from $#
-        self.planner_blocks = PLANNER_BLOCKS
-        self.messages: list[str] = []
-
-    def write(self, data: bytes) -> None:
-        try:
-            self.port.write(data)
-        except (serial.SerialException, OSError) as exc:
-            raise LinkError(f"{self.name}: port failed while writing: {exc}") from None
-
-    def read_line(self, wait: float) -> str | None:
-        """The next complete line from GRBL (without CR LF), or None after ``wait`` seconds."""
-        deadline = time.monotonic() + wait
-        while True:
-            line = self._complete_line()
-            if line is not None:
-                return line
-            chunk = self._read(lambda port: max(1, port.in_waiting))
-            if not chunk and time.monotonic() >= deadline:
-                return None
-
-    def ready_line(self) -> str | None:
-        """A line that has already arrived, or None at once: the check before every write."""
-        line = self._complete_line()
-        if line is None and self._read(lambda port: port.in_waiting):
-            line = self._complete_line()
-        return line
-
-    def _complete_line(self) -> str | None:
-        end = self._buffer.find(b"\n")
-        if end < 0:
-            return None
-        raw = bytes(self._buffer[:end]).rstrip(b"\r")
-        del self._buffer[: end + 1]
-        self.last_rx = time.monotonic()
-        return raw.decode("ascii", errors="replace")
-
-    def _read(self, size: Callable[[serial.SerialBase], int]) -> bytes:
-        try:
-            count = size(self.port)
-            chunk = self.port.read(count) if count else b""
-        except (serial.SerialException, OSError) as exc:
-            raise LinkError(f"{self.name}: port vanished: {exc}") from None
-        self._buffer += chunk
-        return chunk
-
-    def status(self, line: str) -> Status:
-        report = parse_status(line, self.wco)
-        self.wco = report.wco
-        return report
-
-    def query_status(self, wait: float | None = None) -> Status:
-        """Ask '?' and return the report (other lines are kept in ``messages``)."""
-        self.write(STATUS_QUERY)
-        deadline = time.monotonic() + (self.timeout if wait is None else wait)
-        while time.monotonic() < deadline:
-            line = self.read_line(0.05)
-            if line and line.startswith("<"):
-                return self.status(line)
-            if line:
-                self.messages.append(line)
-        raise LinkError(f"{self.name}: GRBL sent no status report within {self.timeout if wait is None else wait:g} s")
-
-    def wait_banner(self, wait: float, awake_gives_up: bool = False) -> str | None:
-        """The version from GRBL's startup banner; with ``awake_gives_up``, None as soon as
-        GRBL answers ``ok`` (it is awake and its banner went by before the port was opened)."""
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            line = self.read_line(0.05)
-            if line is None:
-                continue
-            match = BANNER.search(line)
-            if match:
-                self.version = match.group(1)
-                return match.group(1)
-            self.messages.append(line)
-            if awake_gives_up and line == "ok":
-                return None
-        return None
-
-    def command(self, text: str, wait: float | None = None) -> list[str]:
-        """Send one line and wait for its ok (send-and-wait); messages before it are returned."""
-        self.write(text.encode() + b"\n")
-        deadline = time.monotonic() + (self.timeout if wait is None else wait)
-        replies = []
-        while time.monotonic() < deadline:
-            line = self.read_line(0.05)
-            if line is None or line.startswith("<") or not line:
-                continue
-            if line == "ok":
-                return replies
-            if line.startswith("error:"):
-                code = int(line[6:])
-                raise GrblJobError(f"GRBL refused {text!r}: {describe_error(code)} ({line})")
-            if line.startswith("ALARM:"):
-                code = int(line[6:])
-                raise GrblJobError(f"GRBL alarm after {text!r}: {describe_alarm(code)} ({line})")
-            replies.append(line)
-        raise LinkError(f"{self.name}: no answer to {text!r} within {self.timeout if wait is None else wait:g} s")
-
-    def connect(self, profile: MachineProfile, wake_s: float = WAKE_S) -> None:
-        """Wake GRBL, insist on its 1.1 banner, leave it idle and unlocked with a servo pen up
-        (lifted before homing, so the pen is powered while the machine moves), and read its
-        work offset and planner size."""
-        wake_s = max(wake_s, self.timeout)  # --timeout covers the wait for the banner too
-        self.write(b"\r\n\r\n")
-        version = self.wait_banner(wake_s, awake_gives_up=True)  # an Arduino reboots on open
-        if version is None:
-            self.write(SOFT_RESET)
-            version = self.wait_banner(wake_s)
-        if version is None:
-            heard = "; ".join(m for m in self.messages[-3:] if m.strip()) or "nothing"
-            raise NotGrblError(f"{self.name}: no GRBL banner after wake-up and reset (heard: {heard!r}); is this a GRBL 1.1 board at {self.port.baudrate} baud?")
-        if not version.startswith("1.1"):
-            raise NotGrblError(f"{self.name}: Grbl {version} found; sketchplot speaks GRBL 1.1's protocol")
-        patience = max(self.timeout, wake_s)
-        while self.read_line(0.05) is not None:  # the wake-up newlines' oks, startup messages
-            pass
-        state = self.query_status(patience).state
-        servo = profile.pen.method == "servo"
-        if state not in ("Idle", "Check", "Alarm"):
-            raise NotGrblError(f"{self.name}: GRBL is busy ({state}); wait for it to finish or reset it")
-        if state == "Alarm" and (servo or not profile.homing):
-            self.command("$X", patience)
-        if servo and state != "Check":
-            for text in pen_up_lines(profile):
-                self.command(text, patience)
-        if state == "Alarm" and profile.homing:
-            self.command("$H", wait=120)
-        if state != "Check":  # GRBL answers $# and $I only when idle or in alarm
-            self._read_parameters(patience)
-
-    def _read_parameters(self, patience: float) -> None:
-        """The G54 and tool length offsets (``$#``), so reported positions can be compared with
-        the job, and the planner size (``$I``'s OPT field), for the Bf evidence."""
-        offsets = {}
-        for reply in self.command("$#", patience):
-            name, _, values = reply.strip("[]").partition(":")
-            try:
-                offsets[name] = [float(v) for v in values.split(":")[0].split(",")]
-            except ValueError:
-                continue
-        g54 = offsets.get("G54", [0.0, 0.0, 0.0])[:3]
-        tool = offsets.get("TLO", [0.0])[0]
-        if len(g54) == 3:
-            self.work_offset = (g54[0], g54[1], g54[2] + tool)
-            g92 = offsets.get("G92", [0.0, 0.0, 0.0])
-            self.wco = tuple(w + o for w, o in zip(self.work_offset, g92))
-        for reply in self.command("$I", patience):
-            if reply.startswith("[OPT:"):
-                fields = reply[5:-1].split(",")
-                if len(fields) >= 2 and fields[1].isdigit():
-                    self.planner_blocks = int(fields[1])
-
-    def close(self) -> None:
-        try:
-            self.port.close()
-        except (serial.SerialException, OSError):
-            pass
-
-
-@dataclass
-class _Sent:
-    index: int
-    line: PlanLine
-    nbytes: int
-    sync: bool
-    motions: list[Motion]
-    seconds: float  # length / feed + dwells: weights the progress bar
-    end: tuple[float, float, float]  # job position once the line has run
-    blocks: int  # planner blocks the line surely takes in GRBL (a move under a step may take none)
-    restartable: bool  # one straight absolute move: a resume can start it part-way
-    pause: PauseInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -442,24 +120,6 @@ class JobReport:
     seconds: float
     bytes_sent: int
     executed: set[int] = field(default_factory=set)
-
-
-def _on_segment(point, start, end) -> bool:
-    """Whether ``point`` lies on the segment (within the position tolerance), in 3-D."""
-    seg = [e - s for s, e in zip(start, end)]
-    rel = [p - s for s, p in zip(start, point)]
-    length2 = sum(v * v for v in seg)
-    t = 0.0 if length2 == 0 else max(0.0, min(1.0, sum(a * b for a, b in zip(seg, rel)) / length2))
-    closest = [s + t * v for s, v in zip(start, seg)]
-    return math.dist(closest, point) <= POSITION_TOLERANCE_MM
-
-
-def _sure_blocks(motions: list[Motion], step_mm: float) -> int:
-    """Planner blocks GRBL certainly makes of these motions: a move whose every axis moves less
-    than a step may round to no steps and plan nothing, and an arc's segment count may differ
-    by one from ours."""
-    sure = sum(max(abs(e - s) for s, e in zip(m.start, m.end)) >= step_mm for m in motions)
-    return sure if len(motions) <= 1 else max(0, sure - 1)
 
 
 class Streamer:
@@ -562,11 +222,10 @@ class Streamer:
     def _begin(self, plan: list[PlanLine], check: bool) -> None:
         """Fresh bookkeeping for one run of ``plan``."""
         self.plan = plan
-        self.sent = self._prepare(plan)
+        self.sent = prepare_lines(plan, self.profile)
         self.total_seconds = sum(item.seconds for item in self.sent)
-        self.inflight: deque[_Sent] = deque()
-        self.acked: deque[_Sent] = deque()  # answered ok, not yet proven executed
-        self.executed: set[int] = set()  # plan indices
+        self.inflight: deque[SentLine] = deque()
+        self.tracker = ExecutionTracker(self.grbl.planner_blocks, self._journal_progress)
         self.answered = 0
         self.check = check
         self.alarm: int | None = None
@@ -587,48 +246,17 @@ class Streamer:
             raise LinkError(f"{self.grbl.name}: GRBL did not leave check mode")
         self._lift_after_reset(max(5.0, self.grbl.timeout))
 
-    def _prepare(self, plan: list[PlanLine]) -> list[_Sent]:
-        """Check every line before anything moves, and know its motions for the journal."""
-        interpreter = Interpreter(self.profile)
-        prepared = []
-        pauses_total = sum(_is_pause(line) for line in plan)
-        pauses_seen = 0
-        for index, line in enumerate(plan):
-            block = parse_line(line.text, line.line_no or 0)
-            if block is None:
-                raise GCodeError(line.line_no or 0, line.text, "empty line in the plan")
-            spindle_before = (interpreter.spindle_on, interpreter.s_value)
-            events = interpreter.execute(block)
-            sync = is_sync(block, events, spindle_before, (interpreter.spindle_on, interpreter.s_value))
-            nbytes = len(block.text) + 1
-            motions = [e for e in events if isinstance(e, Motion)]
-            seconds = sum(m.length / (m.feed / 60.0) for m in motions) + sum(
-                e.seconds for e in events if isinstance(e, Dwell)
-            )
-            pause = None
-            if any(isinstance(e, Pause) for e in events):
-                pauses_seen += 1
-                pause = PauseInfo(pauses_seen, pauses_total, line.line_no, line.comment)
-            restartable = len(motions) == 1 and not interpreter.incremental and not any(
-                letter == "G" and value in (2.0, 3.0) for letter, value in block.words
-            )
-            prepared.append(
-                _Sent(index, PlanLine(block.text, line.line_no, line.comment), nbytes, sync, motions, seconds,
-                      interpreter.position, _sure_blocks(motions, self.profile.step_mm), restartable, pause)
-            )
-        return prepared
-
-    def _may_send(self, item: _Sent) -> bool:
+    def _may_send(self, item: SentLine) -> bool:
         if not self.inflight:
             return True
         if self.send_and_wait or item.line.text.startswith("$") or self.inflight[-1].line.text.startswith("$"):
             return False
         return sum(s.nbytes for s in self.inflight) + item.nbytes <= RX_BUFFER_BYTES
 
-    def _current(self) -> _Sent | None:
-        return self.inflight[0] if self.inflight else (self.acked[-1] if self.acked else None)
+    def _current(self) -> SentLine | None:
+        return self.inflight[0] if self.inflight else (self.tracker.acked[-1] if self.tracker.acked else None)
 
-    def _where(self, item: _Sent | None) -> str:
+    def _where(self, item: SentLine | None) -> str:
         if item is None:
             return "before the first line"
         where = f"line {item.line.line_no}" if item.line.line_no else f"resume line {item.index + 1}"
@@ -639,10 +267,8 @@ class Streamer:
             item = self._retire()
             if self.check:
                 return
-            self.acked.append(item)
+            self.tracker.acknowledge(item)
             self._machine_s_since_poll += item.seconds
-            if item.sync:
-                self._mark_executed(len(self.acked))
             self._progress()
         elif line.startswith("error:") and line[6:].isdigit():
             item = self._retire()
@@ -653,7 +279,9 @@ class Streamer:
             code = int(line[6:])
             self.alarm = code
             if code == 3:  # we sent no reset: something else reset GRBL in motion
-                raise LinkError(f"GRBL reset unexpectedly {self._where(self._current())} (ALARM:3: {describe_alarm(3)})")
+                raise LinkError(
+                    f"GRBL reset unexpectedly {self._where(self._current())} (ALARM:3: {describe_alarm(3)})"
+                )
             raise GrblJobError(f"GRBL ALARM:{code} {self._where(self._current())}: {describe_alarm(code)}")
         elif BANNER.search(line):
             raise LinkError(f"GRBL reset unexpectedly {self._where(self._current())}; lines in its buffer were lost")
@@ -661,44 +289,26 @@ class Streamer:
             self.grbl.messages.append(line)
         else:
             self.refused = True
-            raise LinkError(f"unexpected answer {line!r} from {self.grbl.name} {self._where(self._current())} (line noise or wrong baud rate?)")
+            raise LinkError(
+                f"unexpected answer {line!r} from {self.grbl.name} {self._where(self._current())} (line noise or wrong baud rate?)"
+            )
 
     def _answering_a_query(self) -> bool:
         """A ``$`` line is sent alone, so ``$10=1`` or ``$N0=`` lines are its report."""
         return bool(self.inflight) and self.inflight[0].line.text.startswith("$")
 
-    def _retire(self) -> _Sent:
+    def _retire(self) -> SentLine:
         if not self.inflight:
-            raise LinkError(f"{self.grbl.name}: an answer came for a line that was never sent (another program on the port?)")
+            raise LinkError(
+                f"{self.grbl.name}: an answer came for a line that was never sent (another program on the port?)"
+            )
         self.answered += 1
         return self.inflight.popleft()
 
     # ---- what has run -----------------------------------------------------------------------
 
-    def _job_position(self, status: Status) -> tuple[float, ...] | None:
-        """Where the machine is in the job's coordinates: MPos minus the G54 and tool length
-        offsets (WPos + WCO when GRBL reports WPos), so work offsets do not fool the tracker."""
-        if status.mpos is None:
-            return None
-        return tuple(m - o for m, o in zip(status.mpos, self.grbl.work_offset))
-
     def _on_status(self, status: Status) -> None:
-        if status.state == "Idle" and not self.inflight:
-            self._mark_executed(len(self.acked))
-            return
-        if status.state not in ("Run", "Hold", "Idle"):
-            return
-        if status.planner_free is not None and status.planner_free <= self.grbl.planner_blocks:
-            pending = self.grbl.planner_blocks - status.planner_free
-            count, blocks = len(self.acked), 0
-            while count > 0 and blocks < pending:
-                count -= 1
-                blocks += self.acked[count].blocks
-            if blocks >= pending:  # the pending blocks surely belong to the newer lines
-                self._mark_executed(count)
-        position = self._job_position(status)
-        if position is not None:
-            self._locate(position)
+        self.tracker.on_status(status, self.grbl.work_offset, self.inflight)
 
     def _at_programmed_pause(self, status: Status) -> bool:
         """GRBL holds at our M0: it is the oldest unanswered line (so every earlier line was
@@ -711,12 +321,12 @@ class Streamer:
             return False
         if status.planner_free is not None and status.planner_free < self.grbl.planner_blocks:
             return False
-        position = self._job_position(status)
+        position = job_position(status, self.grbl.work_offset)
         return position is None or math.dist(position, item.end) <= POSITION_TOLERANCE_MM
 
-    def _pause(self, item: _Sent) -> None:
+    def _pause(self, item: SentLine) -> None:
         """Journal what has run, let a person change the pen, resume with cycle start."""
-        self._mark_executed(len(self.acked))
+        self.tracker.mark_all()
         if self.journal is not None:
             self._save_journal()
         self.on_pause(item.pause)
@@ -724,38 +334,13 @@ class Streamer:
         self.grbl.write(CYCLE_START)
         self.grbl.last_rx = time.monotonic()  # the person's time is not GRBL going quiet
 
-    def _mark_executed(self, count: int) -> None:
-        """The oldest ``count`` acknowledged lines have run."""
-        for _ in range(count):
-            self.executed.add(self.acked.popleft().index)
+    def _journal_progress(self) -> None:
+        """Lines were proven executed: journal them, at most twice a second."""
         if self.journal is not None and time.monotonic() - self._journal_saved > 0.5:
             self._save_journal()
 
-    def _locate(self, position: tuple[float, ...]) -> None:
-        """Lines whose whole path lies before ``position`` have run."""
-        candidates = list(self.acked) + list(self.inflight)
-        for count, item in enumerate(candidates):
-            for motion in item.motions:
-                if _on_segment(position, motion.start, motion.end) and math.dist(position, motion.end) > POSITION_TOLERANCE_MM:
-                    self._mark_executed(min(count, len(self.acked)))
-                    return
-        last = next((m for item in reversed(candidates) for m in reversed(item.motions)), None)
-        if last is not None and math.dist(position, last.end) <= POSITION_TOLERANCE_MM:
-            self._mark_executed(len(self.acked))
-
-    def _stopped_inside(self, position: tuple[float, ...]) -> Partial | None:
-        """The oldest line not known to have run, if the machine stopped part-way along it."""
-        item = self.acked[0] if self.acked else None
-        if item is None or item.line.line_no is None or not item.restartable:
-            return None
-        motion = item.motions[0]
-        inside = _on_segment(position, motion.start, motion.end) and min(
-            math.dist(position, motion.start), math.dist(position, motion.end)
-        ) > POSITION_TOLERANCE_MM
-        return Partial(item.line.line_no, tuple(position)) if inside else None
-
     def _executed_lines(self) -> set[int]:
-        return {self.plan[i].line_no for i in self.executed if self.plan[i].line_no is not None}
+        return self.tracker.executed_lines(self.plan)
 
     def _save_journal(self) -> None:
         self.journal.executed |= self._executed_lines()
@@ -794,15 +379,19 @@ class Streamer:
     def _fail(self, error: SketchplotError) -> None:
         """Stop sending, hold, reset if needed, unlock, lift the pen; save the journal; raise."""
         note = self._stop_safely()
-        raise type(error)(f"{error}; {note}; {RESUME_HINT}") from None
+        stopped = type(error)(f"{error}; {note}")
+        stopped.resumable = True
+        raise stopped from None
 
     def _interrupted(self) -> None:
         """Ctrl-C: stop safely, then name the line the machine was on (the oldest line not
         known to have run), not the oldest unanswered one, which may be 15 lines ahead."""
         unanswered = self._current()
         note = self._stop_safely()
-        on = self.acked[0] if self.acked else unanswered
-        raise JobInterrupted(f"interrupted {self._where(on)}; the machine was stopped; {note}; {RESUME_HINT}") from None
+        on = self.tracker.oldest_unproven or unanswered
+        stopped = JobInterrupted(f"interrupted {self._where(on)}; the machine was stopped; {note}")
+        stopped.resumable = True
+        raise stopped from None
 
     def _stop_safely(self) -> str:
         """Stop the machine and save the journal; how it went, for the message."""
@@ -837,7 +426,7 @@ class Streamer:
                 elif line == "ok" and self.inflight:
                     item = self._retire()
                     if not self.refused:
-                        self.acked.append(item)
+                        self.tracker.acked.append(item)
                 elif line.startswith("error:") and self.inflight:
                     self._retire()
                     self.refused = True
@@ -853,13 +442,13 @@ class Streamer:
             if status and status.state == "Idle" and not self.inflight:
                 break
             status = None
-        position = self._job_position(status) if status is not None else None
+        position = job_position(status, self.grbl.work_offset) if status is not None else None
         if position is not None:
             if status.state == "Idle" and not self.inflight:
-                self._mark_executed(len(self.acked))
+                self.tracker.mark_all()
             else:
-                self._locate(position)
-                self.partial = self._stopped_inside(position)
+                self.tracker.locate(position, self.inflight)
+                self.partial = self.tracker.stopped_inside(position)
         needs_reset = critical or self.inflight or (status is not None and status.state == "Hold")
         if status is None and not reset_seen and not critical:
             raise LinkError("GRBL did not report a stopped state")
@@ -884,64 +473,3 @@ class Streamer:
     def _lift(self, patience: float) -> None:
         for text in pen_up_lines(self.profile):
             self.grbl.command(text, patience)
-
-
-def stream_file(
-    gcode_path,
-    port: str,
-    profile: MachineProfile,
-    *,
-    baud: int | None = None,
-    send_and_wait: bool = False,
-    check: bool = False,
-    resume: bool = False,
-    start_line: int | None = None,
-    journal_path=None,
-    timeout: float = 5.0,
-    allow_settings: bool = False,
-    on_progress: Callable[[Progress], None] | None = None,
-    on_pause: Callable[[PauseInfo], None] | None = None,
-) -> JobReport:
-    """The ``stream`` command: plan (whole file or the rest of it), connect, check, stream.
-
-    Every line is checked before the port opens (``check_sendable``, the work area);
-    ``allow_settings`` lets ``$`` lines that change GRBL's settings through.
-    ``on_pause(info)`` is called while the machine holds at each M0 (a pen change) and returns
-    when the job may go on; raising KeyboardInterrupt there stops the job safely. A file with
-    an M0 and no ``on_pause`` is refused before the port is opened (PenChangeError)."""
-    blocks = read_gcode(Path(gcode_path))
-    check_sendable(blocks, str(gcode_path), allow_settings)
-    check_work_area(blocks, profile)
-    journal_file = Path(journal_path) if journal_path else default_journal_path(gcode_path)
-    executed: set[int] = set()
-    partial = None
-    if resume:
-        previous = Journal.load(journal_file, gcode_path)
-        if previous.complete:
-            raise JournalError(f"{journal_file} says {gcode_path} was drawn completely; nothing to resume")
-        executed, partial = previous.executed, previous.partial
-        if partial is not None and not profile.contains(*partial.position[:2]):
-            raise JournalError(f"{journal_file}: the stop position {partial.position[:2]} lies outside the work area")
-    elif start_line is not None:
-        executed = start_line_executed(blocks, start_line)
-    plan = resume_plan(blocks, executed, profile, partial)
-    refuse_unattended_pauses(plan, on_pause, str(gcode_path))
-    journal = Journal(journal_file, str(gcode_path), file_digest(gcode_path), set(executed), partial=partial)
-    grbl = Grbl(open_port(port, baud or profile.baud), port, timeout)
-    try:
-        grbl.connect(profile)
-        if any(grbl.work_offset):  # the job's coordinates are shifted on this machine
-            check_work_area(blocks, profile, grbl.work_offset)
-        if check:
-            Streamer(grbl, profile).run(plan, check=True)
-        journal.save()
-        streamer = Streamer(
-            grbl, profile, send_and_wait=send_and_wait, journal=journal, on_progress=on_progress, on_pause=on_pause
-        )
-        report = streamer.run(plan)
-    except BaseException:
-        with contextlib.suppress(SketchplotError):  # the job's own error says more
-            grbl.close()
-        raise
-    grbl.close()
-    return report

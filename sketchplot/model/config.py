@@ -76,7 +76,9 @@ class ModelConfig:
             elif spec.type == "bool":
                 if not isinstance(value, bool):
                     raise ValueError(f"{spec.name} must be true or false, not {value!r}")
-            elif not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+            elif (
+                not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0
+            ):
                 raise ValueError(f"{spec.name} must be a finite number >= 0, not {value!r}")
         if self.dropout >= 1:
             raise ValueError(f"dropout must be below 1, not {self.dropout!r}")

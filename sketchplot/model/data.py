@@ -56,9 +56,7 @@ class Batch:
         return Batch(*(torch.from_numpy(a).to(device) for a in arrays))
 
 
-def make_batch(
-    sketches: list[np.ndarray], classes: list[int], scale: float, pad_to: int | None = None
-) -> Batch:
+def make_batch(sketches: list[np.ndarray], classes: list[int], scale: float, pad_to: int | None = None) -> Batch:
     """Normalise and pad stroke-3 sketches; pads after the end point repeat the end state."""
     seqs = [to_stroke5(s) for s in sketches]
     length = max(len(s) for s in seqs) if pad_to is None else pad_to
@@ -98,9 +96,7 @@ class SketchSet:
         return sum(len(s) + 1 for s in self.sketches)
 
 
-def load_sketch_set(
-    paths: list[Path], split: str, max_seq_len: int, limit: int | None = None
-) -> SketchSet:
+def load_sketch_set(paths: list[Path], split: str, max_seq_len: int, limit: int | None = None) -> SketchSet:
     """One split of several class files; class index = position in ``paths``."""
     sketches, classes = [], []
     for index, path in enumerate(paths):

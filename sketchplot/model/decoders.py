@@ -6,22 +6,14 @@ a one-sketch ``sketchplot draw``. numpy does the same float32 maths with far les
 inference never imports torch; training keeps the torch model (``sketchplot.model.net``),
 whose weights these decoders read by name.
 
-The interface the sampler and the evaluator use:
-
-- ``block_size``: the most points (start token included) one sequence may have;
-- ``latent_size``: the size of the latent code z a conditional model reads (0: none);
-- ``new_cache(batch)``: an empty cache for incremental decoding of ``batch`` sequences,
-  whose ``keep(rows)`` drops the others (the sampler drops sketches that have ended);
-- ``cache_bytes_per_sequence``: what one sequence's cache costs (the sampler batches by it);
-- ``forward(strokes, classes, cache=None) -> Mixture``: the next-point mixture after every
-  input point of ``strokes`` (B, T, 5). Without a cache the T points are a whole sequence
-  from its start; with one they continue what the cache holds, and are appended to it.
+The interface the sampler and the evaluator use is ``Decoder`` below.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -31,6 +23,34 @@ LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm's default
 RHO_SCALE = 0.999  # keeps 1 - rho^2 away from 0, as in the torch model
 MAGENTA_RHO_LIMIT = 1.0 - 1e-6  # tanh saturates to exactly 1 in float32; keeps the likelihood finite
 MAGENTA_FORGET_BIAS = 1.0  # tf.basicLSTMCell's, added to the forget gate
+
+
+class DecoderCache(Protocol):
+    def keep(self, rows: np.ndarray) -> None:
+        """Drop every sequence but ``rows`` (the sampler drops sketches that have ended)."""
+
+
+class Decoder(Protocol):
+    """What the sampler and the evaluator need of a decoder: ``TransformerDecoder`` and
+    ``MagentaDecoder`` both are one."""
+
+    block_size: int  # the most points (start token included) one sequence may have
+    latent_size: int  # the size of the latent code z a conditional model reads (0: none)
+
+    @property
+    def cache_bytes_per_sequence(self) -> int:
+        """What one sequence's cache costs (the sampler batches by it)."""
+
+    def new_cache(self, batch: int) -> DecoderCache:
+        """An empty cache for incremental decoding of ``batch`` sequences."""
+
+    def forward(
+        self, strokes: np.ndarray, classes: np.ndarray | None, cache: DecoderCache | None = None,
+        z: np.ndarray | None = None,
+    ) -> Mixture:
+        """The next-point mixture after every input point of ``strokes`` (B, T, 5). Without a
+        cache the T points are a whole sequence from its start; with one they continue what the
+        cache holds, and are appended to it. ``z``: the latent codes of a conditional model."""
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
@@ -60,12 +80,28 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 # erf as a rational function, Eigen's float32 erf (generic_fast_erf_float): within 5e-7 of erf
 # everywhere (a few float32 ulps; tests/model/test_decoders.py), several times faster than
 # scipy.special.erf, which computes in float64 and is the largest cost of a step's GELU.
-_ERF_NUMERATOR = tuple(np.float32(a) for a in (
-    -2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
-    -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02))
-_ERF_DENOMINATOR = tuple(np.float32(b) for b in (
-    -1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
-    -1.42647390514189e-02))
+_ERF_NUMERATOR = tuple(
+    np.float32(a)
+    for a in (
+        -2.72614225801306e-10,
+        2.77068142495902e-08,
+        -2.10102402082508e-06,
+        -5.69250639462346e-05,
+        -7.34990630326855e-04,
+        -2.95459980854025e-03,
+        -1.60960333262415e-02,
+    )
+)
+_ERF_DENOMINATOR = tuple(
+    np.float32(b)
+    for b in (
+        -1.45660718464996e-05,
+        -2.13374055278905e-04,
+        -1.68282697438203e-03,
+        -7.37332916720468e-03,
+        -1.42647390514189e-02,
+    )
+)
 
 
 def erf(x: np.ndarray) -> np.ndarray:
@@ -104,12 +140,18 @@ def _block_shapes(prefix: str, c: int) -> dict[str, tuple[int, ...]]:
     hidden = 4 * c
     p = prefix
     return {
-        p + "ln1.weight": (c,), p + "ln1.bias": (c,),
-        p + "attn.qkv.weight": (3 * c, c), p + "attn.qkv.bias": (3 * c,),
-        p + "attn.proj.weight": (c, c), p + "attn.proj.bias": (c,),
-        p + "ln2.weight": (c,), p + "ln2.bias": (c,),
-        p + "mlp.0.weight": (hidden, c), p + "mlp.0.bias": (hidden,),
-        p + "mlp.2.weight": (c, hidden), p + "mlp.2.bias": (c,),
+        p + "ln1.weight": (c,),
+        p + "ln1.bias": (c,),
+        p + "attn.qkv.weight": (3 * c, c),
+        p + "attn.qkv.bias": (3 * c,),
+        p + "attn.proj.weight": (c, c),
+        p + "attn.proj.bias": (c,),
+        p + "ln2.weight": (c,),
+        p + "ln2.bias": (c,),
+        p + "mlp.0.weight": (hidden, c),
+        p + "mlp.0.bias": (hidden,),
+        p + "mlp.2.weight": (c, hidden),
+        p + "mlp.2.bias": (c,),
     }
 
 
@@ -117,27 +159,37 @@ def transformer_weight_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     """Name -> shape of every weight of ``net.SketchTransformer`` (its state-dict names)."""
     c = cfg.n_embd
     shapes = {
-        "offset_embed.weight": (c, 2), "offset_embed.bias": (c,),
-        "pen_embed.weight": (3, c), "pos_embed.weight": (cfg.block_size, c),
+        "offset_embed.weight": (c, 2),
+        "offset_embed.bias": (c,),
+        "pen_embed.weight": (3, c),
+        "pos_embed.weight": (cfg.block_size, c),
         "class_embed.weight": (max(cfg.n_classes, 1), c),
     }
     for i in range(cfg.n_layer):
         shapes |= _block_shapes(f"blocks.{i}.", c)
-    shapes |= {"ln_f.weight": (c,), "ln_f.bias": (c,),
-               "head.weight": (cfg.head_size, c), "head.bias": (cfg.head_size,)}
+    shapes |= {"ln_f.weight": (c,), "ln_f.bias": (c,), "head.weight": (cfg.head_size, c), "head.bias": (cfg.head_size,)}
     if cfg.absolute_position:
         shapes |= {"position_embed.weight": (c, 2), "position_embed.bias": (c,)}
     if cfg.conditional:
-        shapes |= {"latent_embed.weight": (c, cfg.latent_size), "latent_embed.bias": (c,),
-                   "encoder.offset_embed.weight": (c, 2), "encoder.offset_embed.bias": (c,),
-                   "encoder.pen_embed.weight": (3, c), "encoder.pos_embed.weight": (cfg.block_size, c),
-                   "encoder.ln_f.weight": (c,), "encoder.ln_f.bias": (c,),
-                   "encoder.head.weight": (2 * cfg.latent_size, c), "encoder.head.bias": (2 * cfg.latent_size,)}
+        shapes |= {
+            "latent_embed.weight": (c, cfg.latent_size),
+            "latent_embed.bias": (c,),
+            "encoder.offset_embed.weight": (c, 2),
+            "encoder.offset_embed.bias": (c,),
+            "encoder.pen_embed.weight": (3, c),
+            "encoder.pos_embed.weight": (cfg.block_size, c),
+            "encoder.ln_f.weight": (c,),
+            "encoder.ln_f.bias": (c,),
+            "encoder.head.weight": (2 * cfg.latent_size, c),
+            "encoder.head.bias": (2 * cfg.latent_size,),
+        }
         for i in range(cfg.encoder_layers):
             shapes |= _block_shapes(f"encoder.blocks.{i}.", c)
         if cfg.mu_norm_scale > 0:
-            shapes |= {"encoder.mu_norm.running_mean": (cfg.latent_size,),
-                       "encoder.mu_norm.running_var": (cfg.latent_size,)}
+            shapes |= {
+                "encoder.mu_norm.running_mean": (cfg.latent_size,),
+                "encoder.mu_norm.running_var": (cfg.latent_size,),
+            }
     return shapes
 
 
@@ -202,8 +254,10 @@ class _FoldedWeights:
         if norm is not None:  # (x_hat * g + s) @ W + b = x_hat @ (g W) + (s @ W + b)
             bias = w[norm + ".bias"] @ weight_t + bias
             weight_t = w[norm + ".weight"][:, None] * weight_t
-        return (np.ascontiguousarray(weight_t * out_scale, dtype=np.float32),
-                np.asarray(bias * out_scale, dtype=np.float32))
+        return (
+            np.ascontiguousarray(weight_t * out_scale, dtype=np.float32),
+            np.asarray(bias * out_scale, dtype=np.float32),
+        )
 
     def block(self, prefix: str, c: int, n_head: int) -> _Block:
         query_scale = np.ones(3 * c)
@@ -219,8 +273,9 @@ class _FoldedWeights:
         return self.w[name].astype(np.float32)
 
 
-def _attention(x, block: _Block, n_head: int, score_bias=None, cache: KVCache | None = None,
-               layer: int = 0, start: int = 0):
+def _attention(
+    x, block: _Block, n_head: int, score_bias=None, cache: KVCache | None = None, layer: int = 0, start: int = 0
+):
     """Multi-head self-attention of x (B, T, C); ``score_bias`` (-inf where a query may not
     look) broadcasts to (B, H, T, keys); ``cache`` holds earlier steps' keys and values."""
     b, t, c = x.shape
@@ -262,7 +317,8 @@ class TransformerDecoder:
         self.latent_embed = folded.linear("latent_embed") if cfg.conditional else None
         self.position_embed = folded.linear("position_embed") if cfg.absolute_position else None
         self.pen_embed, self.pos_embed, self.class_embed = (
-            folded.array(name) for name in ("pen_embed.weight", "pos_embed.weight", "class_embed.weight"))
+            folded.array(name) for name in ("pen_embed.weight", "pos_embed.weight", "class_embed.weight")
+        )
 
     @property
     def cache_bytes_per_sequence(self) -> int:
@@ -273,8 +329,9 @@ class TransformerDecoder:
         cfg = self.cfg
         return KVCache(cfg.n_layer, batch, cfg.n_head, cfg.n_embd // cfg.n_head, self.block_size)
 
-    def forward(self, strokes: np.ndarray, classes: np.ndarray, cache: KVCache | None = None,
-                z: np.ndarray | None = None) -> Mixture:
+    def forward(
+        self, strokes: np.ndarray, classes: np.ndarray, cache: KVCache | None = None, z: np.ndarray | None = None
+    ) -> Mixture:
         strokes = np.asarray(strokes, dtype=np.float32)
         b, t, _ = strokes.shape
         start = cache.length if cache is not None else 0
@@ -319,9 +376,13 @@ class TransformerDecoder:
             top = joint.max(axis=-2)
             pen = top + np.log(np.exp(joint - top[..., None, :]).sum(axis=-2))
         return Mixture(
-            log_pi=log_pi, mu_x=out[..., m : 2 * m], mu_y=out[..., 2 * m : 3 * m],
-            sigma_x=sigma[..., :m], sigma_y=sigma[..., m:],
-            rho=np.tanh(out[..., 5 * m : 6 * m]) * np.float32(RHO_SCALE), pen_logits=pen,
+            log_pi=log_pi,
+            mu_x=out[..., m : 2 * m],
+            mu_y=out[..., 2 * m : 3 * m],
+            sigma_x=sigma[..., :m],
+            sigma_y=sigma[..., m:],
+            rho=np.tanh(out[..., 5 * m : 6 * m]) * np.float32(RHO_SCALE),
+            pen_logits=pen,
             component_pen_logits=component_pen,
         )
 
@@ -334,17 +395,17 @@ class TransformerEncoder:
         check_transformer_weights(cfg, weights)
         folded = _FoldedWeights(weights)
         self.cfg = cfg
-        self.blocks = [folded.block(f"encoder.blocks.{i}.", cfg.n_embd, cfg.n_head)
-                       for i in range(cfg.encoder_layers)]
+        self.blocks = [folded.block(f"encoder.blocks.{i}.", cfg.n_embd, cfg.n_head) for i in range(cfg.encoder_layers)]
         self.offset_embed = folded.linear("encoder.offset_embed")
         self.head = folded.linear("encoder.head", "encoder.ln_f")
-        self.pen_embed, self.pos_embed = (
-            folded.array(f"encoder.{name}.weight") for name in ("pen_embed", "pos_embed"))
+        self.pen_embed, self.pos_embed = (folded.array(f"encoder.{name}.weight") for name in ("pen_embed", "pos_embed"))
         self.mu_norm = None
         if cfg.mu_norm_scale > 0:  # net.LatentNorm with its running statistics, as (scale, shift)
             scale = cfg.mu_norm_scale / np.sqrt(folded.w["encoder.mu_norm.running_var"] + 1e-5)
-            self.mu_norm = (scale.astype(np.float32),
-                            (-folded.w["encoder.mu_norm.running_mean"] * scale).astype(np.float32))
+            self.mu_norm = (
+                scale.astype(np.float32),
+                (-folded.w["encoder.mu_norm.running_mean"] * scale).astype(np.float32),
+            )
 
     def encode(self, sketches: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sketches = np.asarray(sketches, dtype=np.float32)
@@ -427,6 +488,11 @@ class MagentaDecoder:
         m = self.n_mixture
         pen, logit_pi, mu_x, mu_y, s_x, s_y, r = np.split(out, np.cumsum([3] + [m] * 5), axis=-1)
         return Mixture(
-            log_pi=log_softmax(logit_pi), mu_x=mu_x, mu_y=mu_y, sigma_x=np.exp(s_x), sigma_y=np.exp(s_y),
-            rho=np.clip(np.tanh(r), -MAGENTA_RHO_LIMIT, MAGENTA_RHO_LIMIT), pen_logits=pen,
+            log_pi=log_softmax(logit_pi),
+            mu_x=mu_x,
+            mu_y=mu_y,
+            sigma_x=np.exp(s_x),
+            sigma_y=np.exp(s_y),
+            rho=np.clip(np.tanh(r), -MAGENTA_RHO_LIMIT, MAGENTA_RHO_LIMIT),
+            pen_logits=pen,
         )

@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from sketchplot.core.formats import read_stroke3_file
-from sketchplot.model.config import PEN_END, Mixture
+from sketchplot.model.config import PEN_END
 from sketchplot.model.data import DataError, make_batch, offset_scale, prepare
-from sketchplot.model.decoders import log_softmax
+from sketchplot.model.mixture import component_log_density, kl_divergence, logsumexp, pen_log_likelihood
 
 SAMPLE_SEED = 0  # the latent noise of a conditional model's evaluation
 
@@ -54,50 +54,6 @@ class EvalResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _logsumexp(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    top = x.max(axis=axis, keepdims=True)
-    return np.squeeze(top, axis) + np.log(np.exp(x - top).sum(axis=axis))
-
-
-def component_log_density(mix: Mixture, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """log pi_k + log N_k(dx, dy), (..., M) from (...,) targets; the numpy twin of
-    ``net.component_log_density``, which training differentiates."""
-    zx = (dx[..., None] - mix.mu_x) / mix.sigma_x
-    zy = (dy[..., None] - mix.mu_y) / mix.sigma_y
-    one_minus_rho2 = 1.0 - mix.rho**2
-    z = zx**2 + zy**2 - 2.0 * mix.rho * zx * zy
-    log_n = (
-        -z / (2.0 * one_minus_rho2)
-        - np.float32(math.log(2.0 * math.pi))
-        - np.log(mix.sigma_x)
-        - np.log(mix.sigma_y)
-        - 0.5 * np.log(one_minus_rho2)
-    )
-    return mix.log_pi + log_n
-
-
-def offset_log_likelihood(mix: Mixture, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """log p(dx, dy) under the bivariate Gaussian mixture, (...,) from (...,) targets."""
-    return _logsumexp(component_log_density(mix, dx, dy))
-
-
-def pen_log_likelihood(mix: Mixture, pen_target: np.ndarray, log_density: np.ndarray,
-                       has_offset: np.ndarray) -> np.ndarray:
-    """log p(pen) of every point: the independent head's pen distribution, or for a joint head
-    the pen given the offset where the point has one (``net.joint_pen_log_likelihood``)."""
-    if mix.component_pen_logits is None:
-        return np.take_along_axis(log_softmax(mix.pen_logits), pen_target[..., None], -1)[..., 0]
-    log_pen = np.take_along_axis(log_softmax(mix.component_pen_logits),
-                                 pen_target[..., None, None].repeat(log_density.shape[-1], -2), -1)[..., 0]
-    conditional = _logsumexp(log_density + log_pen) - _logsumexp(log_density)
-    return np.where(has_offset, conditional, _logsumexp(mix.log_pi + log_pen))
-
-
-def kl_divergence(mu: np.ndarray, sigma_hat: np.ndarray) -> np.ndarray:
-    """KL(N(mu, exp(sigma_hat)) || N(0, I)) per sketch, averaged over latent dimensions."""
-    return -0.5 * np.mean(1.0 + sigma_hat - mu**2 - np.exp(sigma_hat), axis=-1)
 
 
 def score_sketches(
@@ -132,7 +88,7 @@ def score_sketches(
         pen_target = batch.targets[..., 2:].argmax(-1)
         offset_mask = batch.mask * (pen_target != PEN_END)
         log_density = component_log_density(mix, batch.targets[..., 0], batch.targets[..., 1])
-        offset_nll = -(_logsumexp(log_density) + log_jacobian)
+        offset_nll = -(logsumexp(log_density) + log_jacobian)
         pen_ce = -pen_log_likelihood(mix, pen_target, log_density, offset_mask > 0)
         offset_nll = np.where(offset_mask > 0, offset_nll, 0.0)
         offset_sum += float(offset_nll.sum(dtype=np.float64))
@@ -144,9 +100,15 @@ def score_sketches(
         l_r_sum += float(l_r.sum(dtype=np.float64))
     offset_mean, pen_mean = offset_sum / n_offsets, pen_sum / n_pen
     return EvalResult(
-        nll=offset_mean + pen_mean, offset_nll=offset_mean, pen_ce=pen_mean,
-        l_r=l_r_sum / len(sketches), n_sketches=len(sketches), n_points=n_offsets,
-        max_seq_len=max_seq_len, unit_scale=unit_scale, input_scale=input_scale,
+        nll=offset_mean + pen_mean,
+        offset_nll=offset_mean,
+        pen_ce=pen_mean,
+        l_r=l_r_sum / len(sketches),
+        n_sketches=len(sketches),
+        n_points=n_offsets,
+        max_seq_len=max_seq_len,
+        unit_scale=unit_scale,
+        input_scale=input_scale,
         l_kl=kl_sum / len(sketches) if encoder is not None else None,
     )
 
@@ -178,6 +140,12 @@ def evaluate_file(
         raise DataError(f"{path}: no '{split}' sketches of at most {max_seq_len} points")
     unit_scale = data_unit_scale(path, max_seq_len)
     return score_sketches(
-        decoder, sketches, class_index=class_index, input_scale=model_scale or unit_scale,
-        unit_scale=unit_scale, max_seq_len=max_seq_len, batch_size=batch_size, encoder=encoder,
+        decoder,
+        sketches,
+        class_index=class_index,
+        input_scale=model_scale or unit_scale,
+        unit_scale=unit_scale,
+        max_seq_len=max_seq_len,
+        batch_size=batch_size,
+        encoder=encoder,
     )

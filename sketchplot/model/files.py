@@ -106,8 +106,9 @@ def read_member(model: str | Path, name: str) -> bytes:
 
 def _check_size(model: Path, name: str, size: int, limit: int) -> None:
     if size > limit:
-        raise ModelFileError(f"{model}: {name} is {size / 2**20:.1f} MiB, more than a model file holds "
-                             f"(at most {limit / 2**20:g} MiB)")
+        raise ModelFileError(
+            f"{model}: {name} is {size / 2**20:.1f} MiB, more than a model file holds (at most {limit / 2**20:g} MiB)"
+        )
 
 
 def read_info(model: str | Path) -> ModelInfo:
@@ -143,11 +144,14 @@ def _check_info(info: ModelInfo, where: str) -> None:
     if not info.classes or not all(isinstance(c, str) and c for c in info.classes):
         raise ModelFileError(f"{where}: classes must be a non-empty list of names")
     if len(info.classes) < info.model.n_classes:
-        raise ModelFileError(f"{where}: n_classes is {info.model.n_classes} but only "
-                             f"{len(info.classes)} class name(s) are given")
+        raise ModelFileError(
+            f"{where}: n_classes is {info.model.n_classes} but only {len(info.classes)} class name(s) are given"
+        )
     if not 1 <= info.max_seq_len < info.model.block_size:
-        raise ModelFileError(f"{where}: max_seq_len must be from 1 to block_size - 1 "
-                             f"({info.model.block_size - 1}), not {info.max_seq_len}")
+        raise ModelFileError(
+            f"{where}: max_seq_len must be from 1 to block_size - 1 "
+            f"({info.model.block_size - 1}), not {info.max_seq_len}"
+        )
 
 
 def read_weights(model: str | Path, cfg: ModelConfig) -> dict[str, np.ndarray]:

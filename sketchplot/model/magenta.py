@@ -46,15 +46,22 @@ def read_gen_json(path: str | Path) -> tuple[dict, list[np.ndarray]]:
     path = Path(path)
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise ModelFileError(f"{path}: {path.stat().st_size / 2**20:.0f} MiB is larger than a sketch-rnn-js "
-                                 f"model (at most {MAX_FILE_BYTES // 2**20} MiB)")
+            raise ModelFileError(
+                f"{path}: {path.stat().st_size / 2**20:.0f} MiB is larger than a sketch-rnn-js "
+                f"model (at most {MAX_FILE_BYTES // 2**20} MiB)"
+            )
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelFileError(f"model file not found: {path}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{path}: not a sketch-rnn-js model (unreadable JSON: {exc})") from None
-    if not (isinstance(raw, list) and len(raw) == 3 and isinstance(raw[0], dict)
-            and isinstance(raw[1], list) and isinstance(raw[2], list)):
+    if not (
+        isinstance(raw, list)
+        and len(raw) == 3
+        and isinstance(raw[0], dict)
+        and isinstance(raw[1], list)
+        and isinstance(raw[2], list)
+    ):
         raise ModelFileError(f"{path}: not a sketch-rnn-js model (expected [info, shapes, weights])")
     info, shapes, blobs = raw
     if info.get("mode") not in GEN_MODES:
@@ -63,8 +70,9 @@ def read_gen_json(path: str | Path) -> tuple[dict, list[np.ndarray]]:
         )
     if "scale_factor" not in info or len(shapes) != 5 or len(blobs) != 5:
         raise ModelFileError(f"{path}: sketch-rnn-js model without scale_factor or 5 weight blobs")
-    if not all(isinstance(shape, list) and all(isinstance(n, int) and 0 < n < 2**20 for n in shape)
-               for shape in shapes):
+    if not all(
+        isinstance(shape, list) and all(isinstance(n, int) and 0 < n < 2**20 for n in shape) for shape in shapes
+    ):
         raise ModelFileError(f"{path}: weight shapes are not lists of positive integers")
     arrays = []
     for index, (shape, blob) in enumerate(zip(shapes, blobs)):
@@ -101,9 +109,16 @@ def load_magenta(path: str | Path) -> tuple[MagentaDecoder, ModelInfo]:
     decoder = MagentaDecoder(out_w, out_b, w_xh, w_hh, bias)
     name = str(info.get("name") or Path(path).name.split(".")[0])
     model_info = ModelInfo(
-        model=cfg, scale=scale, classes=[name], max_seq_len=max_seq_len,
-        data={"source": MAGENTA_SOURCE, "file": Path(path).name, "version": info.get("version"),
-              "training_size": info.get("training_size")},
+        model=cfg,
+        scale=scale,
+        classes=[name],
+        max_seq_len=max_seq_len,
+        data={
+            "source": MAGENTA_SOURCE,
+            "file": Path(path).name,
+            "version": info.get("version"),
+            "training_size": info.get("training_size"),
+        },
         metrics={"r_loss": info["r_loss"]} if "r_loss" in info else {},
     )
     return decoder, model_info

@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sketchplot.model.config import PEN_END, Mixture, ModelConfig
+from sketchplot.model.mixture import component_log_density, pen_log_likelihood
 
 
 class SelfAttention(nn.Module):
@@ -43,7 +44,11 @@ class SelfAttention(nn.Module):
         q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
         attn_mask = None if key_mask is None else key_mask[:, None, None, :]
         y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, is_causal=self.causal and t > 1,
+            q,
+            k,
+            v,
+            attn_mask=attn_mask,
+            is_causal=self.causal and t > 1,
             dropout_p=self.dropout if self.training else 0.0,
         )
         y = y.transpose(1, 2).contiguous().view(b, t, c)
@@ -121,6 +126,7 @@ class SketchEncoder(nn.Module):
             mu = self.mu_norm(mu)
         return mu, sigma_hat
 
+
 class SketchTransformer(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -197,47 +203,15 @@ class SketchTransformer(nn.Module):
             floor = 1.0 + self.cfg.sigma_floor
             sigma_x, sigma_y = F.elu(s_x) + floor, F.elu(s_y) + floor
         return Mixture(
-            log_pi=log_pi, mu_x=mu_x, mu_y=mu_y, sigma_x=sigma_x, sigma_y=sigma_y,
-            rho=torch.tanh(r) * 0.999, pen_logits=pen, component_pen_logits=component_pen,
+            log_pi=log_pi,
+            mu_x=mu_x,
+            mu_y=mu_y,
+            sigma_x=sigma_x,
+            sigma_y=sigma_y,
+            rho=torch.tanh(r) * 0.999,
+            pen_logits=pen,
+            component_pen_logits=component_pen,
         )
-
-
-def component_log_density(mix: Mixture, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
-    """log pi_k + log N_k(dx, dy) for every component, (..., M) from (...,) targets."""
-    zx = (dx[..., None] - mix.mu_x) / mix.sigma_x
-    zy = (dy[..., None] - mix.mu_y) / mix.sigma_y
-    one_minus_rho2 = 1.0 - mix.rho**2
-    z = zx**2 + zy**2 - 2.0 * mix.rho * zx * zy
-    log_n = (
-        -z / (2.0 * one_minus_rho2)
-        - math.log(2.0 * math.pi)
-        - torch.log(mix.sigma_x)
-        - torch.log(mix.sigma_y)
-        - 0.5 * torch.log(one_minus_rho2)
-    )
-    return mix.log_pi + log_n
-
-
-def offset_log_likelihood(mix: Mixture, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
-    """log p(dx, dy) under the bivariate Gaussian mixture, (...,) from (...,) targets."""
-    return torch.logsumexp(component_log_density(mix, dx, dy), dim=-1)
-
-
-def joint_pen_log_likelihood(mix: Mixture, log_density, pen_target, has_offset) -> torch.Tensor:
-    """Joint head: log p(pen | offset) where the point has an offset (the components weighted
-    by how well they explain it), the marginal log p(pen) where it has none (end, padding)."""
-    log_pen = F.log_softmax(mix.component_pen_logits, dim=-1)
-    index = pen_target[..., None, None].expand(*pen_target.shape, log_pen.shape[-2], 1)
-    log_pen = log_pen.gather(-1, index).squeeze(-1)  # (..., M)
-    conditional = torch.logsumexp(log_density + log_pen, -1) - torch.logsumexp(log_density, -1)
-    marginal = torch.logsumexp(mix.log_pi + log_pen, -1)
-    return torch.where(has_offset, conditional, marginal)
-
-
-def kl_divergence(mu, sigma_hat) -> torch.Tensor:
-    """KL(N(mu, exp(sigma_hat)) || N(0, I)), averaged over batch and latent dimensions as in
-    Sketch-RNN (so KL_min is per dimension)."""
-    return -0.5 * torch.mean(1.0 + sigma_hat - mu**2 - torch.exp(sigma_hat))
 
 
 def kl_eta(step: int, eta_min: float, decay: float) -> float:
@@ -272,7 +246,7 @@ def sketch_loss(mix: Mixture, target: torch.Tensor, mask: torch.Tensor, cfg: Mod
     offset_nll = -torch.logsumexp(log_density, dim=-1)
     offset_term = (offset_nll * offset_mask).sum() / offset_mask.sum().clamp(min=1)
     if cfg.pen_head == "joint":
-        pen_term = -joint_pen_log_likelihood(mix, log_density, pen_target, offset_mask > 0).sum()
+        pen_term = -pen_log_likelihood(mix, pen_target, log_density, offset_mask > 0).sum()
     else:
         pen_term = pen_loss(mix.pen_logits, pen_target, cfg.pen_loss, cfg.focal_gamma).sum()
     pen_term = pen_term / mask.sum().clamp(min=1)

@@ -97,9 +97,7 @@ def find_model(name_or_path: str) -> Path:
         if entry.name == name_or_path:
             return entry.path
     names = sorted({e.name for e in entries})
-    raise ModelFileError(
-        f"no model '{name_or_path}' (not a path; installed: {', '.join(names) or 'none'})"
-    )
+    raise ModelFileError(f"no model '{name_or_path}' (not a path; installed: {', '.join(names) or 'none'})")
 
 
 def is_labelled(info: ModelInfo) -> bool:
@@ -144,7 +142,11 @@ def _suggest(name: str, classes: list[str], label: str = "it draws") -> str:
         words = class_key(name).split()
         close = sorted(c for k, c in by_key.items() if any(w in k.split() for w in words))[:3]
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    listed = ", ".join(sorted(classes)) if len(classes) <= LISTED_CLASSES else f"{len(classes)} classes, see `sketchplot classes`"
+    listed = (
+        ", ".join(sorted(classes))
+        if len(classes) <= LISTED_CLASSES
+        else f"{len(classes)} classes, see `sketchplot classes`"
+    )
     return f" ({label}: {listed}){hint}"
 
 
@@ -161,8 +163,16 @@ def locate(class_name: str, model_path: str | Path | None = None) -> Path:
             return entry.path
     classes = sorted({c for e in entries for c in e.classes})
     if not classes:
+        raise SketchplotError(f"no models installed (looked in {user_model_dir()} and the package); use --model PATH")
+    unlabelled = [
+        e.name
+        for e in available_models()
+        if e.info is not None and not is_labelled(e.info) and find_class(e.classes, class_name) is not None
+    ]
+    if unlabelled:
         raise SketchplotError(
-            f"no models installed (looked in {user_model_dir()} and the package); use --model PATH"
+            f"no model draws '{class_name}' on request: {', '.join(unlabelled)} learnt it without "
+            f"labels, so it serves reconstruct, interpolate and analogy only"
         )
     raise SketchplotError(f"no model draws '{class_name}'{_suggest(class_name, classes, 'available')}")
 
@@ -184,29 +194,32 @@ def resolve(class_name: str, model_path: str | Path | None = None):
     return decoder, info, class_index(info, class_name, str(model_path or path))
 
 
-def resolve_conditional(model_path: str | Path | None = None, hints: list[str] = ()):
-    """(numpy decoder, numpy encoder, info) of a conditional (VAE) model.
-
-    With ``model_path`` that model, which must be conditional; without, the first installed
-    conditional model that serves every class in ``hints`` that some model serves (input file
-    names such as ``cat`` or ``pig``; other hints are ignored), else the first one at all.
-    """
-    from sketchplot.model.files import load_conditional
-
+def locate_conditional(model_path: str | Path | None = None, hints: list[str] = ()) -> Path:
+    """A conditional (VAE) model: ``model_path``, which must be conditional; without, the first
+    installed conditional model that serves every class in ``hints`` that some model serves
+    (input file names such as ``cat`` or ``pig``; other hints are ignored), else the first one."""
     if model_path is not None:
         path = find_model(str(model_path))
         info = read_info(path) if path.is_dir() or path.suffix == ".zip" else load_any(path)[1]
         if not getattr(info.model, "conditional", False):
             raise SketchplotError(
                 f"{model_path} is not a conditional model (it cannot encode sketches); installed "
-                f"conditional models: {', '.join(e.name for e in _conditional_entries()) or 'none'}")
-        return load_conditional(path)
+                f"conditional models: {', '.join(e.name for e in _conditional_entries()) or 'none'}"
+            )
+        return path
     entries = _conditional_entries()
     if not entries:
         raise SketchplotError("no conditional (VAE) model installed; train one with latent_size > 0 or use --model")
     known = {c for e in entries for c in e.classes}
     wanted = [h for h in hints if h in known]
-    return load_conditional(next((e for e in entries if all(c in e.classes for c in wanted)), entries[0]).path)
+    return next((e for e in entries if all(c in e.classes for c in wanted)), entries[0]).path
+
+
+def resolve_conditional(model_path: str | Path | None = None, hints: list[str] = ()):
+    """(numpy decoder, numpy encoder, info) of the conditional model ``locate_conditional`` picks."""
+    from sketchplot.model.files import load_conditional
+
+    return load_conditional(locate_conditional(model_path, hints))
 
 
 def _conditional_entries() -> list[ModelEntry]:

@@ -20,6 +20,7 @@ from sketchplot.core.errors import SketchplotError
 from sketchplot.core.formats import to_stroke5
 from sketchplot.model.config import PEN_END, PEN_LIFT, PEN_TEMPERATURE, Mixture
 from sketchplot.model.data import START_TOKEN
+from sketchplot.model.decoders import Decoder
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 2.0
 END_POINT = np.array([0, 0, 0, 0, 1], dtype=np.float32)
@@ -38,9 +39,7 @@ class SampleError(SketchplotError):
 
 def check_temperature(temperature: float) -> None:
     if not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE or math.isnan(temperature):
-        raise SketchplotError(
-            f"temperature {temperature} out of range [{MIN_TEMPERATURE}, {MAX_TEMPERATURE}]"
-        )
+        raise SketchplotError(f"temperature {temperature} out of range [{MIN_TEMPERATURE}, {MAX_TEMPERATURE}]")
 
 
 def _choose(log_weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -78,7 +77,7 @@ def sample_step(
 
 
 def sample(
-    decoder,
+    decoder: Decoder,
     n: int,
     *,
     scale: float,
@@ -111,14 +110,33 @@ def sample(
     sketches = []
     for first in range(0, n, batch):
         rows = slice(first, min(n, first + batch))
-        sketches += _sample_batch(decoder, rows.stop - rows.start, scale, temperature, pen_temperature, rng,
-                                  class_index, max_len, prefix, None if z is None else z[rows])
+        sketches += _sample_batch(
+            decoder,
+            rows.stop - rows.start,
+            scale,
+            temperature,
+            pen_temperature,
+            rng,
+            class_index,
+            max_len,
+            prefix,
+            None if z is None else z[rows],
+        )
     return sketches
 
 
-def _sample_batch(decoder, n: int, scale: float, temperature: float, pen_temperature: float,
-                  rng: np.random.Generator, class_index: int, max_len: int, prefix: np.ndarray | None,
-                  z: np.ndarray | None) -> list[np.ndarray]:
+def _sample_batch(
+    decoder,
+    n: int,
+    scale: float,
+    temperature: float,
+    pen_temperature: float,
+    rng: np.random.Generator,
+    class_index: int,
+    max_len: int,
+    prefix: np.ndarray | None,
+    z: np.ndarray | None,
+) -> list[np.ndarray]:
     """``n`` sketches drawn together, sharing one cache."""
     classes = np.full(n, class_index, dtype=np.int64)
     start = np.broadcast_to(START_TOKEN, (n, 1, 5))
@@ -138,8 +156,9 @@ def _sample_batch(decoder, n: int, scale: float, temperature: float, pen_tempera
         _check_finite(mix, length)
         point = sample_step(mix, temperature, rng, pen_temperature)
         if not np.isfinite(point[drawing]).all():
-            raise SampleError(f"the model drew a non-finite offset at point {length + 1} (overflow): "
-                              "its weights are corrupted")
+            raise SampleError(
+                f"the model drew a non-finite offset at point {length + 1} (overflow): its weights are corrupted"
+            )
         drawn[rows[drawing], length] = point[drawing]
         length += 1
         drawing &= point[:, 2 + PEN_END] == 0
@@ -163,8 +182,7 @@ def _check_finite(mix: Mixture, length: int) -> None:
     """The last step's mixture must be finite: NaN weights would otherwise draw NaN sketches silently."""
     for name in ("log_pi", "mu_x", "mu_y", "sigma_x", "sigma_y", "rho", "pen_logits"):
         if not np.isfinite(getattr(mix, name)[:, -1]).all():
-            raise SampleError(f"the model's {name} is NaN or infinite at point {length + 1}: "
-                              "its weights are corrupted")
+            raise SampleError(f"the model's {name} is NaN or infinite at point {length + 1}: its weights are corrupted")
 
 
 def _to_stroke3(stroke5: np.ndarray, scale: float) -> np.ndarray:

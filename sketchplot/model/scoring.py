@@ -170,8 +170,9 @@ def sample_quality(
         groups = [(0, [target for _, target in known], count)]
     drawn, hits, capped = [], [], 0
     for k, (index, targets, n) in enumerate(groups):
-        sketches = sample(decoder, n, scale=scale, temperature=temperature, seed=seed + k,
-                          class_index=index, max_len=max_len)
+        sketches = sample(
+            decoder, n, scale=scale, temperature=temperature, seed=seed + k, class_index=index, max_len=max_len
+        )
         sketches = [s if len(s) else np.zeros((1, 3), np.float32) for s in sketches]
         top1 = classifier.predict(sketches).probabilities.argmax(axis=1)
         hits.append(float(np.mean(np.isin(top1, targets))))
@@ -203,8 +204,10 @@ def most_recognisable(
     drawable = [s if len(s) else np.zeros((1, 3), np.float32) for s in candidates]
     probability = classifier.predict(drawable).probabilities[:, target]
     probability[[len(s) == 0 for s in candidates]] = -1.0  # an empty sketch is never the pick
-    return [candidates[start + int(np.argmax(probability[start : start + per_pick]))]
-            for start in range(0, len(candidates), per_pick)]
+    return [
+        candidates[start + int(np.argmax(probability[start : start + per_pick]))]
+        for start in range(0, len(candidates), per_pick)
+    ]
 
 
 def sample_best_of(decoder, n: int, best_of: int, class_name: str, **sampling) -> list[np.ndarray]:

@@ -32,7 +32,8 @@ from sketchplot.core.errors import SketchplotError
 from sketchplot.model.config import SIZE_LIMITS, ModelConfig
 from sketchplot.model.data import SketchSet, augment, load_sketch_set, make_batch, offset_scale
 from sketchplot.model.files import QUICKDRAW_LICENCE, ModelInfo, read_info, read_weights, save_model
-from sketchplot.model.net import SketchTransformer, kl_divergence, kl_eta, reparameterise, sketch_loss
+from sketchplot.model.mixture import kl_divergence
+from sketchplot.model.net import SketchTransformer, kl_eta, reparameterise, sketch_loss
 
 
 @dataclass
@@ -86,10 +87,15 @@ class TrainConfig:
             value = getattr(self, name)
             integer = isinstance(low, int)
             kind = (int,) if integer else (int, float)
-            if not isinstance(value, kind) or isinstance(value, bool) or not math.isfinite(value) \
-                    or not low <= value <= high:
-                raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} from {low} to {high}, "
-                                 f"not {value!r}")
+            if (
+                not isinstance(value, kind)
+                or isinstance(value, bool)
+                or not math.isfinite(value)
+                or not low <= value <= high
+            ):
+                raise ValueError(
+                    f"{name} must be {'an integer' if integer else 'a number'} from {low} to {high}, not {value!r}"
+                )
 
     @classmethod
     def from_toml(cls, path: str | Path) -> TrainConfig:
@@ -125,15 +131,30 @@ class TrainConfig:
 MAX_CONFIG_BYTES = 1 * 2**20
 # The numeric settings and their ranges: integers where the bounds are integers.
 TRAIN_LIMITS = {
-    "batch_size": (1, 65_536), "max_steps": (1, 10**9), "warmup_steps": (0, 10**9),
-    "eval_interval": (1, 10**9), "eval_batches": (0, 10**9), "checkpoint_interval": (1, 10**9),
-    "log_interval": (1, 10**9), "seed": (0, 2**63 - 1), "toy": (0, 10**9),
+    "batch_size": (1, 65_536),
+    "max_steps": (1, 10**9),
+    "warmup_steps": (0, 10**9),
+    "eval_interval": (1, 10**9),
+    "eval_batches": (0, 10**9),
+    "checkpoint_interval": (1, 10**9),
+    "log_interval": (1, 10**9),
+    "seed": (0, 2**63 - 1),
+    "toy": (0, 10**9),
     "max_seq_len": (1, SIZE_LIMITS["block_size"][1] - 1),
-    "learning_rate": (0.0, 10.0), "min_learning_rate": (0.0, 10.0), "weight_decay": (0.0, 10.0),
-    "grad_clip": (0.0, 1e9), "augment_scale": (0.0, 0.99), "class_share_power": (0.0, 10.0),
-    "checkpoint_seconds": (0.0, 1e9), "kl_weight": (0.0, 1e6), "kl_min": (0.0, 1e6),
-    "kl_eta_min": (0.0, 1.0), "kl_decay": (0.0, 1.0),
-    "sample_interval": (0, 10**9), "sample_count": (1, 10_000), "sample_temperature": (0.01, 2.0),
+    "learning_rate": (0.0, 10.0),
+    "min_learning_rate": (0.0, 10.0),
+    "weight_decay": (0.0, 10.0),
+    "grad_clip": (0.0, 1e9),
+    "augment_scale": (0.0, 0.99),
+    "class_share_power": (0.0, 10.0),
+    "checkpoint_seconds": (0.0, 1e9),
+    "kl_weight": (0.0, 1e6),
+    "kl_min": (0.0, 1e6),
+    "kl_eta_min": (0.0, 1.0),
+    "kl_decay": (0.0, 1.0),
+    "sample_interval": (0, 10**9),
+    "sample_count": (1, 10_000),
+    "sample_temperature": (0.01, 2.0),
 }
 BEST_BY = ("loss", "recognizability")
 SAMPLE_REFERENCE_LIMIT = 2000  # validation drawings FID is measured against
@@ -146,8 +167,10 @@ def pick_device(name: str = "auto") -> torch.device:
             device = torch.device(name)
         except (RuntimeError, TypeError):
             raise SketchplotError(f"unknown device '{name}' (use auto, cpu, cuda, cuda:N or mps)") from None
-        available = {"cuda": torch.cuda.is_available,
-                     "mps": lambda: bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()}
+        available = {
+            "cuda": torch.cuda.is_available,
+            "mps": lambda: bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available(),
+        }
         if device.type in available and not available[device.type]():
             raise SketchplotError(f"device '{name}' is not available on this machine")
         return device
@@ -244,7 +267,7 @@ def batch_loss(model, net, batch, cfg: TrainConfig, eta: float, use_amp: bool = 
     loss, offset, pen = sketch_loss(_float(mix), batch.targets, batch.mask, net.cfg)
     terms = {"l_r": loss.detach(), "offset_nll": offset, "pen_loss": pen}
     if net.cfg.conditional:
-        kl = kl_divergence(mu, sigma_hat)
+        kl = kl_divergence(mu, sigma_hat).mean()
         loss = loss + cfg.kl_weight * eta * torch.clamp(kl, min=cfg.kl_min)
         terms["l_kl"] = kl.detach()
     return loss, terms
@@ -311,7 +334,8 @@ def train(
     no_decay = [p for n, p in net.named_parameters() if p.dim() < 2 or "embed" in n]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.learning_rate, betas=(0.9, 0.99),
+        lr=cfg.learning_rate,
+        betas=(0.9, 0.99),
     )
     state = {"step": 0, "skipped": 0, "best_valid": float("inf"), "best_sample": -1.0, "seconds": 0.0}
     if resume:
@@ -320,11 +344,16 @@ def train(
     model = dist.wrap(net)
     use_amp = device.type == "cuda"
     info = ModelInfo(
-        model=cfg.model, scale=scale, classes=list(class_names), max_seq_len=cfg.max_seq_len,
+        model=cfg.model,
+        scale=scale,
+        classes=list(class_names),
+        max_seq_len=cfg.max_seq_len,
         data={
             "files": [Path(p).name for p in data_paths],
-            "train_sketches": len(train_set), "valid_sketches": len(valid_set),
-            "train_points": train_set.point_count(), "licence": QUICKDRAW_LICENCE,
+            "train_sketches": len(train_set),
+            "valid_sketches": len(valid_set),
+            "train_points": train_set.point_count(),
+            "licence": QUICKDRAW_LICENCE,
         },
     )
     log_path = out_dir / "log.jsonl"
@@ -347,8 +376,7 @@ def train(
     if progress and dist.main:
         import click
 
-        bar = click.progressbar(length=cfg.max_steps, label="training", show_eta=True,
-                                item_show_func=lambda s: s)
+        bar = click.progressbar(length=cfg.max_steps, label="training", show_eta=True, item_show_func=lambda s: s)
         bar.__enter__()
         bar.update(state["step"])
     model.train()
@@ -382,8 +410,15 @@ def train(
             record = {"step": state["step"], "loss": loss.item(), **{k: v.item() for k, v in terms.items()}}
             if cfg.model.conditional:
                 record["kl_eta"] = eta
-            log(record | {"lr": group["lr"], "grad_norm": float(grad_norm),
-                          "skipped": state["skipped"], "seconds": round(state["seconds"], 1)})
+            log(
+                record
+                | {
+                    "lr": group["lr"],
+                    "grad_norm": float(grad_norm),
+                    "skipped": state["skipped"],
+                    "seconds": round(state["seconds"], 1),
+                }
+            )
         last = state["step"] == cfg.max_steps
         if state["step"] % cfg.eval_interval == 0 or last:
             valid = evaluate_loss(net, valid_set, scale, cfg, device)
@@ -392,7 +427,10 @@ def train(
                 state["best_valid"] = valid["loss"]
                 if cfg.best_by == "loss":
                     info.metrics = {f"valid_{name}": value for name, value in valid.items()} | {
-                        "step": state["step"], "train_seconds": round(state["seconds"], 1), "device": str(device)}
+                        "step": state["step"],
+                        "train_seconds": round(state["seconds"], 1),
+                        "device": str(device),
+                    }
                     save_model(out_dir / "best", net, info, half=cfg.save_half)
         if cfg.sample_interval and (state["step"] % cfg.sample_interval == 0 or last):
             quality = _sample_quality(net, info, valid_set, cfg)
@@ -400,8 +438,11 @@ def train(
             net.train()
             if cfg.best_by == "recognizability" and quality["sample_recognizability"] > state["best_sample"]:
                 state["best_sample"] = quality["sample_recognizability"]
-                info.metrics = quality | {"step": state["step"], "train_seconds": round(state["seconds"], 1),
-                                          "device": str(device)}
+                info.metrics = quality | {
+                    "step": state["step"],
+                    "train_seconds": round(state["seconds"], 1),
+                    "device": str(device),
+                }
                 save_model(out_dir / "best", net, info, half=cfg.save_half)
         overdue = cfg.checkpoint_seconds and time.monotonic() - checkpointed >= cfg.checkpoint_seconds
         if state["step"] % cfg.checkpoint_interval == 0 or last or overdue:
@@ -423,9 +464,16 @@ def _sample_quality(net: SketchTransformer, info: ModelInfo, valid_set: SketchSe
     decoder = TransformerDecoder(cfg.model, weights)
     chosen = np.random.default_rng([cfg.seed, 2]).permutation(len(valid_set))[:SAMPLE_REFERENCE_LIMIT]
     reference = [valid_set.sketches[i] for i in chosen]
-    return sample_quality(decoder, info.classes, scale=info.scale, count=cfg.sample_count,
-                          temperature=cfg.sample_temperature, max_len=cfg.max_seq_len,
-                          labelled=cfg.class_labels, reference=reference)
+    return sample_quality(
+        decoder,
+        info.classes,
+        scale=info.scale,
+        count=cfg.sample_count,
+        temperature=cfg.sample_temperature,
+        max_len=cfg.max_seq_len,
+        labelled=cfg.class_labels,
+        reference=reference,
+    )
 
 
 def _labels(data: SketchSet, idx, cfg: TrainConfig) -> list[int]:
@@ -441,8 +489,11 @@ def _init_from(net: SketchTransformer, model_path: str, class_names: list[str]) 
     other = read_info(model_path)
     weights = read_weights(model_path, other.model)
     own = net.state_dict()
-    copied = {name: torch.from_numpy(value) for name, value in weights.items()
-              if name in own and own[name].shape == value.shape and name != "class_embed.weight"}
+    copied = {
+        name: torch.from_numpy(value)
+        for name, value in weights.items()
+        if name in own and own[name].shape == value.shape and name != "class_embed.weight"
+    }
     rows = own["class_embed.weight"].clone()
     filled = set()
     for index, name in enumerate(class_names):
@@ -502,5 +553,6 @@ def _float(mix):
     """Mixture parameters in float32 for the loss, whatever autocast computed them in."""
     from dataclasses import replace
 
-    return replace(mix, **{f.name: getattr(mix, f.name).float() for f in fields(mix)
-                           if getattr(mix, f.name) is not None})
+    return replace(
+        mix, **{f.name: getattr(mix, f.name).float() for f in fields(mix) if getattr(mix, f.name) is not None}
+    )

@@ -109,6 +109,17 @@ def fit_drawing(
     return placed
 
 
+
+def cell_grid(drawings: Sequence[Sequence[np.ndarray]], columns: int, size: float, gutter: float) -> vp.LineCollection:
+    """Drawings in a grid of square ``size`` cells, ``columns`` wide, ``gutter`` apart, row by row
+    from the top-left corner (no page: what the vpype plugin hands to vpype)."""
+    lines = vp.LineCollection()
+    for k, drawing in enumerate(drawings):
+        row, col = divmod(k, columns)
+        lines.extend(fit_drawing(drawing, col * (size + gutter), row * (size + gutter), size, size))
+    return lines
+
+
 def layout_grid(
     drawings: Sequence[Sequence[np.ndarray]],
     *,

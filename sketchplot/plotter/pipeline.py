@@ -1,7 +1,7 @@
 """The whole geometry side in one call: sketches -> laid-out, optimised vpype Document.
 
-Used by ``sketchplot plot`` and by ``sketchplot draw`` (model samples), so both produce the
-same page for the same sketches.
+The application layer (``sketchplot.app.pages``) builds every command's page through it, so the
+same sketches give the same page whichever command drew them.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from sketchplot.plotter.optimize import OptimizeOptions, PathStats, optimize_doc
 
 @dataclass(frozen=True)
 class PlotResult:
-    """The optimised page and its statistics before and after optimisation."""
+    """The optimised page, the page as laid out before optimisation, and their statistics."""
 
     document: vp.Document
+    unoptimized: vp.Document
     stats_before: PathStats
     stats_after: PathStats
 
@@ -57,4 +58,4 @@ def plot_page(
         line_layers=line_layers,
     )
     optimized = optimize_document(document, optimize)
-    return PlotResult(optimized, path_stats(document), path_stats(optimized))
+    return PlotResult(optimized, document, path_stats(document), path_stats(optimized))

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sketchplot.cli import cli
 from sketchplot.core.profiles import load_profile
 from sketchplot.gcode.reader import pen_paths, read_gcode
-from sketchplot.machines.simulator import read_record
+from sketchplot.machines.simulator.recorder import read_record
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from sketchplot.cli import cli
-from sketchplot.core.formats import InputError, read_npz
 from sketchplot.core import formats
+from sketchplot.core.formats import InputError, read_npz
 
 
 class _WritesAFile:

@@ -9,23 +9,20 @@ import numpy as np
 import pytest
 import serial
 from click.testing import CliRunner
-from test_streamer import assert_drawn_once, connected_grbl, sim, two_pen_gcode
+from test_streamer import assert_drawn_once, sim, two_pen_gcode
 
 from sketchplot.cli import cli
 from sketchplot.core.errors import SketchplotError
 from sketchplot.core.grbl.interpreter import GCodeError, parse_line
+from sketchplot.core.grbl.protocol import parse_status
 from sketchplot.core.profiles import ProfileError, load_profile, profile_from_dict
 from sketchplot.gcode.reader import pen_paths, read_gcode
+from sketchplot.machines.errors import JobInterrupted, NotGrblError
+from sketchplot.machines.job import stream_file
 from sketchplot.machines.journal import PlanLine, default_journal_path
-from sketchplot.machines.simulator import read_record, register
-from sketchplot.machines.streamer import (
-    Grbl,
-    JobInterrupted,
-    NotGrblError,
-    Streamer,
-    parse_status,
-    stream_file,
-)
+from sketchplot.machines.link import Grbl
+from sketchplot.machines.simulator import register
+from sketchplot.machines.simulator.recorder import read_record
 
 
 def page_document(*lines_mm, page_mm=(297.0, 210.0)):
@@ -199,14 +196,17 @@ def test_timeout_covers_the_wait_for_the_banner():
 
 def test_bf_evidence_does_not_count_a_block_for_a_move_under_a_step():
     """GRBL plans nothing for the 0.002 mm move: of the 2 pending blocks one is X20's."""
+    from sketchplot.machines.tracker import ExecutionTracker, prepare_lines
+
     profile = load_profile("a4-zaxis")
     texts = ["G21", "G90", "G0 Z3", "G0 X10 Y10", "G1 Z0 F600", "G1 X20 F2000", "G1 X20.002", "G1 X30"]
-    streamer = Streamer(connected_grbl(), profile)
-    streamer._begin([PlanLine(t, i + 1) for i, t in enumerate(texts)], check=False)
-    streamer.acked.extend(streamer.sent)
-    streamer._on_status(parse_status("<Run|MPos:10.000,10.000,0.000|Bf:13,128|FS:2000,0>"))
-    assert 6 not in streamer._executed_lines()  # X20 is still in the planner
-    assert streamer._executed_lines() == {1, 2, 3, 4, 5}
+    plan = [PlanLine(t, i + 1) for i, t in enumerate(texts)]
+    tracker = ExecutionTracker(planner_blocks=15)
+    for item in prepare_lines(plan, profile):
+        tracker.acknowledge(item)
+    tracker.on_status(parse_status("<Run|MPos:10.000,10.000,0.000|Bf:13,128|FS:2000,0>"))
+    assert 6 not in tracker.executed_lines(plan)  # X20 is still in the planner
+    assert tracker.executed_lines(plan) == {1, 2, 3, 4, 5}
 
 
 def test_a_work_offset_does_not_hide_the_pen_change_pause(tmp_path):

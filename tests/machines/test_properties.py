@@ -11,8 +11,9 @@ from test_hardening import WriteLog
 
 from sketchplot.core.errors import SketchplotError
 from sketchplot.core.grbl.interpreter import GCodeError, parse_line
+from sketchplot.core.grbl.protocol import RX_BUFFER_BYTES
 from sketchplot.core.profiles import MachineProfile, ProfileError, profile_from_dict
-from sketchplot.machines.streamer import RX_BUFFER_BYTES, stream_file
+from sketchplot.machines.job import stream_file
 
 WORDS = st.sampled_from(["G0", "G1", "G4", "G90", "G91", "G21", "M3", "M5", "X", "Y", "Z", "F", "S", "P", "$"])
 NUMBERS = st.one_of(
@@ -59,7 +60,7 @@ def test_streaming_random_lines_never_overflows_sends_ascii_only_and_stops_at_a_
     tmp_path, monkeypatch, lines, fault
 ):
     from sketchplot.core.profiles import load_profile
-    from sketchplot.machines.streamer import Grbl
+    from sketchplot.machines.link import Grbl
 
     path = tmp_path / "random.gcode"
     path.write_text("\n".join(["G21", "G90", "M3 S50", *lines]) + "\n", encoding="utf-8")

@@ -8,8 +8,12 @@ import serial
 from sketchplot.core.profiles import load_profile
 from sketchplot.gcode.estimate import estimate_gcode
 from sketchplot.gcode.reader import pen_paths, read_gcode
-from sketchplot.machines.simulator import BANNER, GrblSimulator, parse_sim_url, read_record, register
-from sketchplot.machines.streamer import Grbl, stream_file
+from sketchplot.machines.job import stream_file
+from sketchplot.machines.link import Grbl
+from sketchplot.machines.simulator import register
+from sketchplot.machines.simulator.machine import BANNER, GrblSimulator
+from sketchplot.machines.simulator.protocol_sim import Serial
+from sketchplot.machines.simulator.recorder import read_record
 
 
 def open_sim(query="", timeout=0.05):
@@ -25,7 +29,7 @@ def talk(port, data: bytes) -> list[str]:
 
 
 def test_url_options_are_checked():
-    config = parse_sim_url("sim://?profile=a4-zaxis&error_at=3&error=22&realtime=1")
+    config = Serial.from_url("sim://?profile=a4-zaxis&error_at=3&error=22&realtime=1")
     assert config.profile.name == "a4-zaxis" and config.faults.error_at == 3 and config.faults.error == 22
     assert config.baud == 115200 and config.realtime
     register()
@@ -136,7 +140,7 @@ def test_disconnect_after_bytes():
 @pytest.mark.parametrize("profile_name", ["a4-servo", "a4-zaxis"])
 def test_simulator_behind_a_pty_draws_the_file(tmp_path, cat_gcode, profile_name):
     """The real pyserial device path: a pseudo-terminal with the simulator on the far end."""
-    from sketchplot.machines.simulator import serve_on_pty
+    from sketchplot.machines.simulator.pty import serve_on_pty
 
     profile = load_profile(profile_name)
     text = cat_gcode(profile_name, 2)
@@ -157,7 +161,7 @@ def test_simulator_behind_a_pty_draws_the_file(tmp_path, cat_gcode, profile_name
 
 
 def test_grbl_connect_refuses_a_device_that_is_not_grbl():
-    from sketchplot.machines.streamer import NotGrblError
+    from sketchplot.machines.errors import NotGrblError
 
     register()
     loopback = serial.serial_for_url("loop://", timeout=0.02)  # echoes our own bytes back
@@ -169,7 +173,7 @@ def test_grbl_connect_refuses_a_device_that_is_not_grbl():
 def run_until_idle(realtime: int, sends: list[tuple[float, bytes]]) -> float:
     """Simulated seconds until the machine stops, each line received at its clock time over an
     instant link, so only motion takes time; no sleeping, the clock is driven directly."""
-    config = dataclasses.replace(parse_sim_url(f"sim://?profile=a4-servo&realtime={realtime}"), baud=None)
+    config = dataclasses.replace(Serial.from_url(f"sim://?profile=a4-servo&realtime={realtime}"), baud=None)
     simulator = GrblSimulator(config)
     for when, line in sends:
         simulator.advance(when)

@@ -6,17 +6,13 @@ import pytest
 from click.testing import CliRunner
 
 from sketchplot.cli import cli
+from sketchplot.core.grbl.protocol import parse_status
 from sketchplot.core.profiles import load_profile
 from sketchplot.gcode.reader import pen_paths, read_gcode
+from sketchplot.machines.errors import GrblJobError, JobInterrupted, LinkError
+from sketchplot.machines.job import stream_file
 from sketchplot.machines.journal import JournalError, default_journal_path
-from sketchplot.machines.simulator import read_record
-from sketchplot.machines.streamer import (
-    GrblJobError,
-    JobInterrupted,
-    LinkError,
-    parse_status,
-    stream_file,
-)
+from sketchplot.machines.simulator.recorder import read_record
 
 PROFILES = ("a4-servo", "a3-servo", "a4-zaxis")
 
@@ -89,7 +85,7 @@ def test_fault_stops_safely_and_resume_completes_the_drawing(
     record = tmp_path / "r.json"
     with pytest.raises(error_type, match=message) as info:
         stream_file(path, sim(profile_name, record, options), profile, timeout=0.1 if "delay" in options else 5.0)
-    assert info.value.exit_code == exit_code and "--resume" in str(info.value)
+    assert info.value.exit_code == exit_code and info.value.resumable  # the journal can finish it
     first = read_record(record)
     if "disconnect" not in options:
         assert "pen up" in str(info.value)
@@ -215,7 +211,7 @@ def _length(line) -> float:
 
 def test_after_an_alarm_the_machine_is_unlocked_idle_and_pen_up(tmp_path, gcode_file):
     """Seen from the simulator's side of a pty: what the streamer leaves behind."""
-    from sketchplot.machines.simulator import serve_on_pty
+    from sketchplot.machines.simulator.pty import serve_on_pty
 
     for profile_name in ("a4-servo", "a4-zaxis"):
         profile = load_profile(profile_name)
@@ -230,29 +226,52 @@ def test_after_an_alarm_the_machine_is_unlocked_idle_and_pen_up(tmp_path, gcode_
             stop()
 
 
-def connected_grbl(work_offset=(0.0, 0.0, 0.0)):
-    """What the tracker needs of a connected GRBL, without a port."""
-    from types import SimpleNamespace
-
-    return SimpleNamespace(planner_blocks=15, work_offset=work_offset, name="test")
-
-
 def test_status_reports_prove_which_planned_lines_ran():
     """ok only means planned: Bf (planner blocks free) and MPos tell how far the machine got."""
     from sketchplot.machines.journal import PlanLine
-    from sketchplot.machines.streamer import Streamer
+    from sketchplot.machines.tracker import ExecutionTracker, prepare_lines
 
     profile = load_profile("a4-zaxis")
     texts = ["G21", "G90", "G0 Z3", "G0 X10 Y10", "G1 Z0 F600", "G1 X20 F2000", "G1 X30", "G1 X40", "G1 X50"]
-    streamer = Streamer(connected_grbl(), profile)
-    streamer._begin([PlanLine(t, i + 1) for i, t in enumerate(texts)], check=False)
-    streamer.acked.extend(streamer.sent)  # all answered ok
-    streamer._on_status(parse_status("<Run|WPos:0,0,0|Bf:12,128|FS:2000,0>"))  # 3 blocks pending
-    assert streamer._executed_lines() == {1, 2, 3, 4, 5, 6}  # lines 7-9 hold the 3 blocks
-    streamer._on_status(parse_status("<Run|MPos:35.000,10.000,0.000|FS:2000,0>"))  # inside X30->X40
-    assert streamer._executed_lines() == {1, 2, 3, 4, 5, 6, 7}
-    streamer._on_status(parse_status("<Idle|MPos:50.000,10.000,0.000|FS:0,0>"))
-    assert streamer._executed_lines() == set(range(1, 10))
+    plan = [PlanLine(t, i + 1) for i, t in enumerate(texts)]
+    tracker = ExecutionTracker(planner_blocks=15)
+    for item in prepare_lines(plan, profile):
+        tracker.acknowledge(item)  # all answered ok
+    assert tracker.executed_lines(plan) == set()  # ok alone proves nothing
+    tracker.on_status(parse_status("<Run|WPos:0,0,0|Bf:12,128|FS:2000,0>"))  # 3 blocks pending
+    assert tracker.executed_lines(plan) == {1, 2, 3, 4, 5, 6}  # lines 7-9 hold the 3 blocks
+    tracker.on_status(parse_status("<Run|MPos:35.000,10.000,0.000|FS:2000,0>"))  # inside X30->X40
+    assert tracker.executed_lines(plan) == {1, 2, 3, 4, 5, 6, 7}
+    assert tracker.stopped_inside((35.0, 10.0, 0.0)).line_no == 8
+    tracker.on_status(parse_status("<Idle|MPos:50.000,10.000,0.000|FS:0,0>"))
+    assert tracker.executed_lines(plan) == set(range(1, 10))
+
+
+def test_the_tracker_reads_positions_in_work_coordinates():
+    """With a G54 offset, MPos minus the offset is the job's position."""
+    from sketchplot.machines.journal import PlanLine
+    from sketchplot.machines.tracker import ExecutionTracker, prepare_lines
+
+    texts = ["G21", "G90", "G0 Z3", "G0 X10 Y10", "G1 Z0 F600", "G1 X20 F2000", "G1 X30"]
+    plan = [PlanLine(t, i + 1) for i, t in enumerate(texts)]
+    tracker = ExecutionTracker(planner_blocks=15)
+    for item in prepare_lines(plan, load_profile("a4-zaxis")):
+        tracker.acknowledge(item)
+    tracker.on_status(parse_status("<Run|MPos:125.000,110.000,0.000|FS:2000,0>"), work_offset=(100.0, 100.0, 0.0))
+    assert tracker.executed_lines(plan) == {1, 2, 3, 4, 5, 6}  # inside X20->X30 of the job
+
+
+def test_a_synchronising_line_proves_the_lines_before_it():
+    from sketchplot.machines.journal import PlanLine
+    from sketchplot.machines.tracker import ExecutionTracker, prepare_lines
+
+    plan = [PlanLine(t, i + 1) for i, t in enumerate(["G21", "G90", "G0 X10", "G4 P0.1", "G0 X20"])]
+    tracker = ExecutionTracker(planner_blocks=15)
+    proven = []
+    tracker.on_executed = lambda: proven.append(set(tracker.executed))
+    for item in prepare_lines(plan, load_profile("a4-servo")):
+        tracker.acknowledge(item)
+    assert tracker.executed_lines(plan) == {1, 2, 3, 4} and proven
 
 
 def test_a_file_outside_the_work_area_is_refused_before_anything_is_sent(tmp_path):
@@ -292,7 +311,8 @@ def as_lists(polylines):
 def test_pen_change_holds_after_layer_one_asks_once_and_finishes_layer_two(tmp_path, profile_name):
     """Streamed by the real Streamer on a simulated port, so the prompt can look at the machine."""
     from sketchplot.machines.journal import Journal, file_digest, resume_plan
-    from sketchplot.machines.streamer import Grbl, Streamer, open_port
+    from sketchplot.machines.link import Grbl, open_port
+    from sketchplot.machines.streamer import Streamer
 
     profile = load_profile(profile_name)
     path, (layer1, layer2) = two_pen_gcode(tmp_path, profile)
@@ -363,7 +383,7 @@ def test_a_job_stopped_at_the_pen_change_resumes_with_layer_two_only(tmp_path, s
 
 
 def test_a_pen_change_without_a_prompt_is_refused_before_the_port_opens(tmp_path):
-    from sketchplot.machines.streamer import PenChangeError
+    from sketchplot.machines.errors import PenChangeError
 
     profile = load_profile("a4-servo")
     path, _ = two_pen_gcode(tmp_path, profile)
@@ -388,7 +408,7 @@ def test_cli_stream_continues_at_the_pen_change_on_the_simulator(tmp_path):
 @pytest.mark.parametrize("answer", ["\n", ""])  # Enter; end of input (as Ctrl-C at the prompt)
 def test_cli_stream_asks_for_the_pen_on_a_real_port(tmp_path, answer):
     """A pty with the simulator behind it is a real device path: the CLI must ask, not go on."""
-    from sketchplot.machines.simulator import serve_on_pty
+    from sketchplot.machines.simulator.pty import serve_on_pty
 
     profile = load_profile("a4-servo")
     path, (layer1, layer2) = two_pen_gcode(tmp_path, profile)

@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from model_helpers import random_pair
 
-from sketchplot.model import net as torch_net
 from sketchplot.model.config import PEN_END, Mixture
 from sketchplot.model.data import DataError, make_batch
-from sketchplot.model.evaluate import evaluate_file, offset_log_likelihood, score_sketches
+from sketchplot.model.evaluate import evaluate_file, score_sketches
+from sketchplot.model.mixture import offset_log_likelihood
 
 
 class StandardNormalModel:
@@ -72,7 +72,7 @@ def torch_reference(net, sketches, scale, max_seq_len):
         mix = net(batch.inputs, batch.classes)
     pen_target = batch.targets[..., 2:].argmax(-1)
     offset_mask = batch.mask * (pen_target != PEN_END)
-    offset_nll = -torch_net.offset_log_likelihood(mix, batch.targets[..., 0], batch.targets[..., 1])
+    offset_nll = -offset_log_likelihood(mix, batch.targets[..., 0], batch.targets[..., 1])
     offset_nll = torch.where(offset_mask > 0, offset_nll, 0.0)
     pen_ce = F.cross_entropy(mix.pen_logits.transpose(1, 2), pen_target, reduction="none")
     nll = float(offset_nll.sum() / offset_mask.sum() + (pen_ce * batch.mask).sum() / batch.mask.sum())
@@ -95,7 +95,7 @@ def test_offset_log_likelihood_equals_the_training_loss_term():
     strokes = np.random.default_rng(5).normal(0, 1, (2, 9, 5)).astype(np.float32)
     dx, dy = np.random.default_rng(6).normal(0, 2, (2, 2, 9)).astype(np.float32)
     with torch.no_grad():
-        expected = torch_net.offset_log_likelihood(net(torch.from_numpy(strokes)), torch.from_numpy(dx),
+        expected = offset_log_likelihood(net(torch.from_numpy(strokes)), torch.from_numpy(dx),
                                                    torch.from_numpy(dy))
     got = offset_log_likelihood(decoder.forward(strokes, np.zeros(2, dtype=np.int64)), dx, dy)
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-5)

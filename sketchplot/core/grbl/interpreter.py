@@ -11,10 +11,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sketchplot.core.errors import SketchplotError
+
+if TYPE_CHECKING:
+    from sketchplot.core.profiles import MachineProfile
 
 GRBL_ERROR_TEXT = {
     1: "expected command letter",
@@ -157,15 +161,40 @@ Event = Motion | Dwell | PenChange | Pause
 # Modal groups of the G and M words this interpreter accepts (GRBL's, minus what a plotter
 # never uses). Non-modal group 0 holds G4, G53, G92, G92.1.
 _G_GROUPS = {
-    0.0: "motion", 1.0: "motion", 2.0: "motion", 3.0: "motion", 80.0: "motion",
-    4.0: "nonmodal", 53.0: "nonmodal", 92.0: "nonmodal", 92.1: "nonmodal",
-    17.0: "plane", 20.0: "units", 21.0: "units", 90.0: "distance", 91.0: "distance",
-    91.1: "arc_distance", 94.0: "feed_mode", 40.0: "cutter", 49.0: "tool_length",
-    54.0: "coord_system", 61.0: "path_control",
+    0.0: "motion",
+    1.0: "motion",
+    2.0: "motion",
+    3.0: "motion",
+    80.0: "motion",
+    4.0: "nonmodal",
+    53.0: "nonmodal",
+    92.0: "nonmodal",
+    92.1: "nonmodal",
+    17.0: "plane",
+    20.0: "units",
+    21.0: "units",
+    90.0: "distance",
+    91.0: "distance",
+    91.1: "arc_distance",
+    94.0: "feed_mode",
+    40.0: "cutter",
+    49.0: "tool_length",
+    54.0: "coord_system",
+    61.0: "path_control",
 }
 # M1 (optional stop) is accepted and ignored, as GRBL 1.1 does ("Optional stop not supported").
-_M_GROUPS = {0.0: "stopping", 1.0: "stopping", 2.0: "stopping", 30.0: "stopping", 3.0: "spindle", 4.0: "spindle", 5.0: "spindle",
-             7.0: "coolant", 8.0: "coolant", 9.0: "coolant"}
+_M_GROUPS = {
+    0.0: "stopping",
+    1.0: "stopping",
+    2.0: "stopping",
+    30.0: "stopping",
+    3.0: "spindle",
+    4.0: "spindle",
+    5.0: "spindle",
+    7.0: "coolant",
+    8.0: "coolant",
+    9.0: "coolant",
+}
 _VALUE_LETTERS = set("FSPRIJKNTXYZL")
 
 
@@ -177,7 +206,7 @@ class Interpreter:
     machine does. The pen state follows ``profile.pen.is_down``.
     """
 
-    def __init__(self, profile, work_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)):
+    def __init__(self, profile: MachineProfile, work_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)):
         self.profile = profile
         self.position = (0.0, 0.0, 0.0)  # G54 work coordinates (machine minus ``work_offset``)
         self.offset = (0.0, 0.0, 0.0)  # G92
@@ -192,6 +221,18 @@ class Interpreter:
 
     def _pen_rule(self, z: float) -> bool:
         return self.profile.pen.is_down(self.spindle_on, self.s_value, z)
+
+    def place(self, position: tuple[float, float, float]) -> None:
+        """Stand at ``position`` (work coordinates) without moving, as after a reset or homing;
+        the pen state follows from the new Z."""
+        self.position = position
+        self.pen_down = self._pen_rule(position[2])
+
+    def copy(self) -> Interpreter:
+        """An interpreter in the same modal state (GRBL's check mode starts from it)."""
+        twin = Interpreter(self.profile, self.work_offset)
+        twin.__dict__.update(self.__dict__)
+        return twin
 
     def execute(self, block: Block) -> list[Event]:
         """Apply one block; a rejected block leaves the state untouched, as in GRBL."""
@@ -263,8 +304,7 @@ class Interpreter:
             self.incremental = groups["Gdistance"] == 91.0
         if nonmodal == 92.0:
             self.offset = tuple(
-                self.position[i] - values[a] * scale if a in values else self.offset[i]
-                for i, a in enumerate("XYZ")
+                self.position[i] - values[a] * scale if a in values else self.offset[i] for i, a in enumerate("XYZ")
             )
         elif nonmodal == 92.1:
             self.offset = (0.0, 0.0, 0.0)
@@ -365,8 +405,11 @@ class Interpreter:
         segments = max(1, int(abs(0.5 * sweep * r) / chord)) if chord > 0 else 1
         z0 = self.position[2]
         points = [
-            (cx + r * math.cos(a0 + sweep * k / segments), cy + r * math.sin(a0 + sweep * k / segments),
-             z0 + (z1 - z0) * k / segments)
+            (
+                cx + r * math.cos(a0 + sweep * k / segments),
+                cy + r * math.sin(a0 + sweep * k / segments),
+                z0 + (z1 - z0) * k / segments,
+            )
             for k in range(1, segments)
         ]
         points.append(target)

@@ -1,4 +1,4 @@
-"""A GRBL 1.1 simulator that speaks GRBL's bytes, so the streamer runs unchanged against it.
+"""GRBL 1.1's protocol and machine state, driven by ``receive`` / ``advance`` / ``take_output``.
 
 What it models, because the streamer depends on it: GRBL's 128-byte serial RX buffer
 (overflow is detected and reported, where real GRBL silently drops bytes), the 80-byte line
@@ -22,25 +22,12 @@ waiting. With ``realtime=1`` blocks accelerate and corner like GRBL's planner (s
 
 from __future__ import annotations
 
-import json
-import math
-import os
-import pty
-import select
-import threading
 import time
-import tty
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from dataclasses import dataclass
 
 import numpy as np
-import serial
 
-from sketchplot.core.atomic import atomic_open, atomic_write_text
-from sketchplot.core.errors import SketchplotError
 from sketchplot.core.grbl.codes import CRITICAL_ALARMS, is_sync
 from sketchplot.core.grbl.interpreter import (
     Dwell,
@@ -54,7 +41,8 @@ from sketchplot.core.grbl.interpreter import (
     parse_line,
 )
 from sketchplot.core.grbl.planner import Axes, MoveLimits, forward_move, junction_cap_sqr, reverse_pass
-from sketchplot.core.profiles import MachineProfile, load_profile
+from sketchplot.core.profiles import MachineProfile
+from sketchplot.machines.simulator.config import SimConfig
 
 VERSION = "1.1h"
 BANNER = f"\r\nGrbl {VERSION} ['$' for help]\r\n".encode()
@@ -64,46 +52,10 @@ PLANNER_BLOCKS = 15
 LINE_BUFFER_BYTES = 80
 STATUS, FEED_HOLD, CYCLE_START, SOFT_RESET = 0x3F, 0x21, 0x7E, 0x18
 GARBAGE = b"\xfe\x8d#\xa4\xff~\x01\r\n"  # what a wrong baud rate or line noise looks like
-URL_OPTIONS = (
-    "profile", "record", "svg", "realtime", "baud",
-    "error_at", "error", "alarm_at", "alarm", "disconnect_after", "delay_ms", "garbage_at", "reset_at",
-    "work_offset", "boot_ms",
-)
-
-
-HANDLER_PACKAGE = "sketchplot.machines"  # pyserial imports <package>.protocol_sim for sim://
-
-
-def register() -> None:
-    """Make ``sim://`` URLs known to ``serial.serial_for_url``."""
-    if HANDLER_PACKAGE not in serial.protocol_handler_packages:
-        serial.protocol_handler_packages.append(HANDLER_PACKAGE)
-
-
-register()
-
-
-class SimulatorError(SketchplotError):
-    """A bad ``sim://`` URL, or a record/SVG file that cannot be written."""
 
 
 class PortGone(Exception):
     """The simulated port died (``disconnect_after``) or the host overflowed GRBL's RX buffer."""
-
-
-@dataclass(frozen=True)
-class Faults:
-    """Fault injection; line counts are 1-based over the non-empty lines received since power-on."""
-
-    error_at: int | None = None
-    error: int = 20
-    alarm_at: int | None = None
-    alarm: int = 2
-    disconnect_after: int | None = None  # bytes received, real-time bytes included
-    delay_ms: float = 0.0  # every answer reaches the host this much later (wall clock)
-    garbage_at: int | None = None  # the line runs, its answer is line noise
-    reset_at: int | None = None  # GRBL resets by itself instead of running the line
-    boot_ms: float = 0.0  # the board boots this long (wall clock) before its banner, as an Arduino does
 
 
 @dataclass
@@ -121,59 +73,6 @@ class _Item:
     exit_sqr: float = 0.0
 
 
-@dataclass
-class SimConfig:
-    profile: MachineProfile
-    faults: Faults = field(default_factory=Faults)
-    baud: int | None = None  # None: the link is instant
-    record: str | None = None
-    svg: str | None = None
-    realtime: bool = False
-    work_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)  # G54 in GRBL's EEPROM (G10 L2 P1)
-
-
-def parse_sim_url(url: str) -> SimConfig:
-    """``sim://?profile=a4-servo&record=out.json&...`` -> SimConfig (option names from issue 4)."""
-    parts = urlsplit(url)
-    if parts.scheme != "sim":
-        raise SimulatorError(f"not a simulator URL: {url!r} (expected sim://?option=value&...)")
-    options = {key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
-    unknown = sorted(set(options) - set(URL_OPTIONS))
-    if unknown:
-        raise SimulatorError(f"{url}: unknown simulator option(s) {', '.join(unknown)} (known: {', '.join(URL_OPTIONS)})")
-
-    def number(key, kind=int):
-        try:
-            return kind(options[key]) if key in options else None
-        except ValueError:
-            raise SimulatorError(f"{url}: option {key}={options[key]!r} is not a number") from None
-
-    faults = Faults(
-        error_at=number("error_at"),
-        error=number("error") or 20,
-        alarm_at=number("alarm_at"),
-        alarm=number("alarm") or 2,
-        disconnect_after=number("disconnect_after"),
-        delay_ms=number("delay_ms", float) or 0.0,
-        garbage_at=number("garbage_at"),
-        reset_at=number("reset_at"),
-        boot_ms=number("boot_ms", float) or 0.0,
-    )
-    work_offset = (0.0, 0.0, 0.0)
-    if options.get("work_offset"):
-        try:
-            values = [float(v) for v in options["work_offset"].split(",")]
-        except ValueError:
-            raise SimulatorError(f"{url}: option work_offset={options['work_offset']!r} is not X,Y[,Z] in mm") from None
-        if not 2 <= len(values) <= 3 or not all(math.isfinite(v) for v in values):
-            raise SimulatorError(f"{url}: option work_offset={options['work_offset']!r} is not X,Y[,Z] in mm")
-        work_offset = (values[0], values[1], values[2] if len(values) == 3 else 0.0)
-    realtime = bool(number("realtime"))
-    profile = load_profile(options.get("profile") or None)
-    baud = number("baud") or (profile.baud if realtime else None)
-    return SimConfig(profile, faults, baud, options.get("record"), options.get("svg"), realtime, work_offset)
-
-
 class GrblSimulator:
     """GRBL 1.1's protocol and machine state, driven by ``receive`` / ``advance`` / ``take_output``."""
 
@@ -186,11 +85,21 @@ class GrblSimulator:
         self.faults = config.faults
         self.clock = 0.0
         self.recorder = PathRecorder()
-        self.pauses: list[dict] = []  # each M0 hold: received_line (1-based, as the faults count), position, polylines drawn before
-        self.settings = {10: 1, 11: self.profile.junction_deviation, 12: 0.002, 20: int(self.profile.soft_limits),
-                         22: int(self.profile.homing), 110: self.profile.max_rate[0], 111: self.profile.max_rate[1],
-                         120: self.profile.acceleration[0], 121: self.profile.acceleration[1],
-                         **_travel_settings(self.profile)}
+        self.pauses: list[
+            dict
+        ] = []  # each M0 hold: received_line (1-based, as the faults count), position, polylines drawn before
+        self.settings = {
+            10: 1,
+            11: self.profile.junction_deviation,
+            12: 0.002,
+            20: int(self.profile.soft_limits),
+            22: int(self.profile.homing),
+            110: self.profile.max_rate[0],
+            111: self.profile.max_rate[1],
+            120: self.profile.acceleration[0],
+            121: self.profile.acceleration[1],
+            **_travel_settings(self.profile),
+        }
         self.work_offset = config.work_offset
         self.lines_received = 0
         self.bytes_received = 0
@@ -205,7 +114,7 @@ class GrblSimulator:
         self._out_free_at = 0.0
         self.interpreter = Interpreter(self.profile, self.work_offset)
         self.machine_position = (0.0, 0.0, 0.0)  # machine mm: work coordinates plus work_offset
-        self.interpreter.position = self._to_work(self.machine_position)
+        self.interpreter.place(self._to_work(self.machine_position))
         self._reset_state()
         self.alarm = self.profile.homing  # GRBL with homing enabled starts locked
         self._emit(BANNER + (UNLOCK_MESSAGE if self.alarm else b""), boot=True)
@@ -320,13 +229,23 @@ class GrblSimulator:
     def _execute(self, event) -> None:
         if isinstance(event, Motion):
             self.machine_position = self._to_machine(event.end)
-            event = Motion(self._to_machine(event.start), self.machine_position, event.rapid, event.feed,
-                           event.pen_down, event.line_no)
+            event = Motion(
+                self._to_machine(event.start),
+                self.machine_position,
+                event.rapid,
+                event.feed,
+                event.pen_down,
+                event.line_no,
+            )
         self.recorder.feed([event])
         if isinstance(event, Pause):  # GRBL 1.1 uses a feed hold for the program pause
             self.recorder.break_line()
             self.pauses.append(
-                {"received_line": event.line_no, "position": list(self.machine_position), "drawn": len(self.recorder.polylines)}
+                {
+                    "received_line": event.line_no,
+                    "position": list(self.machine_position),
+                    "drawn": len(self.recorder.polylines),
+                }
             )
             self.held = self.program_paused = True
 
@@ -403,8 +322,7 @@ class GrblSimulator:
         self.alarm = self.alarm or self.critical
         self._reset_state()
         self.interpreter = Interpreter(self.profile, self.work_offset)
-        self.interpreter.position = self._to_work(self.machine_position)
-        self.interpreter.pen_down = self.interpreter._pen_rule(self.interpreter.position[2])
+        self.interpreter.place(self._to_work(self.machine_position))
         self._emit(BANNER + (UNLOCK_MESSAGE if self.alarm else b""))
 
     def _raise_alarm(self, code: int) -> None:
@@ -419,7 +337,7 @@ class GrblSimulator:
             self.critical = True
             self._emit(b"[MSG:Reset to continue]\r\n")
         self.interpreter = Interpreter(self.profile, self.work_offset)
-        self.interpreter.position = self._to_work(self.machine_position)
+        self.interpreter.place(self._to_work(self.machine_position))
 
     def _position(self) -> tuple[float, float, float]:
         """Machine position now (mm)."""
@@ -596,7 +514,7 @@ class GrblSimulator:
                 self._answer("error:8")
             else:  # machine zero at the switches (pull-off left out)
                 self.machine_position = (0.0, 0.0, self.machine_position[2])
-                self.interpreter.position = self._to_work(self.machine_position)
+                self.interpreter.place(self._to_work(self.machine_position))
                 self.alarm = False
                 self._answer("ok")
         elif text == "$C":
@@ -607,10 +525,7 @@ class GrblSimulator:
             elif not idle or self.alarm:
                 self._answer("error:8")
             else:
-                self.check_interpreter = Interpreter(self.profile)
-                self.check_interpreter.__dict__.update(
-                    {k: v for k, v in self.interpreter.__dict__.items() if k != "profile"}
-                )
+                self.check_interpreter = self.interpreter.copy()
                 self._answer("[MSG:Enabled]")
                 self._answer("ok")
         elif text == "$$":
@@ -659,46 +574,10 @@ class GrblSimulator:
         else:
             self._answer("error:3")
 
-    # ---- results -----------------------------------------------------------------------------
-
     def polylines(self) -> list[np.ndarray]:
         """Pen-down polylines drawn so far (machine mm)."""
         self.recorder.break_line()
         return list(self.recorder.polylines)
-
-    def save(self) -> None:
-        """Write the ``record`` JSON (appending to an existing one) and the ``svg`` if asked;
-        a file that cannot be written is a SimulatorError, so the job does not end in silence."""
-        polylines = self.polylines()
-        if self.config.record:
-            path = Path(self.config.record)
-            data = {"polylines": [], "rx_overflows": 0, "pauses": []}
-            try:
-                if path.exists():
-                    data.update(json.loads(path.read_text()))
-                data["pauses"] += [{**pause, "drawn": pause["drawn"] + len(data["polylines"])} for pause in self.pauses]
-                data["polylines"] += [line.tolist() for line in polylines]
-                data["rx_overflows"] += self.rx_overflows
-                atomic_write_text(path, json.dumps(data))
-            except (OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
-                raise SimulatorError(f"cannot write the simulator's record {path}: {exc}") from None
-        if self.config.svg:
-            try:
-                write_svg(self.config.svg, polylines, self.profile)
-            except OSError as exc:
-                raise SimulatorError(f"cannot write the simulator's SVG {self.config.svg}: {exc}") from None
-
-
-def write_svg(path: str | os.PathLike, polylines: list[np.ndarray], profile: MachineProfile) -> None:
-    """What the pen drew, as an SVG of the work area seen from above (machine y up)."""
-    import vpype as vp
-
-    document = vp.Document(page_size=(profile.width * vp.convert_length("mm"), profile.height * vp.convert_length("mm")))
-    scale = vp.convert_length("mm")
-    lines = [((xy[:, 0] - profile.x_min) + 1j * (profile.y_max - xy[:, 1])) * scale for xy in polylines]
-    document.add(vp.LineCollection(lines), 1)
-    with atomic_open(path, "w") as handle:
-        vp.write_svg(handle, document)
 
 
 def _travel_settings(profile: MachineProfile) -> dict[int, float]:
@@ -706,52 +585,3 @@ def _travel_settings(profile: MachineProfile) -> dict[int, float]:
     if profile.machine_space == "positive":
         return {130: profile.x_max, 131: profile.y_max}
     return {130: -profile.x_min, 131: -profile.y_min}
-
-
-def read_record(path: str | os.PathLike) -> list[np.ndarray]:
-    """Polylines of a ``record=`` file."""
-    return [np.asarray(line, dtype=float) for line in json.loads(Path(path).read_text())["polylines"]]
-
-
-def serve_on_pty(url: str = "sim://") -> tuple[str, Callable[[], None]]:
-    """Run a simulator behind a pseudo-terminal: returns (device path, stop function).
-
-    The real pyserial device code path talks to the slave end; a thread feeds the master end
-    to the simulator on the wall clock. ``stop()`` ends the thread and saves the record."""
-    config = parse_sim_url(url)
-    simulator = GrblSimulator(config, timed=config.realtime)
-    master, slave = pty.openpty()
-    tty.setraw(slave)
-    path = os.ttyname(slave)
-    stopping = threading.Event()
-    started = time.monotonic()
-
-    def pump():
-        while not stopping.is_set() and not simulator.gone:
-            now = time.monotonic() - started
-            simulator.advance(now)
-            out = simulator.take_output(time.monotonic())
-            if out:
-                os.write(master, out)
-            wake = simulator.next_event()
-            timeout = 0.01 if wake is None else min(0.01, max(0.0, wake - now))
-            readable, _, _ = select.select([master], [], [], timeout)
-            if readable:
-                try:
-                    data = os.read(master, 4096)
-                except OSError:
-                    return
-                simulator.receive(data, time.monotonic() - started)
-
-    thread = threading.Thread(target=pump, name="grbl-sim-pty", daemon=True)
-    thread.start()
-
-    def stop():
-        stopping.set()
-        thread.join(timeout=2)
-        simulator.save()
-        os.close(master)
-        os.close(slave)
-
-    stop.simulator = simulator
-    return path, stop
