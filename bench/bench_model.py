@@ -46,16 +46,21 @@ def bench_sampling(name, decoder, scale, class_index, args):
     timed_sample(decoder, 4, scale, class_index, 20, 0)  # warm-up
     # the same seed each time, so the same sketches: the median of a few runs tames the noise
     # of a shared machine
-    batches = [timed_sample(decoder, args.batch, scale, class_index, args.max_len, 1)
-               for _ in range(args.batch_repeats)]
+    batches = [
+        timed_sample(decoder, args.batch, scale, class_index, args.max_len, 1) for _ in range(args.batch_repeats)
+    ]
     seconds, steps, points = statistics.median(s for s, _, _ in batches), batches[0][1], batches[0][2]
-    latencies = [timed_sample(decoder, 1, scale, class_index, args.max_len, seed) for seed in range(2, 2 + args.repeats)]
+    latencies = [
+        timed_sample(decoder, 1, scale, class_index, args.max_len, seed) for seed in range(2, 2 + args.repeats)
+    ]
     single = statistics.median(s for s, _, _ in latencies)
     single_points = statistics.median(p for _, _, p in latencies)
     per_step = sum(s for s, _, _ in latencies) / sum(n for _, n, _ in latencies)
-    print(f"{name:<22} {args.batch} sketches: {seconds:6.2f} s  {steps:3d} steps  "
-          f"{1000 * seconds / steps:6.2f} ms/step  mean {points:5.1f} points | "
-          f"1 sketch: median {1000 * single:6.1f} ms ({single_points:.0f} points), {1000 * per_step:.2f} ms/step")
+    print(
+        f"{name:<22} {args.batch} sketches: {seconds:6.2f} s  {steps:3d} steps  "
+        f"{1000 * seconds / steps:6.2f} ms/step  mean {points:5.1f} points | "
+        f"1 sketch: median {1000 * single:6.1f} ms ({single_points:.0f} points), {1000 * per_step:.2f} ms/step"
+    )
     return seconds, seconds / steps
 
 
@@ -81,14 +86,20 @@ def bench_training(cfg: ModelConfig, data: Path, args):
         if step >= 2:  # the first steps warm up allocators
             seconds += time.perf_counter() - started
             points += int(batch.mask.sum())
-    print(f"training ({cfg.n_layer}x{cfg.n_embd}, batch 64, {data.stem}): {points / seconds:,.0f} points/s "
-          f"({seconds / args.train_steps * 1000:.0f} ms/step over {args.train_steps} steps)")
+    print(
+        f"training ({cfg.n_layer}x{cfg.n_embd}, batch 64, {data.stem}): {points / seconds:,.0f} points/s "
+        f"({seconds / args.train_steps * 1000:.0f} ms/step over {args.train_steps} steps)"
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=Path(shipped_model_dir()) / "quickdraw9",
-                        help="one of our model directories (default: the shipped one)")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=Path(shipped_model_dir()) / "quickdraw9",
+        help="one of our model directories (default: the shipped one)",
+    )
     parser.add_argument("--class", dest="class_name", default="cat")
     parser.add_argument("--magenta", type=Path, default=SHARED / "pretrained" / "dog.gen.json")
     parser.add_argument("--data", type=Path, default=SHARED / "quickdraw" / "cat.npz")
@@ -101,8 +112,10 @@ def main():
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"numpy {np.__version__} (sampling), torch {torch.__version__} (training), "
-          f"{torch.get_num_threads()} torch thread(s), CPU")
+    print(
+        f"numpy {np.__version__} (sampling), torch {torch.__version__} (training), "
+        f"{torch.get_num_threads()} torch thread(s), CPU"
+    )
     ours, info = load_decoder(args.model)
     scale, index, label = info.scale, info.classes.index(args.class_name), f"ours ({args.model.name})"
     cfg = info.model
@@ -111,10 +124,13 @@ def main():
     magenta_size = sum(a.size for a in (magenta.w_xh, magenta.w_hh, magenta.bias, magenta.out_w, magenta.out_b))
     print(f"{label}: {ours_size:,} parameters; Magenta {args.magenta.name}: {magenta_size:,}")
     ours_total, ours_step = bench_sampling(label, ours, scale, index, args)
-    magenta_total, magenta_step = bench_sampling(f"Magenta LSTM ({magenta_info.classes[0]})", magenta,
-                                                 magenta_info.scale, 0, args)
-    print(f"{args.batch} sketches, ours / Magenta: {ours_total / magenta_total:.2f} in time, "
-          f"{ours_step / magenta_step:.2f} per decoding step (below 1: ours faster)")
+    magenta_total, magenta_step = bench_sampling(
+        f"Magenta LSTM ({magenta_info.classes[0]})", magenta, magenta_info.scale, 0, args
+    )
+    print(
+        f"{args.batch} sketches, ours / Magenta: {ours_total / magenta_total:.2f} in time, "
+        f"{ours_step / magenta_step:.2f} per decoding step (below 1: ours faster)"
+    )
     bench_training(cfg, args.data, args)
 
 

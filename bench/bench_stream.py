@@ -34,8 +34,13 @@ def fast_profile(folder: Path) -> Path:
     import tomllib
 
     data = tomllib.loads(load_profile("a4-servo").to_toml())
-    data.update(name="bench-fast", draw_feed=600000.0, travel_feed=600000.0, max_rate=[600000.0, 600000.0],
-                acceleration=[1e7, 1e7])
+    data.update(
+        name="bench-fast",
+        draw_feed=600000.0,
+        travel_feed=600000.0,
+        max_rate=[600000.0, 600000.0],
+        acceleration=[1e7, 1e7],
+    )
     data["pen"]["settle_s"] = 0.0
     profile = profile_from_dict(data)
     path = folder / "bench-fast.toml"
@@ -55,8 +60,10 @@ def main() -> None:
     gcode = folder / "cats.gcode"
     gcode.write_text(write_gcode(plot_page(cats, paper=profile.paper, landscape=profile.landscape).document, profile))
     lines = sum(1 for line in gcode.read_text().splitlines() if line.strip() and not line.startswith("("))
-    print(f"file: {args.cats} Quick, Draw! cats, {lines} lines, {gcode.stat().st_size} bytes; "
-          f"link {args.baud} baud = {args.baud / 10:.0f} bytes/s; machine faster than the link")
+    print(
+        f"file: {args.cats} Quick, Draw! cats, {lines} lines, {gcode.stat().st_size} bytes; "
+        f"link {args.baud} baud = {args.baud / 10:.0f} bytes/s; machine faster than the link"
+    )
     results = {}
     for name, send_and_wait in (("character counting", False), ("send-and-wait", True)):
         url = f"sim://?profile={profile_path}&realtime=1&baud={args.baud}"
@@ -65,8 +72,10 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         link_use = report.bytes_sent * 10 / args.baud / report.seconds
         results[name] = report.lines / report.seconds
-        print(f"{name:>19}: {report.lines / report.seconds:7.1f} lines/s, {report.bytes_sent} bytes in "
-              f"{report.seconds:.2f} s streaming ({elapsed:.2f} s with connect), link capacity used {link_use:.1%}")
+        print(
+            f"{name:>19}: {report.lines / report.seconds:7.1f} lines/s, {report.bytes_sent} bytes in "
+            f"{report.seconds:.2f} s streaming ({elapsed:.2f} s with connect), link capacity used {link_use:.1%}"
+        )
     ratio = results["character counting"] / results["send-and-wait"]
     print(f"character counting / send-and-wait: {ratio:.2f}x lines/s")
 

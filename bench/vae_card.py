@@ -74,22 +74,55 @@ def completion_lengths(decoder, encoder, info, klass, args, count=100):
     strokes = lambda s: int((s[:, 2] > 0.5).sum())  # noqa: E731
     people = np.mean([strokes(s) - strokes(p) for s, p in zip(sketches, prefixes)])
     rng = np.random.default_rng(args.seed)
-    ways = {"the partial drawing's code": lambda p: encode(encoder, [p], info.scale)[0][0],
-            "a code from the prior": lambda p: rng.standard_normal(info.model.latent_size).astype(np.float32)}
+    ways = {
+        "the partial drawing's code": lambda p: encode(encoder, [p], info.scale)[0][0],
+        "a code from the prior": lambda p: rng.standard_normal(info.model.latent_size).astype(np.float32),
+    }
     added = {}
     for label, code in ways.items():
-        added[label] = np.mean([strokes(sample(decoder, 1, scale=info.scale, temperature=0.5, seed=i, prefix=p,
-                                               max_len=info.max_seq_len, z=code(p))[0]) - strokes(p)
-                                for i, p in enumerate(prefixes)])
+        added[label] = np.mean(
+            [
+                strokes(
+                    sample(
+                        decoder,
+                        1,
+                        scale=info.scale,
+                        temperature=0.5,
+                        seed=i,
+                        prefix=p,
+                        max_len=info.max_seq_len,
+                        z=code(p),
+                    )[0]
+                )
+                - strokes(p)
+                for i, p in enumerate(prefixes)
+            ]
+        )
     baseline, baseline_info = load_any(args.baseline)
     if klass in baseline_info.classes:
         index = class_index(baseline_info, klass, args.baseline)
-        added[f"unconditional {Path(args.baseline).name}"] = np.mean([
-            strokes(sample(baseline, 1, scale=baseline_info.scale, temperature=0.5, seed=i, prefix=p,
-                           class_index=index, max_len=baseline_info.max_seq_len)[0]) - strokes(p)
-            for i, p in enumerate(prefixes)])
-    print(f"\ncompleting {count} test {klass}s cut after the first third of their strokes, T=0.5: "
-          f"people drew {people:.1f} more strokes; the endings add")
+        added[f"unconditional {Path(args.baseline).name}"] = np.mean(
+            [
+                strokes(
+                    sample(
+                        baseline,
+                        1,
+                        scale=baseline_info.scale,
+                        temperature=0.5,
+                        seed=i,
+                        prefix=p,
+                        class_index=index,
+                        max_len=baseline_info.max_seq_len,
+                    )[0]
+                )
+                - strokes(p)
+                for i, p in enumerate(prefixes)
+            ]
+        )
+    print(
+        f"\ncompleting {count} test {klass}s cut after the first third of their strokes, T=0.5: "
+        f"people drew {people:.1f} more strokes; the endings add"
+    )
     for label, value in added.items():
         print(f"- {value:.1f} strokes with {label}")
 
@@ -108,8 +141,11 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--previews", default=str(ROOT / "docs" / "models"))
-    parser.add_argument("--baseline", default=str(ROOT / "sketchplot" / "model" / "shipped" / "quickdraw9"),
-                        help="an unconditional model that draws the first class, for completion")
+    parser.add_argument(
+        "--baseline",
+        default=str(ROOT / "sketchplot" / "model" / "shipped" / "quickdraw9"),
+        help="an unconditional model that draws the first class, for completion",
+    )
     args = parser.parse_args()
     decoder, info = load_decoder(args.model)
     encoder = load_encoder(args.model)
@@ -123,24 +159,34 @@ def main() -> None:
         path = DATA / f"{klass}.npz"
         class_index = index if labelled else 0
         own = evaluate_file(decoder, info.scale, path, class_index=class_index, max_seq_len=cap, encoder=encoder)
-        other = evaluate_file(decoder, info.scale, path, class_index=class_index, max_seq_len=cap,
-                              encoder=AnotherSketchsCode(encoder))
+        other = evaluate_file(
+            decoder, info.scale, path, class_index=class_index, max_seq_len=cap, encoder=AnotherSketchsCode(encoder)
+        )
         mu, sigma_hat = encode(encoder, test_sketches(klass, cap), info.scale)
-        print(f"| {klass} | {own.n_sketches} | {own.l_r:.3f} | {own.l_kl:.3f} | {own.nll:.3f} | {other.nll:.3f} "
-              f"| {mu.std(0).mean():.2f} | {np.exp(sigma_hat / 2).mean():.2f} |")
+        print(
+            f"| {klass} | {own.n_sketches} | {own.l_r:.3f} | {own.l_kl:.3f} | {own.nll:.3f} | {other.nll:.3f} "
+            f"| {mu.std(0).mean():.2f} | {np.exp(sigma_hat / 2).mean():.2f} |"
+        )
 
     first = info.classes[0]
     originals = test_sketches(first, cap)[:8]
     mu, _ = encode(encoder, originals, info.scale)
-    rebuilt = sample(decoder, 16, scale=info.scale, temperature=t, seed=args.seed, max_len=cap,
-                     z=np.repeat(mu, 2, axis=0))
+    rebuilt = sample(
+        decoder, 16, scale=info.scale, temperature=t, seed=args.seed, max_len=cap, z=np.repeat(mu, 2, axis=0)
+    )
     (points, strokes), (rebuilt_points, rebuilt_strokes) = counts(originals), counts(rebuilt)
-    print(f"\nreconstructions at T={t:g} of {len(originals)} test {first}s: {rebuilt_points:.1f} points and "
-          f"{rebuilt_strokes:.1f} strokes (inputs: {points:.1f} and {strokes:.1f})")
+    print(
+        f"\nreconstructions at T={t:g} of {len(originals)} test {first}s: {rebuilt_points:.1f} points and "
+        f"{rebuilt_strokes:.1f} strokes (inputs: {points:.1f} and {strokes:.1f})"
+    )
     cells = [strokes_to_polylines(from_origin(s)) for s in originals]
     cells += [strokes_to_polylines(from_origin(rebuilt[2 * i + row])) for row in range(2) for i in range(8)]
-    figure(cells, [[1 if k < 8 else 2] * len(c) for k, c in enumerate(cells)], (3, 8),
-           Path(args.previews) / f"{name}-reconstructions.svg")
+    figure(
+        cells,
+        [[1 if k < 8 else 2] * len(c) for k, c in enumerate(cells)],
+        (3, 8),
+        Path(args.previews) / f"{name}-reconstructions.svg",
+    )
 
     if args.pair:  # the two test sketches furthest apart along the line between the class means
         sources, targets = test_sketches(args.pair[0], cap), test_sketches(args.pair[1], cap)
@@ -150,18 +196,22 @@ def main() -> None:
     else:
         a, b = test_sketches(first, cap)[:2]
     codes = encode(encoder, [a, b], info.scale)[0]
-    row = sample(decoder, 8, scale=info.scale, temperature=t, seed=args.seed, max_len=cap,
-                 z=interpolate(codes[0], codes[1], 8))
+    row = sample(
+        decoder, 8, scale=info.scale, temperature=t, seed=args.seed, max_len=cap, z=interpolate(codes[0], codes[1], 8)
+    )
     cells = [strokes_to_polylines(from_origin(s)) for s in [a] + row + [b]]
-    figure(cells, [[1 if k in (0, 9) else 2] * len(c) for k, c in enumerate(cells)], (1, 10),
-           Path(args.previews) / f"{name}-interpolation.svg")
+    figure(
+        cells,
+        [[1 if k in (0, 9) else 2] * len(c) for k, c in enumerate(cells)],
+        (1, 10),
+        Path(args.previews) / f"{name}-interpolation.svg",
+    )
 
     completion_lengths(decoder, encoder, info, first, args)
     cells, layers = [], []
     for sketch in test_sketches(first, cap)[10:14]:
         prefix = first_third(sketch)  # codes from the prior, as `sketchplot complete` draws them
-        for ending in sample(decoder, 3, scale=info.scale, temperature=0.5, seed=args.seed, max_len=cap,
-                             prefix=prefix):
+        for ending in sample(decoder, 3, scale=info.scale, temperature=0.5, seed=args.seed, max_len=cap, prefix=prefix):
             given, new = split_polylines(from_origin(ending), len(prefix) + 1)
             cells.append(given + new)
             layers.append([1] * len(given) + [2] * len(new))

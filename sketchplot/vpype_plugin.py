@@ -26,8 +26,9 @@ from sketchplot.core.errors import SketchplotError
 @click.option("--size", type=vpype_cli.LengthType(), default="5cm", help="Cell size of each sketch.")
 @click.option("--gutter", type=vpype_cli.LengthType(), default="5mm", help="Space between cells.")
 @vpype_cli.generator
-def sketchplot(class_name: str, count: int, columns: int | None, size: float, gutter: float,
-               **sampling) -> vp.LineCollection:
+def sketchplot(
+    class_name: str, count: int, columns: int | None, size: float, gutter: float, **sampling
+) -> vp.LineCollection:
     """Sketches of CLASS sampled from a sketchplot model, in a grid of SIZE cells."""
     from sketchplot.app.sketches import sample_class
     from sketchplot.core.formats import from_origin, strokes_to_polylines

@@ -81,28 +81,40 @@ def test_the_package_has_the_parts_the_rules_name():
 def test_no_forbidden_import(path):
     source = _part(_module_name(path))
     allowed = ALLOWED.get(source, set())
-    wrong = [f"line {line}: {module}" for line, module in _imports(path)
-             if module.startswith("sketchplot.") and _part(module) not in allowed]
+    wrong = [
+        f"line {line}: {module}"
+        for line, module in _imports(path)
+        if module.startswith("sketchplot.") and _part(module) not in allowed
+    ]
     assert not wrong, f"{path.relative_to(PACKAGE)} ({source}) may import only {sorted(allowed)}: {wrong}"
 
 
 def test_nothing_imports_the_faces():
-    wrong = [f"{path.relative_to(PACKAGE)}:{line} -> {module}" for path, line, source, module in _edges()
-             if _part(module) in FACES and module.startswith("sketchplot.") and source not in FACES]
+    wrong = [
+        f"{path.relative_to(PACKAGE)}:{line} -> {module}"
+        for path, line, source, module in _edges()
+        if _part(module) in FACES and module.startswith("sketchplot.") and source not in FACES
+    ]
     assert not wrong
 
 
 def test_torch_only_in_training_modules():
-    wrong = [f"{path.relative_to(PACKAGE)}:{line}" for path, line, _, module in _edges()
-             if module.split(".")[0] == "torch" and str(path.relative_to(PACKAGE)) not in TORCH_MODULES
-             and not _inside_function(path, line)]
+    wrong = [
+        f"{path.relative_to(PACKAGE)}:{line}"
+        for path, line, _, module in _edges()
+        if module.split(".")[0] == "torch"
+        and str(path.relative_to(PACKAGE)) not in TORCH_MODULES
+        and not _inside_function(path, line)
+    ]
     assert not wrong, "torch at module level outside the training modules"
 
 
 def _inside_function(path: Path, line: int) -> bool:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= line <= node.end_lineno
-               for node in ast.walk(tree))
+    return any(
+        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= line <= node.end_lineno
+        for node in ast.walk(tree)
+    )
 
 
 def test_the_checker_sees_a_forbidden_edge(tmp_path, monkeypatch):

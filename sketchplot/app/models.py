@@ -6,7 +6,6 @@ Training is the one place that needs torch; everything else here runs on numpy a
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +40,12 @@ def train_model(
     resume: bool = False,
 ) -> tuple[dict, Path]:
     """Train a model (torch); returns the training summary and the run directory."""
-    if importlib.util.find_spec("torch") is None:
-        raise SketchplotError(TORCH_MISSING)
-    from sketchplot.model.train import TrainConfig, train
+    try:
+        from sketchplot.model.train import TrainConfig, train
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] != "torch":
+            raise
+        raise SketchplotError(TORCH_MISSING) from None
 
     if len(data_paths) != len(classes):
         raise SketchplotError(f"{len(classes)} class(es) but {len(data_paths)} --data file(s): give one per class")

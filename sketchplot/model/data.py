@@ -49,7 +49,7 @@ class Batch:
     mask: np.ndarray  # (B, T) float32: 1 for real targets (points and the end point)
     classes: np.ndarray  # (B,) int64
 
-    def to(self, device) -> "Batch":
+    def to(self, device) -> Batch:
         import torch
 
         arrays = (self.inputs, self.targets, self.mask, self.classes)

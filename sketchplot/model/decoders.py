@@ -45,7 +45,10 @@ class Decoder(Protocol):
         """An empty cache for incremental decoding of ``batch`` sequences."""
 
     def forward(
-        self, strokes: np.ndarray, classes: np.ndarray | None, cache: DecoderCache | None = None,
+        self,
+        strokes: np.ndarray,
+        classes: np.ndarray | None,
+        cache: DecoderCache | None = None,
         z: np.ndarray | None = None,
     ) -> Mixture:
         """The next-point mixture after every input point of ``strokes`` (B, T, 5). Without a

@@ -83,11 +83,7 @@ def component_log_density(mix: Mixture, dx, dy):
     one_minus_rho2 = 1.0 - mix.rho**2
     z = zx**2 + zy**2 - 2.0 * mix.rho * zx * zy
     log_n = (
-        -z / (2.0 * one_minus_rho2)
-        - LOG_2PI
-        - xp.log(mix.sigma_x)
-        - xp.log(mix.sigma_y)
-        - 0.5 * xp.log(one_minus_rho2)
+        -z / (2.0 * one_minus_rho2) - LOG_2PI - xp.log(mix.sigma_x) - xp.log(mix.sigma_y) - 0.5 * xp.log(one_minus_rho2)
     )
     return mix.log_pi + log_n
 

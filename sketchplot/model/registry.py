@@ -171,8 +171,8 @@ def locate(class_name: str, model_path: str | Path | None = None) -> Path:
     ]
     if unlabelled:
         raise SketchplotError(
-            f"no model draws '{class_name}' on request: {', '.join(unlabelled)} learnt it without "
-            f"labels, so it serves reconstruct, interpolate and analogy only"
+            f"no model draws '{class_name}' on request ({', '.join(unlabelled)} learnt it without labels: "
+            f"reconstruct, interpolate and analogy only)"
         )
     raise SketchplotError(f"no model draws '{class_name}'{_suggest(class_name, classes, 'available')}")
 

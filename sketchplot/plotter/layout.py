@@ -109,7 +109,6 @@ def fit_drawing(
     return placed
 
 
-
 def cell_grid(drawings: Sequence[Sequence[np.ndarray]], columns: int, size: float, gutter: float) -> vp.LineCollection:
     """Drawings in a grid of square ``size`` cells, ``columns`` wide, ``gutter`` apart, row by row
     from the top-left corner (no page: what the vpype plugin hands to vpype)."""

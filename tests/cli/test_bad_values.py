@@ -43,8 +43,10 @@ def models(tmp_path, monkeypatch):
 def cat_npz(tmp_path):
     rng = np.random.default_rng(5)
     test = np.empty(2, dtype=object)
-    test[:] = [np.vstack([[[30, 30, 0]], np.column_stack([rng.integers(-20, 21, (12, 2)), np.eye(1, 12, 11)[0]])])
-               for _ in range(2)]
+    test[:] = [
+        np.vstack([[[30, 30, 0]], np.column_stack([rng.integers(-20, 21, (12, 2)), np.eye(1, 12, 11)[0]])])
+        for _ in range(2)
+    ]
     np.savez(tmp_path / "cat.npz", train=test, valid=test, test=test)
     return tmp_path / "cat.npz"
 
@@ -60,13 +62,16 @@ def assert_one_line(result, message, code=1):
     assert len(errors) == 1 and message in errors[0], result.output
 
 
-@pytest.mark.parametrize("args", [
-    ["sample", "owl", "--seed", "-1"],
-    ["draw", "owl", "--seed", "-1", "--dry-run"],
-    ["complete", "{cat}", "owl", "--seed", "-1", "--dry-run"],
-    ["reconstruct", "{cat}", "--seed", "-1", "--dry-run"],
-    ["interpolate", "{cat}", "{cat}:1", "--seed", "-1", "--dry-run"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sample", "owl", "--seed", "-1"],
+        ["draw", "owl", "--seed", "-1", "--dry-run"],
+        ["complete", "{cat}", "owl", "--seed", "-1", "--dry-run"],
+        ["reconstruct", "{cat}", "--seed", "-1", "--dry-run"],
+        ["interpolate", "{cat}", "{cat}:1", "--seed", "-1", "--dry-run"],
+    ],
+)
 def test_a_negative_seed_is_a_usage_error(args, cat_npz):
     assert_one_line(run(*[a.format(cat=cat_npz) for a in args]), "-1 is not in the range x>=0", code=2)
 
@@ -79,8 +84,7 @@ def test_sample_count_is_bounded(tmp_path):
 def test_a_model_with_nan_weights_writes_no_sketches(models, tmp_path):
     save_tiny(models / "nan-owl", ["nanowl"], poison=lambda net: net.head.bias.fill_(float("nan")))
     out = tmp_path / "s.npz"
-    assert_one_line(run("sample", "nanowl", "-o", out, "--preview", tmp_path / "s.svg"),
-                    "holds NaN or infinite values")
+    assert_one_line(run("sample", "nanowl", "-o", out, "--preview", tmp_path / "s.svg"), "holds NaN or infinite values")
     assert not out.exists() and not (tmp_path / "s.svg").exists()
 
 
@@ -107,15 +111,22 @@ def test_draw_writes_no_gcode_when_the_write_fails(tmp_path, monkeypatch):
     assert not gcode.exists()
 
 
-@pytest.mark.parametrize("breakage, message", [
-    (lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:200]),
-     "corrupted or unreadable weights"),
-    (lambda d: (d / "model.safetensors").write_bytes(b""), "corrupted or unreadable weights"),
-    (lambda d: (d / "config.json").write_text(""), "unreadable model config"),
-    (lambda d: (d / "config.json").write_text("[]"), "not a sketchplot model config"),
-    (lambda d: (d / "config.json").write_text(json.dumps({"format": "sketchplot-model"})),
-     "malformed model config (no 'model')"),
-])
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (
+            lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:200]),
+            "corrupted or unreadable weights",
+        ),
+        (lambda d: (d / "model.safetensors").write_bytes(b""), "corrupted or unreadable weights"),
+        (lambda d: (d / "config.json").write_text(""), "unreadable model config"),
+        (lambda d: (d / "config.json").write_text("[]"), "not a sketchplot model config"),
+        (
+            lambda d: (d / "config.json").write_text(json.dumps({"format": "sketchplot-model"})),
+            "malformed model config (no 'model')",
+        ),
+    ],
+)
 def test_a_broken_model_directory_is_one_line(models, breakage, message):
     breakage(models / "tiny-owl")
     assert_one_line(run("draw", "owl", "--model", models / "tiny-owl", "--dry-run"), message)
@@ -142,14 +153,17 @@ def test_train_resume_without_a_checkpoint_is_one_line(cat_npz, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("toml, message", [
-    ("batch_size = 0", "batch_size must be an integer from 1"),
-    ("learning_rate = nan", "learning_rate must be a number"),
-    ("max_seq_len = 1000000", "max_seq_len must be an integer from 1 to 4096"),
-    ("[model]\nn_layer = 1000000", "n_layer must be an integer from 1 to 64"),
-    ("model = 3", "[model] must be a table"),
-    ("device = \"quantum\"", "unknown device 'quantum'"),
-])
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ("batch_size = 0", "batch_size must be an integer from 1"),
+        ("learning_rate = nan", "learning_rate must be a number"),
+        ("max_seq_len = 1000000", "max_seq_len must be an integer from 1 to 4096"),
+        ("[model]\nn_layer = 1000000", "n_layer must be an integer from 1 to 64"),
+        ("model = 3", "[model] must be a table"),
+        ('device = "quantum"', "unknown device 'quantum'"),
+    ],
+)
 def test_a_bad_training_config_is_one_line(cat_npz, tmp_path, toml, message):
     config = tmp_path / "bad.toml"
     config.write_text(toml + "\n")
@@ -172,11 +186,14 @@ def test_models_lists_a_model_with_odd_metrics(models):
     assert "tiny-owl" in result.output
 
 
-@pytest.mark.parametrize("toml, message", [
-    ("margin = nan", "margin must be a number of mm >= 0"),
-    ("machine = 5", "machine must be a string"),
-    ("paper = [1]", "paper must be a string"),
-])
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ("margin = nan", "margin must be a number of mm >= 0"),
+        ("machine = 5", "machine must be a string"),
+        ("paper = [1]", "paper must be a string"),
+    ],
+)
 def test_a_bad_user_config_is_one_line(tmp_path, toml, message):
     (tmp_path / "config").mkdir(parents=True, exist_ok=True)
     (tmp_path / "config" / "config.toml").write_text(toml + "\n")
@@ -189,12 +206,15 @@ def test_an_oversized_user_config_is_refused_by_its_size(tmp_path):
     assert_one_line(run("draw", "owl", "--dry-run"), "too large for a config file")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--margin", "nan"], "must be finite and not negative"),
-    (["--gutter", "nan", "--grid", "1x2"], "must be finite and not negative"),
-    (["--simplify-tolerance", "nan"], "simplify_tolerance_mm must be finite"),
-    (["--merge-tolerance", "inf"], "merge_tolerance_mm must be finite"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--margin", "nan"], "must be finite and not negative"),
+        (["--gutter", "nan", "--grid", "1x2"], "must be finite and not negative"),
+        (["--simplify-tolerance", "nan"], "simplify_tolerance_mm must be finite"),
+        (["--merge-tolerance", "inf"], "merge_tolerance_mm must be finite"),
+    ],
+)
 def test_nan_layout_values_are_one_line(tmp_path, args, message):
     path = tmp_path / "one.ndjson"
     path.write_text(json.dumps({"drawing": [[[0, 10, 20], [0, 10, 0]]]}) + "\n")
@@ -212,12 +232,15 @@ def magenta_file(path, info, shapes=None):
     return path
 
 
-@pytest.mark.parametrize("info, shapes, message", [
-    ({"scale_factor": "abc"}, None, "scale_factor or max_seq_len is not a number"),
-    ({"scale_factor": 1.0, "max_seq_len": "long"}, None, "scale_factor or max_seq_len is not a number"),
-    ({"scale_factor": float("nan")}, None, "scale_factor must be finite and > 0"),
-    ({"scale_factor": 1.0}, [["a"]] * 5, "weight shapes are not lists of positive integers"),
-])
+@pytest.mark.parametrize(
+    "info, shapes, message",
+    [
+        ({"scale_factor": "abc"}, None, "scale_factor or max_seq_len is not a number"),
+        ({"scale_factor": 1.0, "max_seq_len": "long"}, None, "scale_factor or max_seq_len is not a number"),
+        ({"scale_factor": float("nan")}, None, "scale_factor must be finite and > 0"),
+        ({"scale_factor": 1.0}, [["a"]] * 5, "weight shapes are not lists of positive integers"),
+    ],
+)
 def test_a_bad_magenta_model_is_one_line(tmp_path, info, shapes, message):
     path = magenta_file(tmp_path / "x.gen.json", info, shapes)
     assert_one_line(run("sample", "x", "--model", path, "-n", "1"), message)

@@ -90,8 +90,16 @@ def test_port_and_machine_from_config_file_and_environment(tmp_path, monkeypatch
 
 def test_real_subprocess_dry_run(tmp_path):
     exe = Path(sys.executable).parent / "sketchplot"
-    command = [str(exe) if exe.exists() else shutil.which("sketchplot"), "draw", "cat", "--dry-run", "--seed", "2",
-               "--gcode", str(tmp_path / "x.gcode")]
+    command = [
+        str(exe) if exe.exists() else shutil.which("sketchplot"),
+        "draw",
+        "cat",
+        "--dry-run",
+        "--seed",
+        "2",
+        "--gcode",
+        str(tmp_path / "x.gcode"),
+    ]
     env = {**os.environ, "SKETCHPLOT_CONFIG_DIR": str(tmp_path)}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -123,17 +131,26 @@ def unreadable_config_model(tmp_path):
         (["draw", "cat", "--model", "{missing}", "--dry-run"], "missing", 1),
         (["draw", "cat", "--paper", "a3", "--dry-run"], "outside the work area|outside", 1),
         (["draw", "cat", "--machine", "nope", "--dry-run"], "unknown machine 'nope'", 1),
-        (["draw", "cat", "--port", "sim://?profile=a4-servo&error_at=12&error=20", "--quiet"],
-         "error:20.*resume with: sketchplot stream .* --resume", 3),
-        (["draw", "cat", "--port", "sim://?profile=a4-servo&alarm_at=15&alarm=1", "--quiet"],
-         "ALARM:1.*resume with: sketchplot stream", 3),
+        (
+            ["draw", "cat", "--port", "sim://?profile=a4-servo&error_at=12&error=20", "--quiet"],
+            "error:20.*resume with: sketchplot stream .* --resume",
+            3,
+        ),
+        (
+            ["draw", "cat", "--port", "sim://?profile=a4-servo&alarm_at=15&alarm=1", "--quiet"],
+            "ALARM:1.*resume with: sketchplot stream",
+            3,
+        ),
     ],
 )
 def test_user_errors_are_one_line_with_exit_code(tmp_path, args, message, code):
     import re
 
-    paths = {"corrupted": corrupted_model(tmp_path), "foreign": unreadable_config_model(tmp_path),
-             "missing": tmp_path / "missing"}
+    paths = {
+        "corrupted": corrupted_model(tmp_path),
+        "foreign": unreadable_config_model(tmp_path),
+        "missing": tmp_path / "missing",
+    }
     args = [a.format(**paths) for a in args]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == code, result.output
@@ -145,8 +162,20 @@ def test_user_errors_are_one_line_with_exit_code(tmp_path, args, message, code):
 
 def test_gcode_error_mid_job_leaves_the_pen_up_and_resume_finishes(tmp_path):
     gcode, first, second = tmp_path / "c.gcode", tmp_path / "first.json", tmp_path / "second.json"
-    result = CliRunner().invoke(cli, ["draw", "cat", "--seed", 4, "--gcode", gcode, "--quiet",
-                                      "--port", f"sim://?profile=a4-servo&record={first}&error_at=40&error=20"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "draw",
+            "cat",
+            "--seed",
+            4,
+            "--gcode",
+            gcode,
+            "--quiet",
+            "--port",
+            f"sim://?profile=a4-servo&record={first}&error_at=40&error=20",
+        ],
+    )
     assert result.exit_code == 3
     resumed = run("stream", gcode, "--resume", "--quiet", "--port", f"sim://?profile=a4-servo&record={second}")
     assert resumed.exit_code == 0, resumed.output

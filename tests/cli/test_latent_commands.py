@@ -36,8 +36,9 @@ def models(tmp_path, monkeypatch):
     monkeypatch.setenv("SKETCHPLOT_CONFIG_DIR", str(tmp_path / "config"))
     for variable in ("SKETCHPLOT_PORT", "SKETCHPLOT_MACHINE", "SKETCHPLOT_PAPER"):
         monkeypatch.delenv(variable, raising=False)
-    save_tiny(tmp_path / "config" / "models" / "tiny-vae", ["cat", "pig"], latent_size=8, encoder_layers=1,
-              mu_norm_scale=0.6)
+    save_tiny(
+        tmp_path / "config" / "models" / "tiny-vae", ["cat", "pig"], latent_size=8, encoder_layers=1, mu_norm_scale=0.6
+    )
     save_tiny(tmp_path / "config" / "models" / "tiny-owl", ["owl"])
 
 
@@ -47,9 +48,15 @@ def sketches(tmp_path):
     rng = np.random.default_rng(5)
     for name in ("cat", "pig"):
         test = np.empty(3, dtype=object)
-        test[:] = [np.vstack([[[30, 30, 0]], np.column_stack([rng.integers(-20, 21, (12, 2)), np.eye(1, 12, 11)[0]
-                                                               + np.eye(1, 12, 5)[0]])]).astype(np.int16)
-                   for _ in range(3)]
+        test[:] = [
+            np.vstack(
+                [
+                    [[30, 30, 0]],
+                    np.column_stack([rng.integers(-20, 21, (12, 2)), np.eye(1, 12, 11)[0] + np.eye(1, 12, 5)[0]]),
+                ]
+            ).astype(np.int16)
+            for _ in range(3)
+        ]
         np.savez(tmp_path / f"{name}.npz", train=test, valid=test, test=test)
     return tmp_path
 
@@ -69,16 +76,29 @@ def drawn_equals_gcode(record, gcode, machine="a4-servo"):
     assert profile.y_min <= points[:, 1].min() and points[:, 1].max() <= profile.y_max
 
 
-@pytest.mark.parametrize("command", [
-    ["reconstruct", "{d}/cat.npz:2", "-n", 3],
-    ["interpolate", "{d}/cat.npz:0", "{d}/pig.npz:1", "--steps", 4],
-    ["analogy", "{d}/cat.npz:0", "{d}/cat.npz:1", "{d}/pig.npz:2", "-n", 2],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["reconstruct", "{d}/cat.npz:2", "-n", 3],
+        ["interpolate", "{d}/cat.npz:0", "{d}/pig.npz:1", "--steps", 4],
+        ["analogy", "{d}/cat.npz:0", "{d}/cat.npz:1", "{d}/pig.npz:2", "-n", 2],
+    ],
+)
 def test_latent_commands_plot_on_the_simulator_exactly_their_gcode(sketches, tmp_path, command):
     gcode, record, preview = tmp_path / "job.gcode", tmp_path / "drawn.json", tmp_path / "page.svg"
     args = [str(a).format(d=sketches) for a in command]
-    result = run(*args, "--seed", 1, "--gcode", gcode, "--preview", preview, "--quiet",
-                 "--port", f"sim://?profile=a4-servo&record={record}")
+    result = run(
+        *args,
+        "--seed",
+        1,
+        "--gcode",
+        gcode,
+        "--preview",
+        preview,
+        "--quiet",
+        "--port",
+        f"sim://?profile=a4-servo&record={record}",
+    )
     assert result.exit_code == 0, result.output
     assert "done:" in result.output and preview.is_file()
     drawn_equals_gcode(record, gcode)
@@ -88,8 +108,18 @@ def test_interpolation_is_one_row_of_steps(sketches, tmp_path):
     import vpype as vp
 
     preview = tmp_path / "row.svg"
-    result = run("interpolate", f"{sketches}/cat.npz:0", f"{sketches}/pig.npz:1", "--steps", 5, "--seed", 2,
-                 "--dry-run", "--preview", preview)
+    result = run(
+        "interpolate",
+        f"{sketches}/cat.npz:0",
+        f"{sketches}/pig.npz:1",
+        "--steps",
+        5,
+        "--seed",
+        2,
+        "--dry-run",
+        "--preview",
+        preview,
+    )
     assert result.exit_code == 0, result.output
     assert "5 steps from" in result.output
     lines, _, _ = vp.read_svg(str(preview), quantization=1.0)
@@ -106,7 +136,17 @@ def test_interpolation_is_one_row_of_steps(sketches, tmp_path):
 def test_same_seed_same_reconstructions(sketches, tmp_path):
     outputs = []
     for name in ("a", "b"):
-        run("reconstruct", f"{sketches}/cat.npz:1", "-n", 2, "--seed", 9, "--dry-run", "--gcode", tmp_path / f"{name}.gcode")
+        run(
+            "reconstruct",
+            f"{sketches}/cat.npz:1",
+            "-n",
+            2,
+            "--seed",
+            9,
+            "--dry-run",
+            "--gcode",
+            tmp_path / f"{name}.gcode",
+        )
         outputs.append((tmp_path / f"{name}.gcode").read_text())
     assert outputs[0] == outputs[1]
 
@@ -117,8 +157,21 @@ def test_complete_draws_the_partial_drawing_first_then_pauses_for_the_second_pen
     partial.write_text(PARTIAL_SVG)
     gcode, record = tmp_path / "done.gcode", tmp_path / "drawn.json"
     klass = "owl" if model == "tiny-owl" else "cat"
-    result = run("complete", partial, klass, "--model", model, "-n", 2, "--seed", 4, "--gcode", gcode,
-                 "--port", f"sim://?profile=a4-servo&record={record}")
+    result = run(
+        "complete",
+        partial,
+        klass,
+        "--model",
+        model,
+        "-n",
+        2,
+        "--seed",
+        4,
+        "--gcode",
+        gcode,
+        "--port",
+        f"sim://?profile=a4-servo&record={record}",
+    )
     assert result.exit_code == 0, result.output
     assert "pen change (layer 2)" in result.output
     text = gcode.read_text()
@@ -135,23 +188,42 @@ def test_complete_draws_the_partial_drawing_first_then_pauses_for_the_second_pen
 
 
 def test_complete_keeps_only_the_first_strokes_when_asked(sketches, tmp_path):
-    gcode = tmp_path / "c.gcode"
-    result = run("complete", f"{sketches}/cat.npz:0", "cat", "--model", "tiny-vae", "--strokes", 1, "-n", 1,
-                 "--seed", 1, "--dry-run", "--gcode", gcode)
-    assert result.exit_code == 0, result.output
-    before_pause = gcode.read_text().split("\nM0")[0]
-    assert len(pen_paths(read_gcode(gcode), load_profile("a4-servo"))) >= 1
-    assert before_pause.count("M3 S") >= 2  # the first stroke: pen down then up
+    def pen_one_strokes(*options):
+        gcode = tmp_path / "c.gcode"
+        result = run(
+            "complete",
+            f"{sketches}/cat.npz:0",
+            "cat",
+            "--model",
+            "tiny-vae",
+            "-n",
+            1,
+            "--seed",
+            1,
+            "--dry-run",
+            "--gcode",
+            gcode,
+            *options,
+        )
+        assert result.exit_code == 0, result.output
+        before_pause = gcode.read_text().split("\nM0")[0] + "\n"
+        return len(pen_paths(read_gcode(before_pause), load_profile("a4-servo")))
+
+    assert pen_one_strokes() == 2  # the test sketch has two strokes
+    assert pen_one_strokes("--strokes", 1) == 1  # pen 1 draws only the first
 
 
-@pytest.mark.parametrize("args, message", [
-    (["reconstruct", "{d}/cat.npz:7"], "index 7 out of range"),
-    (["reconstruct", "{d}/nope.npz"], "input file not found"),
-    (["reconstruct", "{d}/cat.npz", "--model", "tiny-owl"], "tiny-owl is not a conditional model"),
-    (["interpolate", "{d}/cat.npz", "{d}/pig.npz", "--steps", 1], "Invalid value for '--steps'"),
-    (["complete", "{d}/cat.npz", "dragon"], "no model draws 'dragon'"),
-    (["analogy", "{d}/cat.npz", "{d}/pig.npz", "{d}/cat.npz", "-t", 5], "temperature 5.0 out of range"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["reconstruct", "{d}/cat.npz:7"], "index 7 out of range"),
+        (["reconstruct", "{d}/nope.npz"], "input file not found"),
+        (["reconstruct", "{d}/cat.npz", "--model", "tiny-owl"], "tiny-owl is not a conditional model"),
+        (["interpolate", "{d}/cat.npz", "{d}/pig.npz", "--steps", 1], "Invalid value for '--steps'"),
+        (["complete", "{d}/cat.npz", "dragon"], "no model draws 'dragon'"),
+        (["analogy", "{d}/cat.npz", "{d}/pig.npz", "{d}/cat.npz", "-t", 5], "temperature 5.0 out of range"),
+    ],
+)
 def test_user_errors_are_one_line(sketches, args, message):
     result = CliRunner().invoke(cli, [str(a).format(d=sketches) for a in args])
     assert result.exit_code != 0
@@ -172,14 +244,17 @@ def _written(path):
     return read_npz(path, "sketches")
 
 
-@pytest.mark.parametrize("command, expected", [
-    (["draw", "owl", "-n", "3"], 3),
-    (["reconstruct", "{d}/cat.npz:0-2", "-n", "2"], 6),
-    (["reconstruct", "{d}/cat.npz:0,2", "-n", "1"], 2),
-    (["interpolate", "{d}/cat.npz:0", "{d}/pig.npz:1", "--steps", "4"], 4),
-    (["analogy", "{d}/cat.npz:0", "{d}/cat.npz:1", "{d}/pig.npz:2", "-n", "2"], 2),
-    (["complete", "{d}/cat.npz:0-1", "owl", "-n", "2", "--strokes", "1"], 4),
-])
+@pytest.mark.parametrize(
+    "command, expected",
+    [
+        (["draw", "owl", "-n", "3"], 3),
+        (["reconstruct", "{d}/cat.npz:0-2", "-n", "2"], 6),
+        (["reconstruct", "{d}/cat.npz:0,2", "-n", "1"], 2),
+        (["interpolate", "{d}/cat.npz:0", "{d}/pig.npz:1", "--steps", "4"], 4),
+        (["analogy", "{d}/cat.npz:0", "{d}/cat.npz:1", "{d}/pig.npz:2", "-n", "2"], 2),
+        (["complete", "{d}/cat.npz:0-1", "owl", "-n", "2", "--strokes", "1"], 4),
+    ],
+)
 def test_every_generating_command_writes_what_it_draws(sketches, tmp_path, command, expected):
     out = tmp_path / "out" / "drawn.npz"
     args = [a.format(d=sketches) for a in command]
@@ -207,8 +282,12 @@ def test_draw_output_equals_sample_output_and_plot_keeps_the_first_segment(sketc
 
 def test_complete_output_holds_the_partial_drawing_then_the_ending(sketches, tmp_path):
     out = tmp_path / "c.npz"
-    assert run("complete", f"{sketches}/cat.npz:1", "owl", "-n", "2", "--strokes", "1", "--seed", 1,
-               "--dry-run", "-o", out).exit_code == 0
+    assert (
+        run(
+            "complete", f"{sketches}/cat.npz:1", "owl", "-n", "2", "--strokes", "1", "--seed", 1, "--dry-run", "-o", out
+        ).exit_code
+        == 0
+    )
     from sketchplot.core.formats import drawing_to_sketch, load_drawings
 
     prefix = drawing_to_sketch(load_drawings(sketches / "cat.npz", indices=[1])[0])

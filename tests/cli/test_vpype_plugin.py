@@ -19,8 +19,22 @@ def vpype_command() -> str:
 
 def test_sketches_join_a_vpype_pipeline(tmp_path):
     out = tmp_path / "cats.svg"
-    command = [vpype_command(), "sketchplot", "-n", "6", "--temp", "0.4", "--seed", "3", "cat",
-               "layout", "a4", "linesort", "write", str(out)]
+    command = [
+        vpype_command(),
+        "sketchplot",
+        "-n",
+        "6",
+        "--temp",
+        "0.4",
+        "--seed",
+        "3",
+        "cat",
+        "layout",
+        "a4",
+        "linesort",
+        "write",
+        str(out),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     document = vp.read_multilayer_svg(str(out), quantization=1.0)
@@ -32,8 +46,9 @@ def test_sketches_join_a_vpype_pipeline(tmp_path):
 
 
 def test_plugin_errors_are_vpype_errors():
-    done = subprocess.run([vpype_command(), "sketchplot", "--temp", "9", "cat", "stat"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [vpype_command(), "sketchplot", "--temp", "9", "cat", "stat"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0
     assert "Error: temperature 9.0 out of range" in done.stderr and "Traceback" not in done.stderr
 

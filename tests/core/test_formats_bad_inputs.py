@@ -45,12 +45,15 @@ def test_an_overflowing_sketch_writes_neither_gcode_nor_preview(tmp_path):
     assert not gcode.exists() and not preview.exists()
 
 
-@pytest.mark.parametrize("drawing", [
-    [np.array([1e308 + 0j, -1e308 + 0j])],  # finite points, infinite extent
-    [np.array([np.inf + 0j, 1 + 1j])],
-    [np.array([np.nan + 0j])],
-    [np.array([1e308 + 0j, 1e308 + 1e-300j])],  # the centre overflows
-])
+@pytest.mark.parametrize(
+    "drawing",
+    [
+        [np.array([1e308 + 0j, -1e308 + 0j])],  # finite points, infinite extent
+        [np.array([np.inf + 0j, 1 + 1j])],
+        [np.array([np.nan + 0j])],
+        [np.array([1e308 + 0j, 1e308 + 1e-300j])],  # the centre overflows
+    ],
+)
 def test_layout_refuses_non_finite_geometry(drawing):
     with pytest.raises(LayoutError, match="cannot"):
         fit_drawing(drawing, 0, 0, 100, 100)
@@ -79,15 +82,18 @@ def test_an_ndjson_line_longer_than_the_limit_is_refused_before_parsing(tmp_path
         load_drawings(path)
 
 
-@pytest.mark.parametrize("record, message", [
-    ([1, 2], "no 'drawing' list"),
-    ({"drawing": "abc"}, "no 'drawing' list"),
-    ({"drawing": [[[1, 2], [1]]]}, "a stroke has 2 x but 1 y coordinates"),
-    ({"drawing": [[[[1, 2]], [[1, 2]]]]}, "not a list of numbers"),
-    ({"drawing": [[[True, False], [1, 2]]]}, "not a list of numbers"),
-    ({"drawing": [[[1], [2], [3], [4]]]}, "is not [xs, ys] or [xs, ys, times]"),
-    ({"drawing": [[[10**400], [1]]]}, "too large to convert"),
-])
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        ([1, 2], "no 'drawing' list"),
+        ({"drawing": "abc"}, "no 'drawing' list"),
+        ({"drawing": [[[1, 2], [1]]]}, "a stroke has 2 x but 1 y coordinates"),
+        ({"drawing": [[[[1, 2]], [[1, 2]]]]}, "not a list of numbers"),
+        ({"drawing": [[[True, False], [1, 2]]]}, "not a list of numbers"),
+        ({"drawing": [[[1], [2], [3], [4]]]}, "is not [xs, ys] or [xs, ys, times]"),
+        ({"drawing": [[[10**400], [1]]]}, "too large to convert"),
+    ],
+)
 def test_wrong_types_in_ndjson_are_one_line(tmp_path, record, message):
     path = tmp_path / "bad.ndjson"
     path.write_text(json.dumps(record) + "\n")
@@ -104,11 +110,14 @@ def test_ndjson_reads_only_as_far_as_the_selection(tmp_path):
         load_drawings(path, indices=[5])
 
 
-@pytest.mark.parametrize("content, message", [
-    ("", "cannot read SVG"),
-    ('<svg xmlns="http://www.w3.org/2000/svg"></svg>', "contains no paths"),
-    ('<svg xmlns="http://www.w3.org/2000/svg"><path d="M 1e308 0 L -1e308 0"/></svg>', "too large"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "cannot read SVG"),
+        ('<svg xmlns="http://www.w3.org/2000/svg"></svg>', "contains no paths"),
+        ('<svg xmlns="http://www.w3.org/2000/svg"><path d="M 1e308 0 L -1e308 0"/></svg>', "too large"),
+    ],
+)
 def test_bad_svgs_are_one_line(tmp_path, content, message):
     path = tmp_path / "in.svg"
     path.write_text(content)
@@ -136,6 +145,7 @@ def test_an_oversized_svg_is_refused_by_its_size(tmp_path, monkeypatch):
 @pytest.fixture
 def failing_flush(monkeypatch):
     """The disk fills up when the file is flushed: the write fails after its content was given."""
+
     def full(_):
         raise OSError(28, "No space left on device")
 

@@ -87,7 +87,9 @@ def test_ndjson_errors(tmp_path):
 def test_svg_through_vpype(tmp_path):
     import vpype as vp
 
-    document = vp.Document(vp.LineCollection([np.array([10, 50 + 20j]), np.array([5j, 30 + 5j])]), page_size=(100.0, 100.0))
+    document = vp.Document(
+        vp.LineCollection([np.array([10, 50 + 20j]), np.array([5j, 30 + 5j])]), page_size=(100.0, 100.0)
+    )
     path = tmp_path / "in.svg"
     write_preview(document, path)
     (drawing,) = load_drawings(path)

@@ -49,7 +49,9 @@ def test_crafted_pickle_is_refused_and_never_runs(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("command", [["plot", "{path}", "--preview", "{out}"], ["reconstruct", "{path}:0", "--dry-run"]])
+@pytest.mark.parametrize(
+    "command", [["plot", "{path}", "--preview", "{out}"], ["reconstruct", "{path}:0", "--dry-run"]]
+)
 def test_commands_that_open_npz_refuse_the_payload(tmp_path, command):
     marker = tmp_path / "pwned"
     path = _malicious_npz(tmp_path / "evil.npz", marker)

@@ -14,16 +14,28 @@ from sketchplot.core.formats import load_drawings, read_stroke3_file
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-numbers = st.one_of(st.integers(-10**400, 10**400), st.floats(allow_nan=True, allow_infinity=True),
-                    st.booleans(), st.none(), st.text(max_size=3))
-json_values = st.recursive(numbers, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.sampled_from(["drawing", "word", "x"]), inner, max_size=3),
-                           max_leaves=30)
+numbers = st.one_of(
+    st.integers(-(10**400), 10**400),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=3),
+)
+json_values = st.recursive(
+    numbers,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["drawing", "word", "x"]), inner, max_size=3)
+    ),
+    max_leaves=30,
+)
 coordinates = st.lists(st.one_of(st.integers(-300, 300), st.floats(-1e308, 1e308)), min_size=0, max_size=6)
-strokes = st.lists(st.one_of(st.tuples(coordinates, coordinates), st.tuples(coordinates, coordinates, coordinates),
-                             json_values), max_size=4)
-records = st.one_of(json_values, st.builds(lambda s: {"drawing": [list(x) if isinstance(x, tuple) else x for x in s]},
-                                           strokes))
+strokes = st.lists(
+    st.one_of(st.tuples(coordinates, coordinates), st.tuples(coordinates, coordinates, coordinates), json_values),
+    max_size=4,
+)
+records = st.one_of(
+    json_values, st.builds(lambda s: {"drawing": [list(x) if isinstance(x, tuple) else x for x in s]}, strokes)
+)
 
 
 def check(read, path):
@@ -61,11 +73,13 @@ def test_random_bytes_as_any_input_fail_cleanly(tmp_path_factory, data):
 
 
 arrays = st.one_of(
-    st.lists(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=3, max_size=3), max_size=6)
-    .map(lambda rows: np.array(rows, dtype=np.float64).reshape(-1, 3)),
-    st.lists(st.integers(-2**15, 2**15 - 1), max_size=12).map(lambda v: np.array(v, dtype=np.int16)),
-    st.lists(st.floats(-1e308, 1e308), min_size=5, max_size=10).map(lambda v: np.array(v).reshape(-1, 5)
-                                                                     if len(v) % 5 == 0 else np.array(v)),
+    st.lists(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=3, max_size=3), max_size=6).map(
+        lambda rows: np.array(rows, dtype=np.float64).reshape(-1, 3)
+    ),
+    st.lists(st.integers(-(2**15), 2**15 - 1), max_size=12).map(lambda v: np.array(v, dtype=np.int16)),
+    st.lists(st.floats(-1e308, 1e308), min_size=5, max_size=10).map(
+        lambda v: np.array(v).reshape(-1, 5) if len(v) % 5 == 0 else np.array(v)
+    ),
 )
 
 
@@ -93,10 +107,15 @@ def test_an_npz_with_a_random_member_fails_cleanly(tmp_path_factory, member, nam
     both_readers(path)
 
 
-svg_numbers = st.one_of(st.integers(-10**6, 10**6).map(str), st.floats(allow_nan=True, allow_infinity=True).map(repr),
-                        st.sampled_from(["1e308", "-1e308", "1e-320", "x", ""]))
+svg_numbers = st.one_of(
+    st.integers(-(10**6), 10**6).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["1e308", "-1e308", "1e-320", "x", ""]),
+)
 svg_elements = st.one_of(
-    st.tuples(svg_numbers, svg_numbers, svg_numbers, svg_numbers).map(lambda v: f'<path d="M {v[0]} {v[1]} L {v[2]} {v[3]}"/>'),
+    st.tuples(svg_numbers, svg_numbers, svg_numbers, svg_numbers).map(
+        lambda v: f'<path d="M {v[0]} {v[1]} L {v[2]} {v[3]}"/>'
+    ),
     st.tuples(svg_numbers, svg_numbers, svg_numbers).map(lambda v: f'<circle cx="{v[0]}" cy="{v[1]}" r="{v[2]}"/>'),
     st.tuples(svg_numbers, svg_numbers).map(lambda v: f'<rect width="{v[0]}" height="{v[1]}"/>'),
     st.text(max_size=20),
@@ -108,5 +127,7 @@ svg_elements = st.one_of(
 def test_any_svg_reads_or_fails_cleanly(tmp_path_factory, elements, size):
     path = tmp_path_factory.mktemp("svg") / "x.svg"
     body = "".join(elements)
-    path.write_bytes(f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}">{body}</svg>'.encode("utf-8", "surrogatepass"))
+    path.write_bytes(
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}">{body}</svg>'.encode("utf-8", "surrogatepass")
+    )
     check(load_drawings, path)

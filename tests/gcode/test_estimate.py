@@ -51,7 +51,9 @@ def test_square_slows_down_at_each_corner_by_junction_deviation():
     corner_accel = accel * math.sqrt(2)  # junction direction is diagonal
     sin_half = math.sqrt(0.5)
     v_corner = math.sqrt(corner_accel * 0.01 * sin_half / (1 - sin_half))
-    assert junction_speed_sqr(np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), Axes.of(SERVO), 0.01) == pytest.approx(v_corner**2)
+    assert junction_speed_sqr(np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), Axes.of(SERVO), 0.01) == pytest.approx(
+        v_corner**2
+    )
     side = lambda v0, v1: trapezoid_time(100, v0, v1, v, accel)  # noqa: E731
     expected = side(0, v_corner) + 2 * side(v_corner, v_corner) + side(v_corner, 0)
     assert estimate_gcode(square, SERVO).seconds == pytest.approx(expected)
@@ -88,7 +90,7 @@ def test_written_gcode_matches_the_page_statistics(real_cats):
     assert estimate.pen_lifts == stats.pen_lifts
     assert estimate.travel_mm >= stats.pen_up_mm  # plus the way in and the way to park
     assert estimate.dwell_s == pytest.approx((2 * stats.pen_lifts + 1) * SERVO.pen.settle_s)
-    assert 1.3 < estimate.optimism < 3.5  # issue 3: length / feed is 1.6-2.7x optimistic
+    assert 1.3 < estimate.optimism < 3.5  # length / feed is 1.6-2.7x optimistic
 
 
 def test_estimate_reads_files(tmp_path):

@@ -82,9 +82,7 @@ def test_interpreter_rejects_what_grbl_rejects(text, code):
 
 
 def test_units_distance_modes_offsets_and_feed():
-    interpreter, events = run(
-        "G20 G90\nG0 X1 Y1\nG91\nG1 X1 F10\nG21 G90\nG92 X0 Y0\nG0 X5\nG92.1\nG0 X5\n"
-    )
+    interpreter, events = run("G20 G90\nG0 X1 Y1\nG91\nG1 X1 F10\nG21 G90\nG92 X0 Y0\nG0 X5\nG92.1\nG0 X5\n")
     motions = [e for e in events if isinstance(e, Motion)]
     assert motions[0].end == pytest.approx((25.4, 25.4, 0.0))
     assert motions[1].end == pytest.approx((50.8, 25.4, 0.0))
@@ -110,8 +108,14 @@ def test_z_pen_rule():
     _, events = run("G0 Z3\nG0 X10\nG1 Z0 F600\nG1 X20 F2000\nG0 Z3\n", ZAXIS)
     downs = [(type(e).__name__, e.pen_down if isinstance(e, Motion) else e.down) for e in events]
     assert downs == [
-        ("Motion", False), ("PenChange", False), ("Motion", False), ("Motion", False),
-        ("PenChange", True), ("Motion", True), ("Motion", False), ("PenChange", False),
+        ("Motion", False),
+        ("PenChange", False),
+        ("Motion", False),
+        ("Motion", False),
+        ("PenChange", True),
+        ("Motion", True),
+        ("Motion", False),
+        ("PenChange", False),
     ]
 
 

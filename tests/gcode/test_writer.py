@@ -91,7 +91,7 @@ def test_number_format_and_comment_sanitising():
 
 
 def check_grbl_rules(gcode: str, profile) -> None:
-    """The GRBL facts of issue 3, line by line, with the reader as GRBL's interpreter."""
+    """The GRBL facts the writer must respect, line by line, with the reader as GRBL's interpreter."""
     lines = gcode.splitlines()
     assert lines[1:3] == ["G21", "G90"]
     assert ("$H" in lines) == profile.homing

@@ -75,7 +75,9 @@ def refused(tmp_path, text, *options):
 # ---- 1. G-code that changes the machine's settings ------------------------------------------
 
 
-@pytest.mark.parametrize("line", ["$100=1", "$RST=*", "$RST=$", "$I=mine", "$N0=G0 X400", "$10=0", "$J=G91 X400 F100", "$SLP"])
+@pytest.mark.parametrize(
+    "line", ["$100=1", "$RST=*", "$RST=$", "$I=mine", "$N0=G0 X400", "$10=0", "$J=G91 X400 F100", "$SLP"]
+)
 def test_settings_writes_jogs_and_unknown_dollar_lines_are_refused_before_the_port_opens(tmp_path, line):
     result, record = refused(tmp_path, f"G21\nG90\n{line}\nG0 X10 Y10\n")
     assert result.exit_code == 1, result.output
@@ -268,8 +270,12 @@ def test_the_servo_is_lifted_right_after_a_stop_reset(tmp_path, gcode_file, monk
             raise KeyboardInterrupt
 
     with pytest.raises(JobInterrupted, match="pen up"):
-        stream_file(gcode_file("a4-servo", 2), sim("a4-servo", tmp_path / "r.json"), load_profile("a4-servo"),
-                    on_progress=interrupt)
+        stream_file(
+            gcode_file("a4-servo", 2),
+            sim("a4-servo", tmp_path / "r.json"),
+            load_profile("a4-servo"),
+            on_progress=interrupt,
+        )
     reset = next(i for i, (_, data, _) in enumerate(log.writes) if data == b"\x18")
     after = [(when, data) for when, data, _ in log.writes[reset + 1 :] if data.endswith(b"\n")]
     assert after[0][1] == b"M3 S50\n"

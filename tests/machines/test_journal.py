@@ -45,7 +45,10 @@ def test_resume_mid_stroke_restores_state_travels_pen_up_and_continues():
     assert not [text for text in added if "G53" in text]  # work coordinates, as the file's own moves
     assert [p.line_no for p in plan if p.line_no] == [7, 8, 9]
     # a machine left anywhere (here 100, 100) draws exactly the two remaining segments
-    assert run_plan(plan, SERVO, start=(100.0, 100.0, 0.0)) == [((20.0, 10.0), (20.0, 20.0)), ((20.0, 20.0), (10.0, 20.0))]
+    assert run_plan(plan, SERVO, start=(100.0, 100.0, 0.0)) == [
+        ((20.0, 10.0), (20.0, 20.0)),
+        ((20.0, 20.0), (10.0, 20.0)),
+    ]
 
 
 def test_gaps_after_a_refused_line_and_z_pen_restore():

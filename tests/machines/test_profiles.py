@@ -32,7 +32,7 @@ def test_page_to_machine_flips_y_for_bottom_left_origin():
 def test_user_profile_directory_and_bad_profiles(tmp_path, monkeypatch):
     monkeypatch.setenv("SKETCHPLOT_CONFIG_DIR", str(tmp_path))
     (tmp_path / "machines").mkdir()
-    (tmp_path / "machines" / "mine.toml").write_text('x_max = 100.0\ny_max = 100.0\n')
+    (tmp_path / "machines" / "mine.toml").write_text("x_max = 100.0\ny_max = 100.0\n")
     assert load_profile("mine").width == 100
     with pytest.raises(ProfileError, match="unknown machine 'nope'"):
         load_profile("nope")

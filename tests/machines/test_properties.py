@@ -21,8 +21,31 @@ NUMBERS = st.one_of(
     st.floats(-400, 400, allow_nan=False).map(lambda v: f"{v:.3f}"),
     st.sampled_from(["\u0661\u0662", "1e3", "nan", "--1", ".", "9" * 90]),
 )
-PIECES = st.one_of(WORDS, NUMBERS, st.sampled_from([" ", "(note)", "(caf\u00e9)", ";x", "\u00a0", "\t", "$H", "$X", "$$",
-                                                   "$100=1", "$RST=*", "$J=X1", "M0", "?", "~", "\x18", "é"]))
+PIECES = st.one_of(
+    WORDS,
+    NUMBERS,
+    st.sampled_from(
+        [
+            " ",
+            "(note)",
+            "(caf\u00e9)",
+            ";x",
+            "\u00a0",
+            "\t",
+            "$H",
+            "$X",
+            "$$",
+            "$100=1",
+            "$RST=*",
+            "$J=X1",
+            "M0",
+            "?",
+            "~",
+            "\x18",
+            "é",
+        ]
+    ),
+)
 LINES = st.lists(PIECES, max_size=8).map("".join)
 
 
@@ -54,6 +77,7 @@ FAULTS = st.one_of(
 )
 
 
+@pytest.mark.slow
 @given(st.lists(JOB_LINES, min_size=1, max_size=40), FAULTS)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_streaming_random_lines_never_overflows_sends_ascii_only_and_stops_at_a_failure(
@@ -88,16 +112,41 @@ def test_streaming_random_lines_never_overflows_sends_ascii_only_and_stops_at_a_
 
 TOML_VALUES = st.recursive(
     st.one_of(
-        st.booleans(), st.integers(-10**20, 10**20), st.floats(), st.text(max_size=12),
+        st.booleans(),
+        st.integers(-(10**20), 10**20),
+        st.floats(),
+        st.text(max_size=12),
         st.sampled_from(["servo", "z", "bottom-left", "top-right", "positive", "negative", "M2", "a4"]),
     ),
     lambda children: st.lists(children, max_size=3),
     max_leaves=4,
 )
 PROFILE_KEYS = st.sampled_from(
-    ["name", "description", "x_min", "x_max", "y_min", "y_max", "origin", "paper", "landscape", "draw_feed",
-     "travel_feed", "max_rate", "acceleration", "steps_per_mm", "junction_deviation", "decimals", "homing",
-     "soft_limits", "machine_space", "baud", "park", "program_end", "colour"]
+    [
+        "name",
+        "description",
+        "x_min",
+        "x_max",
+        "y_min",
+        "y_max",
+        "origin",
+        "paper",
+        "landscape",
+        "draw_feed",
+        "travel_feed",
+        "max_rate",
+        "acceleration",
+        "steps_per_mm",
+        "junction_deviation",
+        "decimals",
+        "homing",
+        "soft_limits",
+        "machine_space",
+        "baud",
+        "park",
+        "program_end",
+        "colour",
+    ]
 )
 PEN_KEYS = st.sampled_from(["method", "up", "down", "settle_s", "z_feed", "width"])
 
@@ -115,8 +164,17 @@ def test_random_profile_values_give_a_profile_or_one_profile_error(values, pen):
         assert "\n" not in str(exc) and str(exc).startswith("random.toml: ")
         return
     assert isinstance(profile, MachineProfile)
-    numbers = [profile.x_min, profile.x_max, profile.y_min, profile.y_max, profile.draw_feed, *profile.max_rate,
-               *profile.acceleration, profile.pen.up, profile.pen.down]
+    numbers = [
+        profile.x_min,
+        profile.x_max,
+        profile.y_min,
+        profile.y_max,
+        profile.draw_feed,
+        *profile.max_rate,
+        *profile.acceleration,
+        profile.pen.up,
+        profile.pen.down,
+    ]
     assert all(math.isfinite(v) for v in numbers) and profile.width > 0 and profile.height > 0
 
 

@@ -17,7 +17,6 @@ from sketchplot.machines.simulator.recorder import read_record
 PROFILES = ("a4-servo", "a3-servo", "a4-zaxis")
 
 
-
 def segments(polylines) -> Counter:
     """Pen-down segments as an orientation-free multiset (0.1 µm grid)."""
     counts = Counter()
@@ -164,6 +163,7 @@ def test_cli_stream_exit_codes_and_resume(tmp_path, gcode_file):
     assert nogrbl.exit_code == 2 and "cannot open /dev/nonexistent-tty" in nogrbl.output
 
 
+@pytest.mark.slow
 def test_ctrl_c_mid_segment_in_real_time_redraws_only_that_segment(tmp_path):
     """A feed hold stops the pen inside a segment; resume redraws that one segment only."""
     import _thread
@@ -296,7 +296,9 @@ def two_pen_gcode(tmp_path, profile):
 
     mm = vp.convert_length("mm")
     document = vp.Document(page_size=(297 * mm, 210 * mm))
-    document.add(vp.LineCollection([np.array([20 + 20j, 60 + 20j, 60 + 50j]) * mm, np.array([80 + 80j, 100 + 90j]) * mm]), 1)
+    document.add(
+        vp.LineCollection([np.array([20 + 20j, 60 + 20j, 60 + 50j]) * mm, np.array([80 + 80j, 100 + 90j]) * mm]), 1
+    )
     document.add(vp.LineCollection([np.array([150 + 100j, 180 + 120j, 150 + 150j]) * mm]), 2)
     path = tmp_path / "two-pens.gcode"
     path.write_text(write_gcode(document, profile))
@@ -324,15 +326,28 @@ def test_pen_change_holds_after_layer_one_asks_once_and_finishes_layer_two(tmp_p
 
     def on_pause(info):
         simulator = port.simulator
-        seen.append((info, simulator._state(), simulator.machine_position, as_lists(simulator.polylines()),
-                     [item.event for item in simulator.planner]))
+        seen.append(
+            (
+                info,
+                simulator._state(),
+                simulator.machine_position,
+                as_lists(simulator.polylines()),
+                [item.event for item in simulator.planner],
+            )
+        )
 
     journal = Journal(tmp_path / "j.json", str(path), file_digest(path))
     Streamer(grbl, profile, journal=journal, on_pause=on_pause).run(resume_plan(blocks, set(), profile))
     assert len(seen) == 1
     info, state, position, drawn, planned = seen[0]
     m0_line = next(b.line_no for b in blocks if b.text == "M0")
-    assert (info.number, info.total, info.line_no, info.note, info.next_layer) == (1, 1, m0_line, "pen change: layer 2", 2)
+    assert (info.number, info.total, info.line_no, info.note, info.next_layer) == (
+        1,
+        1,
+        m0_line,
+        "pen change: layer 2",
+        2,
+    )
     assert state == "Hold:0" and planned == []  # held, nothing of layer 2 planned yet
     assert position[:2] == pytest.approx(profile.park_position)
     assert drawn == as_lists(layer1)  # layer 1 finished, up to its last segment

@@ -50,8 +50,7 @@ def random_pair(sigma_activation: str = "elu", n_classes: int = 3, seed: int = 0
     """A torch model with every weight random (larger than at init, so attention, layer norms,
     classes and pen logits all matter) and the numpy decoder built from its state dict."""
     torch.manual_seed(seed)
-    cfg = ModelConfig(**{**TINY, "n_layer": 2, "n_classes": n_classes, "sigma_activation": sigma_activation,
-                         **model})
+    cfg = ModelConfig(**{**TINY, "n_layer": 2, "n_classes": n_classes, "sigma_activation": sigma_activation, **model})
     net = SketchTransformer(cfg).eval()
     with torch.no_grad():
         for p in net.parameters():
@@ -69,7 +68,11 @@ def write_tiny_classifier(directory, classes=("cat", "dog", "The Eiffel Tower"),
     torch.manual_seed(0)
     stages = [list(s) for s in stages]
     net = SketchCNN(stages, size=16, hidden=10, classes=len(classes), dropout=0.0).eval()
-    config = {"classes": list(classes), "raster": {"size": 16, "padding": 1.0, "gain": 1.0},
-              "stages": stages, "hidden": 10}
+    config = {
+        "classes": list(classes),
+        "raster": {"size": 16, "padding": 1.0, "gain": 1.0},
+        "stages": stages,
+        "hidden": 10,
+    }
     save_classifier(directory, config, folded_weights(net, stages))
     return directory

@@ -132,8 +132,21 @@ def test_score_reports_every_field_and_is_deterministic(tiny_classifier_dir):
     first = score(sketches, "dog", reference, cap=12, classifier=classifier)
     second = score(sketches, "dog", reference, cap=12, classifier=classifier)
     assert first == second
-    for field in ("n", "recognizability", "top5", "mean_prob", "fid", "kid", "points_mean", "points_median",
-                  "strokes_mean", "strokes_median", "at_cap", "degenerate", "reference"):
+    for field in (
+        "n",
+        "recognizability",
+        "top5",
+        "mean_prob",
+        "fid",
+        "kid",
+        "points_mean",
+        "points_median",
+        "strokes_mean",
+        "strokes_median",
+        "at_cap",
+        "degenerate",
+        "reference",
+    ):
         assert field in first
     assert first["n"] == 21 and first["at_cap"] == pytest.approx(20 / 21, abs=1e-4)
     assert first["degenerate"] == pytest.approx(1 / 21, abs=1e-4)
@@ -159,8 +172,17 @@ def _score_cli(tmp_path, classifier_dir, *args):
 def test_score_cli_prints_one_json_object(tmp_path, tiny_classifier_dir):
     samples = write_samples(tmp_path / "s.npz", [zigzag(seed=s) for s in range(5)])
     reference = write_samples(tmp_path / "dog.npz", [square(), square(20)])
-    result = _score_cli(tmp_path, tiny_classifier_dir, samples, "--class", "dog", "--reference", reference,
-                        "--reference-split", "sketches")
+    result = _score_cli(
+        tmp_path,
+        tiny_classifier_dir,
+        samples,
+        "--class",
+        "dog",
+        "--reference",
+        reference,
+        "--reference-split",
+        "sketches",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["class"] == "dog" and report["n"] == 5 and report["fid"] >= 0
@@ -175,19 +197,35 @@ def test_score_cli_matches_class_names_loosely(tmp_path, tiny_classifier_dir):
 def test_score_cli_warns_about_a_reference_of_another_class(tmp_path, tiny_classifier_dir):
     samples = write_samples(tmp_path / "s.npz", [square(), zigzag()])
     reference = write_samples(tmp_path / "cat.npz", [square(), square(20)])
-    result = CliRunner().invoke(cli, ["score", str(samples), "--class", "dog", "--reference", str(reference),
-                                      "--reference-split", "sketches", "--classifier", str(tiny_classifier_dir)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "score",
+            str(samples),
+            "--class",
+            "dog",
+            "--reference",
+            str(reference),
+            "--reference-split",
+            "sketches",
+            "--classifier",
+            str(tiny_classifier_dir),
+        ],
+    )
     assert result.exit_code == 0
     assert "Warning: the reference looks like 'cat' drawings" in result.output
 
 
-@pytest.mark.parametrize("case, message", [
-    ("unknown class", "unknown class 'dgo' (did you mean: dog?)"),
-    ("empty file", "no sketches to score"),
-    ("not npz", "cannot read npz file"),
-    ("nan", "NaN or infinite offset"),
-    ("bad classifier", "cannot read the sketch classifier"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("unknown class", "unknown class 'dgo' (did you mean: dog?)"),
+        ("empty file", "no sketches to score"),
+        ("not npz", "cannot read npz file"),
+        ("nan", "NaN or infinite offset"),
+        ("bad classifier", "cannot read the sketch classifier"),
+    ],
+)
 def test_score_cli_errors_are_one_line(tmp_path, tiny_classifier_dir, case, message):
     samples = write_samples(tmp_path / "s.npz", [square()])
     class_name = "dgo" if case == "unknown class" else "dog"

@@ -18,14 +18,27 @@ def test_train_then_sample_eval_and_list(tiny_npz, tmp_path, monkeypatch):
     monkeypatch.setenv("SKETCHPLOT_CONFIG_DIR", str(tmp_path / "config"))
     config = tmp_path / "tiny.toml"
     model = "\n".join(f"{k} = {json.dumps(v)}" for k, v in TINY.items() if k != "block_size")
-    config.write_text(f"batch_size = 8\nmax_seq_len = 40\nwarmup_steps = 2\neval_interval = 4\n"
-                      f"device = \"cpu\"\n[model]\n{model}\n")
+    config.write_text(
+        f'batch_size = 8\nmax_seq_len = 40\nwarmup_steps = 2\neval_interval = 4\ndevice = "cpu"\n[model]\n{model}\n'
+    )
     result = run("train", "blob", "--data", tiny_npz, "--config", config, "--out", tmp_path / "run", "--max-steps", 4)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "best" / "config.json").is_file()
 
-    result = run("sample", "blob", "-n", 3, "--seed", 1, "--model", tmp_path / "run" / "best",
-                 "-o", tmp_path / "out.npz", "--preview", tmp_path / "out.svg")
+    result = run(
+        "sample",
+        "blob",
+        "-n",
+        3,
+        "--seed",
+        1,
+        "--model",
+        tmp_path / "run" / "best",
+        "-o",
+        tmp_path / "out.npz",
+        "--preview",
+        tmp_path / "out.svg",
+    )
     assert result.exit_code == 0, result.output
     sketches = np.load(tmp_path / "out.npz", allow_pickle=True)["sketches"]
     assert sketches.dtype == object and len(sketches) == 3

@@ -24,8 +24,9 @@ def random_strokes(batch: int, length: int, seed: int = 1) -> np.ndarray:
 
 def assert_mixtures_close(got, expected, steps=slice(None)):
     for name in FIELDS:
-        np.testing.assert_allclose(getattr(got, name), getattr(expected, name).numpy()[:, steps],
-                                   rtol=1e-5, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(
+            getattr(got, name), getattr(expected, name).numpy()[:, steps], rtol=1e-5, atol=1e-5, err_msg=name
+        )
 
 
 def test_weight_shapes_are_the_torch_state_dict():

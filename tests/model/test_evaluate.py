@@ -30,10 +30,12 @@ def closed_form(sketches, scale, n_max, unit_scale):
     offsets = np.concatenate([s[:, :2] for s in sketches]) / scale
     # density in unit_scale units = density in model units * (unit_scale / scale) ** 2
     per_point = math.log(2 * math.pi) + 0.5 * (offsets**2).sum(1) + 2 * math.log(scale / unit_scale)
-    l_r = np.mean([
-        (per_point[start : start + len(s)].sum() + n_max * math.log(3)) / n_max
-        for start, s in zip(np.cumsum([0] + [len(s) for s in sketches[:-1]]), sketches)
-    ])
+    l_r = np.mean(
+        [
+            (per_point[start : start + len(s)].sum() + n_max * math.log(3)) / n_max
+            for start, s in zip(np.cumsum([0] + [len(s) for s in sketches[:-1]]), sketches)
+        ]
+    )
     return per_point.mean() + math.log(3), per_point.mean(), l_r
 
 
@@ -43,8 +45,9 @@ def test_nll_and_l_r_match_closed_form(input_scale, unit_scale):
     sketches = [np.column_stack([rng.normal(0, 10, (n, 2)), np.zeros(n)]).astype(np.float32) for n in (5, 9, 3)]
     for s in sketches:
         s[-1, 2] = 1
-    result = score_sketches(StandardNormalModel(), sketches, input_scale=input_scale, unit_scale=unit_scale,
-                            max_seq_len=12, batch_size=2)
+    result = score_sketches(
+        StandardNormalModel(), sketches, input_scale=input_scale, unit_scale=unit_scale, max_seq_len=12, batch_size=2
+    )
     nll, offset_nll, l_r = closed_form(sketches, input_scale, 12, unit_scale)
     assert result.n_sketches == 3 and result.n_points == 17
     assert result.pen_ce == pytest.approx(math.log(3), rel=1e-5)
@@ -83,8 +86,9 @@ def torch_reference(net, sketches, scale, max_seq_len):
 def test_numpy_scores_equal_the_torch_evaluation():
     net, decoder = random_pair()
     rng = np.random.default_rng(4)
-    sketches = [np.column_stack([rng.normal(0, 8, (n, 2)), rng.random(n) < 0.2]).astype(np.float32)
-                for n in (12, 30, 7, 40)]
+    sketches = [
+        np.column_stack([rng.normal(0, 8, (n, 2)), rng.random(n) < 0.2]).astype(np.float32) for n in (12, 30, 7, 40)
+    ]
     result = score_sketches(decoder, sketches, class_index=1, input_scale=6.0, unit_scale=6.0, max_seq_len=40)
     nll, l_r = torch_reference(net, sketches, 6.0, 40)
     assert result.nll == pytest.approx(nll, abs=1e-4) and result.l_r == pytest.approx(l_r, abs=1e-4)
@@ -95,7 +99,6 @@ def test_offset_log_likelihood_equals_the_training_loss_term():
     strokes = np.random.default_rng(5).normal(0, 1, (2, 9, 5)).astype(np.float32)
     dx, dy = np.random.default_rng(6).normal(0, 2, (2, 2, 9)).astype(np.float32)
     with torch.no_grad():
-        expected = offset_log_likelihood(net(torch.from_numpy(strokes)), torch.from_numpy(dx),
-                                                   torch.from_numpy(dy))
+        expected = offset_log_likelihood(net(torch.from_numpy(strokes)), torch.from_numpy(dx), torch.from_numpy(dy))
     got = offset_log_likelihood(decoder.forward(strokes, np.zeros(2, dtype=np.int64)), dx, dy)
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-5)

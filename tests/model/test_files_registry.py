@@ -14,8 +14,14 @@ from sketchplot.model.registry import load_any
 
 
 def info_for(net, classes=("cat", "dog")):
-    return ModelInfo(model=net.cfg, scale=12.5, classes=list(classes), max_seq_len=40,
-                     data={"licence": "test"}, metrics={"test_nll": 1.25})
+    return ModelInfo(
+        model=net.cfg,
+        scale=12.5,
+        classes=list(classes),
+        max_seq_len=40,
+        data={"licence": "test"},
+        metrics={"test_nll": 1.25},
+    )
 
 
 @pytest.mark.parametrize("half", [False, True])
@@ -34,12 +40,18 @@ def test_round_trip_keeps_outputs_and_info(tiny_net, tmp_path, half):
     np.testing.assert_allclose(c.mu_x, b.mu_x.numpy(), atol=1e-5, rtol=1e-5)  # same weights, float32
 
 
-@pytest.mark.parametrize("breakage, message", [
-    (lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:100]), "corrupted or unreadable weights"),
-    (lambda d: (d / "config.json").write_text("{"), "unreadable model config"),
-    (lambda d: (d / "config.json").write_text(json.dumps({"format": "keras"})), "not a sketchplot model config"),
-    (lambda d: (d / "config.json").unlink(), "no config.json"),
-])
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (
+            lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:100]),
+            "corrupted or unreadable weights",
+        ),
+        (lambda d: (d / "config.json").write_text("{"), "unreadable model config"),
+        (lambda d: (d / "config.json").write_text(json.dumps({"format": "keras"})), "not a sketchplot model config"),
+        (lambda d: (d / "config.json").unlink(), "no config.json"),
+    ],
+)
 def test_broken_model_fails_in_one_line(tiny_net, tmp_path, breakage, message):
     save_model(tmp_path / "m", tiny_net, info_for(tiny_net))
     breakage(tmp_path / "m")
@@ -60,8 +72,9 @@ def test_a_zip_archive_of_a_model_directory_loads_and_lists(tiny_net, tmp_path, 
     archive = shutil.make_archive(str(tmp_path / "config" / "models" / "mine"), "zip", tmp_path, "m")
     decoder, info = load_any(archive)
     x = np.random.default_rng(0).normal(size=(1, 4, 5)).astype(np.float32)
-    np.testing.assert_array_equal(decoder.forward(x, np.array([1])).mu_x,
-                                  load_decoder(tmp_path / "m")[0].forward(x, np.array([1])).mu_x)
+    np.testing.assert_array_equal(
+        decoder.forward(x, np.array([1])).mu_x, load_decoder(tmp_path / "m")[0].forward(x, np.array([1])).mu_x
+    )
     assert [(e.name, e.origin) for e in available_models() if e.origin == "user"] == [("mine", "user")]
     with zipfile.ZipFile(tmp_path / "empty.zip", "w") as empty:
         empty.writestr("readme.txt", "no model here")
@@ -123,7 +136,9 @@ def test_listing_shows_broken_models_instead_of_failing(user_models):
 
 
 def test_class_names_match_whatever_their_case_spaces_or_underscores(user_models, tiny_net):
-    save_model(user_models / "shipped" / "landmarks", tiny_net, info_for(tiny_net, ("The Eiffel Tower", "aircraft carrier")))
+    save_model(
+        user_models / "shipped" / "landmarks", tiny_net, info_for(tiny_net, ("The Eiffel Tower", "aircraft carrier"))
+    )
     for spelling, wanted in [("the_eiffel_tower", 0), ("THE EIFFEL  TOWER", 0), ("Aircraft_Carrier", 1)]:
         _, info, index = registry.resolve(spelling)
         assert info.classes == ["The Eiffel Tower", "aircraft carrier"] and index == wanted

@@ -126,11 +126,20 @@ def test_registry_picks_the_conditional_model_that_knows_the_inputs(tmp_path, mo
 def test_init_from_copies_matching_weights_and_class_rows_by_name(tmp_path):
     source = _save(tmp_path / "source", ModelConfig(**TINY, n_classes=2), ["dog", "cat"])
     npz = write_npz(tmp_path / "cat.npz", np.random.default_rng(0))
-    cfg = TrainConfig.from_dict({
-        "batch_size": 4, "max_steps": 1, "learning_rate": 1e-9, "min_learning_rate": 1e-9, "max_seq_len": 40,
-        "device": "cpu", "save_half": False, "init_from": str(tmp_path / "source"), "eval_interval": 1,
-        "model": {**TINY, **VAE},
-    })
+    cfg = TrainConfig.from_dict(
+        {
+            "batch_size": 4,
+            "max_steps": 1,
+            "learning_rate": 1e-9,
+            "min_learning_rate": 1e-9,
+            "max_seq_len": 40,
+            "device": "cpu",
+            "save_half": False,
+            "init_from": str(tmp_path / "source"),
+            "eval_interval": 1,
+            "model": {**TINY, **VAE},
+        }
+    )
     train(["cat"], [npz], tmp_path / "run", cfg, progress=False)
     weights = read_weights(tmp_path / "run" / "best", load_decoder(tmp_path / "run" / "best")[1].model)
     old = {k: v.numpy() for k, v in source.state_dict().items()}
@@ -141,8 +150,17 @@ def test_init_from_copies_matching_weights_and_class_rows_by_name(tmp_path):
 
 def test_unlabelled_training_keeps_class_names_with_one_class_index(tmp_path):
     paths = [write_npz(tmp_path / f"{name}.npz", np.random.default_rng(i)) for i, name in enumerate(("cat", "pig"))]
-    cfg = TrainConfig.from_dict({"batch_size": 4, "max_steps": 2, "max_seq_len": 40, "device": "cpu",
-                                 "class_labels": False, "eval_interval": 2, "model": {**TINY, **VAE}})
+    cfg = TrainConfig.from_dict(
+        {
+            "batch_size": 4,
+            "max_steps": 2,
+            "max_seq_len": 40,
+            "device": "cpu",
+            "class_labels": False,
+            "eval_interval": 2,
+            "model": {**TINY, **VAE},
+        }
+    )
     train(["cat", "pig"], paths, tmp_path / "run", cfg, progress=False)
     decoder, info = load_decoder(tmp_path / "run" / "best")
     assert info.classes == ["cat", "pig"] and info.model.n_classes == 1
@@ -156,7 +174,6 @@ def test_bad_model_settings_are_one_line_errors():
         TrainConfig.from_dict({"model": {"pen_head": "shared"}})
     with pytest.raises(SketchplotError, match="joint pen head trains with pen_loss 'ce' only"):
         TrainConfig.from_dict({"model": {"pen_head": "joint", "pen_loss": "focal"}})
-
 
 
 def test_numpy_kl_is_the_training_kl_per_sketch():
@@ -174,9 +191,21 @@ def test_numpy_kl_is_the_training_kl_per_sketch():
 def test_init_from_an_unlabelled_model_into_an_unlabelled_model(tmp_path):
     source = _save(tmp_path / "source", ModelConfig(**TINY, **VAE, n_classes=1), ["cat", "pig"])
     paths = [write_npz(tmp_path / f"{name}.npz", np.random.default_rng(i)) for i, name in enumerate(("cat", "pig"))]
-    cfg = TrainConfig.from_dict({"batch_size": 4, "max_steps": 1, "learning_rate": 1e-9, "min_learning_rate": 1e-9,
-                                 "max_seq_len": 40, "device": "cpu", "save_half": False, "class_labels": False,
-                                 "init_from": str(tmp_path / "source"), "eval_interval": 1, "model": {**TINY, **VAE}})
+    cfg = TrainConfig.from_dict(
+        {
+            "batch_size": 4,
+            "max_steps": 1,
+            "learning_rate": 1e-9,
+            "min_learning_rate": 1e-9,
+            "max_seq_len": 40,
+            "device": "cpu",
+            "save_half": False,
+            "class_labels": False,
+            "init_from": str(tmp_path / "source"),
+            "eval_interval": 1,
+            "model": {**TINY, **VAE},
+        }
+    )
     train(["cat", "pig"], paths, tmp_path / "run", cfg, progress=False)
     weights = read_weights(tmp_path / "run" / "best", load_decoder(tmp_path / "run" / "best")[1].model)
     old = {k: v.numpy() for k, v in source.state_dict().items()}

@@ -41,8 +41,15 @@ def js_step(weights, x, h, c):
     z = h @ out_w + out_b
     pen, rest = z[:3], z[3:]
     pi, mu1, mu2, s1, s2, corr = np.split(rest, 6)
-    pdf = dict(pen=pen, log_pi=pi - np.log(np.exp(pi).sum()), mu_x=mu1, mu_y=mu2,
-               sigma_x=np.exp(s1), sigma_y=np.exp(s2), rho=np.tanh(corr))
+    pdf = dict(
+        pen=pen,
+        log_pi=pi - np.log(np.exp(pi).sum()),
+        mu_x=mu1,
+        mu_y=mu2,
+        sigma_x=np.exp(s1),
+        sigma_y=np.exp(s2),
+        rho=np.tanh(corr),
+    )
     return pdf, h, c
 
 
@@ -88,8 +95,9 @@ def test_synthetic_file_steps_match_js_maths(tmp_path, mode):
     state = net.new_cache(2)
     net.forward(batch[:, :2], cache=state)
     state.keep(np.array([1]))
-    np.testing.assert_allclose(net.forward(batch[1:, 2:], cache=state).mu_x[0, 0],
-                               net.forward(batch[1:]).mu_x[0, 2], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        net.forward(batch[1:, 2:], cache=state).mu_x[0, 0], net.forward(batch[1:]).mu_x[0, 2], rtol=1e-6, atol=1e-6
+    )
 
 
 def test_the_sampler_draws_with_a_magenta_decoder(tmp_path):
@@ -113,12 +121,15 @@ def test_real_model_step_matches_js_maths(name):
     check_steps(net, weights, [np.array([0, 0, 1, 0, 0.0]), np.array([0.5, 0.2, 1, 0, 0])])
 
 
-@pytest.mark.parametrize("breakage, message", [
-    (lambda p: p.write_text("{not json"), "unreadable JSON"),
-    (lambda p: p.write_text(json.dumps({"a": 1})), "expected [info, shapes, weights]"),
-    (lambda p: write_gen_json(p, mode=0), "not a decoder-only model"),
-    (lambda p: write_gen_json(p, shapes=[[4, 15], [15], [5, 16], [4, 16], [15]]), "unexpected weight shapes"),
-])
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (lambda p: p.write_text("{not json"), "unreadable JSON"),
+        (lambda p: p.write_text(json.dumps({"a": 1})), "expected [info, shapes, weights]"),
+        (lambda p: write_gen_json(p, mode=0), "not a decoder-only model"),
+        (lambda p: write_gen_json(p, shapes=[[4, 15], [15], [5, 16], [4, 16], [15]]), "unexpected weight shapes"),
+    ],
+)
 def test_foreign_or_broken_files_fail_cleanly(tmp_path, breakage, message):
     path = tmp_path / "bad.gen.json"
     breakage(path)

@@ -55,23 +55,26 @@ def test_a_huge_zip_member_is_refused_by_its_size(model_dir, tmp_path, monkeypat
         load_decoder(archive)
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("model.n_layer", 10**6, "n_layer must be an integer from 1 to 64, not 1000000"),
-    ("model.n_embd", 33, r"n_embd \(33\) must be a multiple of n_head \(2\)"),
-    ("model.n_head", 0, "n_head must be an integer from 1 to 64"),
-    ("model.block_size", -5, "block_size must be an integer"),
-    ("model.n_mixture", "3", "n_mixture must be an integer"),
-    ("model.dropout", float("nan"), "dropout must be a finite number"),
-    ("model.sigma_floor", -1.0, "sigma_floor must be a finite number >= 0"),
-    ("model.sigma_activation", "relu", "sigma_activation must be one of elu, exp"),
-    ("model.absolute_position", "yes", "absolute_position must be true or false"),
-    ("scale", float("nan"), "scale must be a finite number > 0"),
-    ("scale", 0, "scale must be a finite number > 0"),
-    ("scale", "1e999", "scale must be a finite number > 0"),
-    ("classes", [], "classes must be a non-empty list of names"),
-    ("classes", ["cat"], "n_classes is 2 but only 1 class name"),
-    ("max_seq_len", 10**6, "max_seq_len must be from 1 to block_size - 1"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("model.n_layer", 10**6, "n_layer must be an integer from 1 to 64, not 1000000"),
+        ("model.n_embd", 33, r"n_embd \(33\) must be a multiple of n_head \(2\)"),
+        ("model.n_head", 0, "n_head must be an integer from 1 to 64"),
+        ("model.block_size", -5, "block_size must be an integer"),
+        ("model.n_mixture", "3", "n_mixture must be an integer"),
+        ("model.dropout", float("nan"), "dropout must be a finite number"),
+        ("model.sigma_floor", -1.0, "sigma_floor must be a finite number >= 0"),
+        ("model.sigma_activation", "relu", "sigma_activation must be one of elu, exp"),
+        ("model.absolute_position", "yes", "absolute_position must be true or false"),
+        ("scale", float("nan"), "scale must be a finite number > 0"),
+        ("scale", 0, "scale must be a finite number > 0"),
+        ("scale", "1e999", "scale must be a finite number > 0"),
+        ("classes", [], "classes must be a non-empty list of names"),
+        ("classes", ["cat"], "n_classes is 2 but only 1 class name"),
+        ("max_seq_len", 10**6, "max_seq_len must be from 1 to block_size - 1"),
+    ],
+)
 def test_a_bad_model_config_names_the_field_and_the_file(model_dir, field, value, message):
     edit_config(model_dir, **{field: value})
     started = time.perf_counter()
@@ -95,11 +98,14 @@ def weights_of(net):
     return {k: v.numpy().copy() for k, v in net.state_dict().items()}
 
 
-@pytest.mark.parametrize("poison", [
-    lambda w: w["head.bias"].__setitem__(slice(None), np.nan),  # NaN everywhere
-    lambda w: w["head.bias"].__setitem__(slice(3, 9), 3e38),  # finite weights, offsets overflow
-    lambda w: w["head.bias"].__setitem__(slice(18, 21), np.nan),  # the pen logits alone
-])
+@pytest.mark.parametrize(
+    "poison",
+    [
+        lambda w: w["head.bias"].__setitem__(slice(None), np.nan),  # NaN everywhere
+        lambda w: w["head.bias"].__setitem__(slice(3, 9), 3e38),  # finite weights, offsets overflow
+        lambda w: w["head.bias"].__setitem__(slice(18, 21), np.nan),  # the pen logits alone
+    ],
+)
 def test_sampling_a_model_with_non_finite_output_raises_instead_of_writing_nan(tiny_net, poison):
     weights = weights_of(tiny_net)
     poison(weights)

@@ -21,9 +21,20 @@ from sketchplot.model.train import TrainConfig, train
 
 
 def tiny_config(**overrides) -> TrainConfig:
-    raw = dict(batch_size=8, max_steps=20, warmup_steps=5, learning_rate=3e-3, max_seq_len=40,
-               eval_interval=1000, checkpoint_interval=5, log_interval=5, device="cpu",
-               save_half=False, augment_scale=0.1, model=dict(TINY))
+    raw = dict(
+        batch_size=8,
+        max_steps=20,
+        warmup_steps=5,
+        learning_rate=3e-3,
+        max_seq_len=40,
+        eval_interval=1000,
+        checkpoint_interval=5,
+        log_interval=5,
+        device="cpu",
+        save_half=False,
+        augment_scale=0.1,
+        model=dict(TINY),
+    )
     model = {**raw.pop("model"), **overrides.pop("model", {})}
     return TrainConfig.from_dict({**raw, **overrides, "model": model})
 
@@ -32,12 +43,21 @@ def absolute_path(sketch: np.ndarray) -> np.ndarray:
     return np.cumsum(sketch[:, :2], axis=0)
 
 
+@pytest.mark.slow
 def test_toy_mode_loss_falls_and_one_sketch_is_reproduced(toy_npz, tmp_path):
     # Cross-entropy pen loss: with focal loss the same tiny model needs ~2x the steps to place
     # every pen lift (measured), and this test is about the pipeline, not the pen loss.
-    cfg = tiny_config(toy=1, max_steps=900, warmup_steps=50, batch_size=4, augment_scale=0.0,
-                      eval_interval=900, log_interval=50, min_learning_rate=1e-4,
-                      model={"n_embd": 64, "n_head": 4, "pen_loss": "ce"})
+    cfg = tiny_config(
+        toy=1,
+        max_steps=900,
+        warmup_steps=50,
+        batch_size=4,
+        augment_scale=0.0,
+        eval_interval=900,
+        log_interval=50,
+        min_learning_rate=1e-4,
+        model={"n_embd": 64, "n_head": 4, "pen_loss": "ce"},
+    )
     train(["toy"], [toy_npz], tmp_path, cfg, progress=False)
     losses = [r["loss"] for r in map(json.loads, (tmp_path / "log.jsonl").read_text().splitlines()) if "loss" in r]
     assert losses[-1] < losses[0] - 2.0
@@ -55,8 +75,11 @@ class _Killed(Exception):
     pass
 
 
-@pytest.mark.parametrize("model", [{"dropout": 0.1}, {"dropout": 0.1, "latent_size": 6, "encoder_layers": 1,
-                                                     "mu_norm_scale": 0.6}], ids=["decoder", "vae"])
+@pytest.mark.parametrize(
+    "model",
+    [{"dropout": 0.1}, {"dropout": 0.1, "latent_size": 6, "encoder_layers": 1, "mu_norm_scale": 0.6}],
+    ids=["decoder", "vae"],
+)
 def test_resumed_run_equals_uninterrupted_run(tiny_npz, tmp_path, monkeypatch, model):
     """Also for a conditional model, whose latent noise and batch statistics must replay too."""
     cfg = tiny_config(model=model)
@@ -108,43 +131,72 @@ def test_non_finite_step_is_skipped_and_counted(tiny_npz, tmp_path, monkeypatch,
     for name, tensor in initial.items():
         assert torch.equal(tensor, saved[name]), name
     # The next, healthy step is applied.
-    result = train(["blob"], [tiny_npz], tmp_path, tiny_config(max_steps=2, checkpoint_interval=1),
-                   resume=True, progress=False)
+    result = train(
+        ["blob"], [tiny_npz], tmp_path, tiny_config(max_steps=2, checkpoint_interval=1), resume=True, progress=False
+    )
     assert result["skipped"] == 1
     saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["model"]
     assert not torch.equal(initial["head.weight"], saved["head.weight"])
 
 
 DDP_SCRIPT = """
-import json, sys
+import hashlib, json, os, sys
 from pathlib import Path
+import sketchplot.model.train as train_module
 from sketchplot.model.train import TrainConfig, train
+
+wrapped = []
+plain_wrap = train_module._Distributed.wrap
+def wrap(self, net):
+    wrapped.append(net)
+    return plain_wrap(self, net)
+train_module._Distributed.wrap = wrap
+
 cfg = TrainConfig.from_dict(json.loads(sys.argv[3]))
 result = train(["blob"], [Path(sys.argv[1])], sys.argv[2], cfg, progress=False)
 print("RESULT", json.dumps(result))
+weights = hashlib.sha256(b"".join(t.detach().numpy().tobytes() for t in wrapped[0].state_dict().values()))
+print("WEIGHTS", os.environ["RANK"], weights.hexdigest())
 """
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes_on_gloo(tiny_npz, tmp_path):
     script = tmp_path / "ddp_train.py"
     script.write_text(DDP_SCRIPT)
     cfg = tiny_config(max_steps=6, checkpoint_interval=3, log_interval=1)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         str(script), str(tiny_npz), str(tmp_path / "run"), json.dumps(cfg.to_dict())],
-        capture_output=True, text=True, timeout=120, env=env,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(script),
+            str(tiny_npz),
+            str(tmp_path / "run"),
+            json.dumps(cfg.to_dict()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     results = [json.loads(line.split(" ", 1)[1]) for line in done.stdout.splitlines() if line.startswith("RESULT")]
     assert len(results) == 2 and all(r["steps"] == 6 and r["skipped"] == 0 for r in results)
+    # each rank trained on its own share of every batch: only averaged gradients keep them equal
+    weights = [line.split()[-1] for line in done.stdout.splitlines() if line.startswith("WEIGHTS")]
+    assert len(weights) == 2 and weights[0] == weights[1]
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert steps[:6] == [1, 2, 3, 4, 5, 6]  # only rank 0 logs
     net, info = load_model(tmp_path / "run" / "best")
     assert info.classes == ["blob"]
 
 
-@pytest.mark.parametrize("power, share", [(0.5, 0.25 ** 0.5 / (1 + 0.25 ** 0.5)), (0.0, 0.5), (1.0, 0.2)])
+@pytest.mark.parametrize("power, share", [(0.5, 0.25**0.5 / (1 + 0.25**0.5)), (0.0, 0.5), (1.0, 0.2)])
 def test_class_shares_follow_size_to_the_power(power, share):
     sketches = [np.zeros((3, 3), np.float32)] * 500
     data = train_module.SketchSet(sketches, [0] * 400 + [1] * 100)
@@ -163,8 +215,11 @@ def test_sample_checks_are_logged_and_pick_the_best_model(tiny_npz, tmp_path, mo
     monkeypatch.setattr(scoring, "load_classifier", lambda directory=None: tiny)
     saved_at = []
     real_save = train_module.save_model
-    monkeypatch.setattr(train_module, "save_model", lambda d, net, info, half: saved_at.append(info.metrics["step"])
-                        or real_save(d, net, info, half))
+    monkeypatch.setattr(
+        train_module,
+        "save_model",
+        lambda d, net, info, half: saved_at.append(info.metrics["step"]) or real_save(d, net, info, half),
+    )
     cfg = tiny_config(max_steps=20, sample_interval=10, sample_count=4, best_by="recognizability")
     train(["cat"], [tiny_npz], tmp_path / "run", cfg, progress=False)
     records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]

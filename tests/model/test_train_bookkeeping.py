@@ -13,9 +13,19 @@ from sketchplot.model.train import TrainConfig, train
 
 
 def tiny_config(**overrides) -> TrainConfig:
-    raw = {"batch_size": 8, "max_steps": 20, "warmup_steps": 5, "learning_rate": 3e-3, "max_seq_len": 40,
-           "eval_interval": 1000, "checkpoint_interval": 5, "log_interval": 1, "device": "cpu",
-           "save_half": False, "model": dict(TINY)}
+    raw = {
+        "batch_size": 8,
+        "max_steps": 20,
+        "warmup_steps": 5,
+        "learning_rate": 3e-3,
+        "max_seq_len": 40,
+        "eval_interval": 1000,
+        "checkpoint_interval": 5,
+        "log_interval": 1,
+        "device": "cpu",
+        "save_half": False,
+        "model": dict(TINY),
+    }
     return TrainConfig.from_dict({**raw, **overrides})
 
 

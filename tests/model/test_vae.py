@@ -110,8 +110,12 @@ def test_joint_head_loss_is_the_joint_likelihood_of_offset_and_pen():
     # -log sum_k pi_k p_k(end) at the end point and padding
     t = torch.from_numpy(target)
     pen_target = t[..., 2:].argmax(-1)
-    log_pen_k = torch.stack([torch.stack([F.log_softmax(mix.component_pen_logits[b, i], -1)[:, pen_target[b, i]]
-                                          for i in range(9)]) for b in range(2)])
+    log_pen_k = torch.stack(
+        [
+            torch.stack([F.log_softmax(mix.component_pen_logits[b, i], -1)[:, pen_target[b, i]] for i in range(9)])
+            for b in range(2)
+        ]
+    )
     log_offset = torch.logsumexp(component_log_density(mix, t[..., 0], t[..., 1]), -1)
     joint = torch.logsumexp(component_log_density(mix, t[..., 0], t[..., 1]) + log_pen_k, -1)
     marginal = torch.logsumexp(mix.log_pi + log_pen_k, -1)
@@ -138,7 +142,7 @@ def test_joint_head_samples_the_pen_of_the_chosen_component():
         net.head.weight.zero_()
         bias = torch.full((9 * TINY["n_mixture"],), 0.0)
         bias[0] = -1e4  # log pi of component 0
-        pens = bias[6 * TINY["n_mixture"]:].view(TINY["n_mixture"], 3)
+        pens = bias[6 * TINY["n_mixture"] :].view(TINY["n_mixture"], 3)
         pens[:] = torch.tensor([5.0, 0.0, -1e4])  # draw mostly, never end...
         pens[0] = torch.tensor([-1e4, -1e4, 10.0])  # ...except component 0, which always ends
         net.head.bias.copy_(bias)
@@ -166,6 +170,7 @@ def _two_sketches(tmp_path):
     return paths
 
 
+@pytest.mark.slow
 def test_toy_vae_memorises_two_sketches_and_interpolation_ends_decode_to_them(tmp_path):
     paths = _two_sketches(tmp_path)
     # One Gaussian (n_mixture 1) cannot hedge between the two first points, so the decoder has to
@@ -174,14 +179,38 @@ def test_toy_vae_memorises_two_sketches_and_interpolation_ends_decode_to_them(tm
     # curvature grow without bound, and Adam oscillates on them instead of learning z's one point
     # per sketch. A plain VAE with free bits (kl_min) rather than BN-VAE, whose batch statistics
     # over 4 draws of 2 sketches are degenerate (a batch of one sketch codes it as 0).
-    cfg = TrainConfig.from_dict({
-        "batch_size": 4, "max_steps": 700, "warmup_steps": 50, "learning_rate": 3e-3, "min_learning_rate": 1e-4,
-        "max_seq_len": 40, "eval_interval": 700, "checkpoint_interval": 700, "log_interval": 50,
-        "device": "cpu", "save_half": False, "augment_scale": 0.0, "toy": 1, "class_labels": False,
-        "kl_weight": 0.01, "kl_min": 0.5, "kl_eta_min": 1.0, "seed": 1234,
-        "model": {**TINY, **VAE, "n_embd": 64, "n_head": 4, "absolute_position": True,
-                  "n_mixture": 1, "sigma_floor": 0.1, "mu_norm_scale": 0.0},
-    })
+    cfg = TrainConfig.from_dict(
+        {
+            "batch_size": 4,
+            "max_steps": 700,
+            "warmup_steps": 50,
+            "learning_rate": 3e-3,
+            "min_learning_rate": 1e-4,
+            "max_seq_len": 40,
+            "eval_interval": 700,
+            "checkpoint_interval": 700,
+            "log_interval": 50,
+            "device": "cpu",
+            "save_half": False,
+            "augment_scale": 0.0,
+            "toy": 1,
+            "class_labels": False,
+            "kl_weight": 0.01,
+            "kl_min": 0.5,
+            "kl_eta_min": 1.0,
+            "seed": 1234,
+            "model": {
+                **TINY,
+                **VAE,
+                "n_embd": 64,
+                "n_head": 4,
+                "absolute_position": True,
+                "n_mixture": 1,
+                "sigma_floor": 0.1,
+                "mu_norm_scale": 0.0,
+            },
+        }
+    )
     train(["square", "zigzag"], paths, tmp_path / "run", cfg, progress=False)
     records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert all("l_kl" in r and "kl_eta" in r for r in records if "loss" in r)
@@ -193,8 +222,9 @@ def test_toy_vae_memorises_two_sketches_and_interpolation_ends_decode_to_them(tm
     assert np.linalg.norm(mu[0] - mu[1]) > 1.0  # the two sketches get different codes
     path = interpolate(mu[0], mu[1], 5)
     np.testing.assert_allclose(path[[0, -1]], mu, atol=1e-5)
-    ends = sample(decoder, 2, scale=info.scale, temperature=0.01, pen_temperature=0.01, seed=0,
-                  max_len=40, z=path[[0, -1]])
+    ends = sample(
+        decoder, 2, scale=info.scale, temperature=0.01, pen_temperature=0.01, seed=0, max_len=40, z=path[[0, -1]]
+    )
     for drawn, target in zip(ends, targets):
         extent = np.ptp(np.cumsum(target[:, :2], 0), axis=0).max()
         assert len(drawn) == len(target)

@@ -17,8 +17,20 @@ def run(*args):
 
 def test_plot_writes_gcode_and_preview_and_prints_stats(cat_npz, tmp_path):
     gcode, preview = tmp_path / "cats.gcode", tmp_path / "cats.svg"
-    result = run("plot", cat_npz, "--index", "0,3,7", "--machine", "a3-servo", "--grid", "1x3",
-                 "--gcode", gcode, "--preview", preview)
+    result = run(
+        "plot",
+        cat_npz,
+        "--index",
+        "0,3,7",
+        "--machine",
+        "a3-servo",
+        "--grid",
+        "1x3",
+        "--gcode",
+        gcode,
+        "--preview",
+        preview,
+    )
     assert result.exit_code == 0, result.output
     assert "before: pen down" in result.output and "after:  pen down" in result.output
     assert "estimated time" in result.output
@@ -85,7 +97,8 @@ def test_a_failed_gcode_write_leaves_no_preview(tmp_path, cat_npz):
 
     blocker = tmp_path / "file"
     blocker.write_text("a file, not a folder")
-    result = CliRunner().invoke(cli, ["plot", str(cat_npz), "--gcode", str(blocker / "x.gcode"),
-                                      "--preview", str(tmp_path / "p.svg")])
+    result = CliRunner().invoke(
+        cli, ["plot", str(cat_npz), "--gcode", str(blocker / "x.gcode"), "--preview", str(tmp_path / "p.svg")]
+    )
     assert result.exit_code == 1 and "cannot write G-code" in result.output
     assert not (tmp_path / "p.svg").exists()

@@ -96,8 +96,9 @@ def test_impossible_layouts_are_refused(kwargs, message):
 
 def test_line_layers_put_lines_in_their_layer_with_one_scale_per_drawing():
     drawing = rectangle(10, 10) + [np.array([0, 20 + 20j])]  # the diagonal makes the drawing 20 x 20
-    document = layout_grid([drawing, rectangle(5, 5)], page_mm=(200, 100), grid=(1, 2), margin_mm=0, gutter_mm=0,
-                           line_layers=[[1, 2], [1]])
+    document = layout_grid(
+        [drawing, rectangle(5, 5)], page_mm=(200, 100), grid=(1, 2), margin_mm=0, gutter_mm=0, line_layers=[[1, 2], [1]]
+    )
     assert sorted(document.layers) == [1, 2]
     assert len(document.layers[1].lines) == 2 and len(document.layers[2].lines) == 1
     square, diagonal = document.layers[1].lines[0] / PX_PER_MM, document.layers[2].lines[0] / PX_PER_MM

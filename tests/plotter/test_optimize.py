@@ -70,7 +70,9 @@ def test_optimisation_on_real_cats_beats_plain_vpype_linesort(real_cats):
     assert after.pen_down_mm == pytest.approx(before.pen_down_mm, rel=1e-3)  # ink is not lost
     plain = vp.Document(page_size=result.document.page_size)
     unoptimised = plot_page(real_cats[:30], paper="a4", optimize=NO_OPTIMIZATION).document
-    plain.add(vpype_linesort(unoptimised.layers[1].clone(unoptimised.layers[1]), no_flip=False, two_opt=False, passes=1), 1)
+    plain.add(
+        vpype_linesort(unoptimised.layers[1].clone(unoptimised.layers[1]), no_flip=False, two_opt=False, passes=1), 1
+    )
     assert after.pen_up_mm <= path_stats(plain).pen_up_mm
 
 

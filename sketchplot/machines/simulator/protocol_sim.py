@@ -62,7 +62,9 @@ class Serial(SerialBase):
             try:
                 values = [float(v) for v in options["work_offset"].split(",")]
             except ValueError:
-                raise SimulatorError(f"{url}: option work_offset={options['work_offset']!r} is not X,Y[,Z] in mm") from None
+                raise SimulatorError(
+                    f"{url}: option work_offset={options['work_offset']!r} is not X,Y[,Z] in mm"
+                ) from None
             if not 2 <= len(values) <= 3 or not all(math.isfinite(v) for v in values):
                 raise SimulatorError(f"{url}: option work_offset={options['work_offset']!r} is not X,Y[,Z] in mm")
             work_offset = (values[0], values[1], values[2] if len(values) == 3 else 0.0)

@@ -24,7 +24,9 @@ def save_outputs(simulator: GrblSimulator) -> None:
         try:
             if path.exists():
                 data.update(json.loads(path.read_text()))
-            data["pauses"] += [{**pause, "drawn": pause["drawn"] + len(data["polylines"])} for pause in simulator.pauses]
+            data["pauses"] += [
+                {**pause, "drawn": pause["drawn"] + len(data["polylines"])} for pause in simulator.pauses
+            ]
             data["polylines"] += [line.tolist() for line in polylines]
             data["rx_overflows"] += simulator.rx_overflows
             atomic_write_text(path, json.dumps(data))
