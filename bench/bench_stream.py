@@ -19,11 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sketchplot.core.formats import read_npz  # noqa: E402
+from sketchplot.app.jobs import run_job  # noqa: E402
+from sketchplot.app.pages import PageSettings, build_page  # noqa: E402
+from sketchplot.core.formats import read_npz, strokes_to_polylines  # noqa: E402
 from sketchplot.core.profiles import load_profile, profile_from_dict  # noqa: E402
-from sketchplot.gcode.writer import write_gcode  # noqa: E402
-from sketchplot.machines.job import stream_file  # noqa: E402
-from sketchplot.plotter.pipeline import plot_page  # noqa: E402
 
 QUICKDRAW = ROOT.parent / "shared" / "data" / "quickdraw" / "cat.npz"
 
@@ -39,7 +38,7 @@ def fast_profile(folder: Path) -> Path:
         draw_feed=600000.0,
         travel_feed=600000.0,
         max_rate=[600000.0, 600000.0],
-        acceleration=[1e7, 1e7],
+        acceleration=[1e6, 1e6],  # profiles accept at most 1e6
     )
     data["pen"]["settle_s"] = 0.0
     profile = profile_from_dict(data)
@@ -58,7 +57,10 @@ def main() -> None:
     profile_path = fast_profile(folder)
     profile = load_profile(str(profile_path))
     gcode = folder / "cats.gcode"
-    gcode.write_text(write_gcode(plot_page(cats, paper=profile.paper, landscape=profile.landscape).document, profile))
+    page = build_page(
+        [strokes_to_polylines(cat) for cat in cats], PageSettings(profile, profile.paper, profile.landscape)
+    )
+    gcode.write_text(page.gcode)
     lines = sum(1 for line in gcode.read_text().splitlines() if line.strip() and not line.startswith("("))
     print(
         f"file: {args.cats} Quick, Draw! cats, {lines} lines, {gcode.stat().st_size} bytes; "
@@ -68,7 +70,7 @@ def main() -> None:
     for name, send_and_wait in (("character counting", False), ("send-and-wait", True)):
         url = f"sim://?profile={profile_path}&realtime=1&baud={args.baud}"
         started = time.perf_counter()
-        report = stream_file(gcode, url, profile, send_and_wait=send_and_wait, journal_path=folder / f"{name}.json")
+        report = run_job(gcode, url, profile, send_and_wait=send_and_wait, journal_path=folder / f"{name}.json")
         elapsed = time.perf_counter() - started
         link_use = report.bytes_sent * 10 / args.baud / report.seconds
         results[name] = report.lines / report.seconds

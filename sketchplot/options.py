@@ -8,8 +8,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from sketchplot.app.sketches import Sampling
 
 from sketchplot.model.config import PEN_TEMPERATURE
 from sketchplot.plotter.optimize import OptimizeOptions
@@ -391,7 +395,7 @@ def complete_options(command: Callable) -> Callable:
     )
 
 
-def take_sampling(options: dict):
+def take_sampling(options: dict) -> Sampling:
     """Pop ``sampling_options``' values out of a command's keyword arguments as a ``Sampling``."""
     from sketchplot.app.sketches import Sampling
 

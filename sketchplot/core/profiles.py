@@ -22,9 +22,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 from sketchplot.core.errors import SketchplotError
 from sketchplot.core.paths import user_profile_dir
 
+Coordinate = float | np.ndarray  # one value, or every point of a drawing at once
 ORIGINS = ("bottom-left", "top-left", "bottom-right", "top-right")
 PEN_METHODS = ("servo", "z")
 MACHINE_SPACES = ("positive", "negative")
@@ -104,7 +107,7 @@ class MachineProfile:
     def height(self) -> float:
         return self.y_max - self.y_min
 
-    def page_to_machine(self, x, y, page_height: float, page_width: float):
+    def page_to_machine(self, x: Coordinate, y: Coordinate, page_height: float, page_width: float) -> tuple:
         """Map page mm (y down, origin top-left) to machine mm; works on numpy arrays."""
         right = self.origin.endswith("right")
         bottom = self.origin.startswith("bottom")
@@ -112,7 +115,7 @@ class MachineProfile:
         my = self.y_min + ((page_height - y) if bottom else y)
         return mx, my
 
-    def machine_to_page(self, mx, my, page_height: float, page_width: float):
+    def machine_to_page(self, mx: Coordinate, my: Coordinate, page_height: float, page_width: float) -> tuple:
         """Inverse of ``page_to_machine``."""
         right = self.origin.endswith("right")
         bottom = self.origin.startswith("bottom")

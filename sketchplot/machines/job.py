@@ -4,6 +4,7 @@ checks before the port opens, the connection, an optional check-mode pass, and t
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from sketchplot.machines.streamer import (
 
 
 def stream_file(
-    gcode_path,
+    gcode_path: str | os.PathLike,
     port: str,
     profile: MachineProfile,
     *,
@@ -39,7 +40,7 @@ def stream_file(
     check: bool = False,
     resume: bool = False,
     start_line: int | None = None,
-    journal_path=None,
+    journal_path: str | os.PathLike | None = None,
     timeout: float = 5.0,
     allow_settings: bool = False,
     on_progress: Callable[[Progress], None] | None = None,

@@ -34,6 +34,7 @@ import numpy as np
 from sketchplot.core.formats import read_stroke3_file
 from sketchplot.model.config import PEN_END
 from sketchplot.model.data import DataError, make_batch, offset_scale, prepare
+from sketchplot.model.decoders import Decoder, TransformerEncoder
 from sketchplot.model.mixture import component_log_density, kl_divergence, logsumexp, pen_log_likelihood
 
 SAMPLE_SEED = 0  # the latent noise of a conditional model's evaluation
@@ -57,7 +58,7 @@ class EvalResult:
 
 
 def score_sketches(
-    decoder,
+    decoder: Decoder,
     sketches: list[np.ndarray],
     *,
     class_index: int = 0,
@@ -65,7 +66,7 @@ def score_sketches(
     unit_scale: float,
     max_seq_len: int,
     batch_size: int = 64,
-    encoder=None,
+    encoder: TransformerEncoder | None = None,
 ) -> EvalResult:
     """Likelihood metrics of prepared stroke-3 sketches (no start row, <= max_seq_len points);
     a conditional model's ``encoder`` (``decoders.TransformerEncoder``) adds ``l_kl``."""
@@ -122,7 +123,7 @@ def data_unit_scale(path: str | Path, max_seq_len: int) -> float:
 
 
 def evaluate_file(
-    decoder,
+    decoder: Decoder,
     model_scale: float | None,
     path: str | Path,
     *,
@@ -131,7 +132,7 @@ def evaluate_file(
     max_seq_len: int = 250,
     batch_size: int = 64,
     limit: int | None = None,
-    encoder=None,
+    encoder: TransformerEncoder | None = None,
 ) -> EvalResult:
     """Score one split of a data file. ``model_scale`` None: the model reads data-std units
     (Magenta models, whose scale_factor belongs to differently scaled data)."""

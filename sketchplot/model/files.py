@@ -193,7 +193,7 @@ def load_conditional(model: str | Path) -> tuple[TransformerDecoder, Transformer
     return TransformerDecoder(info.model, weights), TransformerEncoder(info.model, weights), info
 
 
-def load_model(directory: str | Path):
+def load_model(directory: str | Path) -> tuple:
     """Load a model directory as the torch ``SketchTransformer`` (eval mode, float32, CPU),
     to train on or to compare with; inference uses ``load_decoder``."""
     import torch

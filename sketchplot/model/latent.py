@@ -13,9 +13,12 @@ import numpy as np
 
 from sketchplot.core.errors import SketchplotError
 from sketchplot.model.data import make_batch
+from sketchplot.model.decoders import TransformerEncoder
 
 
-def encode(encoder, sketches: list[np.ndarray], scale: float, where: str = "sketch") -> tuple[np.ndarray, np.ndarray]:
+def encode(
+    encoder: TransformerEncoder, sketches: list[np.ndarray], scale: float, where: str = "sketch"
+) -> tuple[np.ndarray, np.ndarray]:
     """(mu, sigma_hat) of each stroke-3 sketch (data units, no start row), (B, latent_size) each;
     sigma = exp(sigma_hat / 2). ``encoder``: a ``decoders.TransformerEncoder``."""
     limit = encoder.cfg.block_size - 1

@@ -16,6 +16,7 @@ import numpy as np
 from sketchplot.model.config import Mixture
 
 LOG_2PI = math.log(2.0 * math.pi)
+Array = Any  # a numpy array or a torch tensor; every function returns the kind it is given
 
 
 class _NumpyOps:
@@ -67,7 +68,7 @@ class _TorchOps:
         return x.mean(dim=axis)
 
 
-def _ops(array: Any):
+def _ops(array: Array) -> Any:
     if type(array).__module__.split(".")[0] == "torch":
         import torch
 
@@ -75,7 +76,7 @@ def _ops(array: Any):
     return _NumpyOps
 
 
-def component_log_density(mix: Mixture, dx, dy):
+def component_log_density(mix: Mixture, dx: Array, dy: Array) -> Array:
     """log pi_k + log N_k(dx, dy) for every component, (..., M) from (...,) targets."""
     xp = _ops(mix.mu_x)
     zx = (dx[..., None] - mix.mu_x) / mix.sigma_x
@@ -88,12 +89,12 @@ def component_log_density(mix: Mixture, dx, dy):
     return mix.log_pi + log_n
 
 
-def offset_log_likelihood(mix: Mixture, dx, dy):
+def offset_log_likelihood(mix: Mixture, dx: Array, dy: Array) -> Array:
     """log p(dx, dy) under the bivariate Gaussian mixture, (...,) from (...,) targets."""
     return _ops(mix.mu_x).logsumexp(component_log_density(mix, dx, dy))
 
 
-def pen_log_likelihood(mix: Mixture, pen_target, log_density, has_offset):
+def pen_log_likelihood(mix: Mixture, pen_target: Array, log_density: Array, has_offset: Array) -> Array:
     """log p(pen) of every point. The independent head: its own pen distribution. The joint
     head: log p(pen | offset) where the point has an offset (the components weighted by how well
     they explain it), the marginal log p(pen) where it has none (the end point, padding)."""
@@ -106,13 +107,13 @@ def pen_log_likelihood(mix: Mixture, pen_target, log_density, has_offset):
     return xp.where(has_offset, conditional, marginal)
 
 
-def kl_divergence(mu, sigma_hat):
+def kl_divergence(mu: Array, sigma_hat: Array) -> Array:
     """KL(N(mu, exp(sigma_hat)) || N(0, I)) per sketch, averaged over latent dimensions (so
     Sketch-RNN's KL_min is per dimension); training takes the mean over the batch."""
     xp = _ops(mu)
     return -0.5 * xp.mean(1.0 + sigma_hat - mu**2 - xp.exp(sigma_hat))
 
 
-def logsumexp(x, axis: int = -1):
+def logsumexp(x: Array, axis: int = -1) -> Array:
     """log sum exp over ``axis``, stable, for either kind of array."""
     return _ops(x).logsumexp(x, axis)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sketchplot.core.errors import SketchplotError
 from sketchplot.core.paths import user_model_dir
+from sketchplot.model.decoders import Decoder, TransformerEncoder
 from sketchplot.model.files import CONFIG_NAME, ModelFileError, ModelInfo, load_decoder, read_info
 
 
@@ -67,7 +68,7 @@ def available_models() -> list[ModelEntry]:
     return _entries(user_model_dir(), "user") + _entries(shipped_model_dir(), "shipped")
 
 
-def load_any(path: str | Path):
+def load_any(path: str | Path) -> tuple[Decoder, ModelInfo]:
     """(numpy decoder, info) from one of our model directories or a Magenta ``.gen.json`` file."""
     path = Path(path)
     if path.is_dir() or path.suffix == ".zip":
@@ -187,7 +188,7 @@ def class_table() -> dict[str, str]:
     return dict(sorted(table.items(), key=lambda item: class_key(item[0])))
 
 
-def resolve(class_name: str, model_path: str | Path | None = None):
+def resolve(class_name: str, model_path: str | Path | None = None) -> tuple[Decoder, ModelInfo, int]:
     """(numpy decoder, info, class index) of the model that draws ``class_name`` (``locate``)."""
     path = locate(class_name, model_path)
     decoder, info = load_any(path)
@@ -215,7 +216,9 @@ def locate_conditional(model_path: str | Path | None = None, hints: list[str] = 
     return next((e for e in entries if all(c in e.classes for c in wanted)), entries[0]).path
 
 
-def resolve_conditional(model_path: str | Path | None = None, hints: list[str] = ()):
+def resolve_conditional(
+    model_path: str | Path | None = None, hints: list[str] = ()
+) -> tuple[Decoder, TransformerEncoder, ModelInfo]:
     """(numpy decoder, numpy encoder, info) of the conditional model ``locate_conditional`` picks."""
     from sketchplot.model.files import load_conditional
 

@@ -30,7 +30,7 @@ import torch
 from sketchplot.core.atomic import atomic_open, atomic_write_text
 from sketchplot.core.errors import SketchplotError
 from sketchplot.model.config import SIZE_LIMITS, ModelConfig
-from sketchplot.model.data import SketchSet, augment, load_sketch_set, make_batch, offset_scale
+from sketchplot.model.data import Batch, SketchSet, augment, load_sketch_set, make_batch, offset_scale
 from sketchplot.model.files import QUICKDRAW_LICENCE, ModelInfo, read_info, read_weights, save_model
 from sketchplot.model.mixture import kl_divergence
 from sketchplot.model.net import SketchTransformer, kl_eta, reparameterise, sketch_loss
@@ -252,7 +252,9 @@ class _Distributed:
             dist.destroy_process_group()
 
 
-def batch_loss(model, net, batch, cfg: TrainConfig, eta: float, use_amp: bool = False):
+def batch_loss(
+    model: torch.nn.Module, net: SketchTransformer, batch: Batch, cfg: TrainConfig, eta: float, use_amp: bool = False
+) -> tuple[torch.Tensor, dict]:
     """(loss, terms) of one batch: L_R, and for a conditional model L_KL and the KL penalty.
 
     ``model`` is what runs the decoder (``net`` or its DDP wrapper); the latent noise comes
