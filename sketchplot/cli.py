@@ -87,9 +87,9 @@ def _stream(gcode: str, port: str, profile, quiet: bool, name_resume: bool = Tru
 
 @cli.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
-@opt.optimize_options
-@opt.page_options
 @opt.plot_input_options
+@opt.page_options
+@opt.optimize_options
 def plot(input_path, split, indices, limit, landscape, gutter, **options):
     """Lay out sketches from INPUT (.npz, .ndjson, .svg), optimise, write G-code and/or a preview, plot on PORT."""
     from sketchplot.app.pages import read_plot_input
