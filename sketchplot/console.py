@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from sketchplot.app.jobs import PauseInfo, Progress, is_simulator
+from sketchplot.core.profiles import MachineProfile
 from sketchplot.gcode.estimate import estimate_gcode, format_duration
 
 
@@ -13,7 +14,7 @@ class JobConsole:
     """Progress and pause callbacks for ``app.jobs.run_job``; use it as a context manager so the
     bar is closed however the job ends."""
 
-    def __init__(self, gcode_path: str, port: str, profile, quiet: bool):
+    def __init__(self, gcode_path: str, port: str, profile: MachineProfile, quiet: bool):
         self.gcode_path, self.port, self.profile, self.quiet = gcode_path, port, profile, quiet
         self.bar = None
         self.shown_ms = 0

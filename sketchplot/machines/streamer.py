@@ -254,7 +254,7 @@ class Streamer:
         return sum(s.nbytes for s in self.inflight) + item.nbytes <= RX_BUFFER_BYTES
 
     def _current(self) -> SentLine | None:
-        return self.inflight[0] if self.inflight else (self.tracker.acked[-1] if self.tracker.acked else None)
+        return self.inflight[0] if self.inflight else self.tracker.newest_unproven
 
     def _where(self, item: SentLine | None) -> str:
         if item is None:
@@ -426,7 +426,7 @@ class Streamer:
                 elif line == "ok" and self.inflight:
                     item = self._retire()
                     if not self.refused:
-                        self.tracker.acked.append(item)
+                        self.tracker.acknowledge(item, proves=False)
                 elif line.startswith("error:") and self.inflight:
                     self._retire()
                     self.refused = True

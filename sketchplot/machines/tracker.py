@@ -117,10 +117,11 @@ class ExecutionTracker:
         self.acked: deque[SentLine] = deque()
         self.executed: set[int] = set()
 
-    def acknowledge(self, item: SentLine) -> None:
-        """GRBL answered ``ok`` for ``item``; a synchronising line proves every line before it ran."""
+    def acknowledge(self, item: SentLine, proves: bool = True) -> None:
+        """GRBL answered ``ok`` for ``item``; a synchronising line proves every line before it ran
+        (``proves`` False: an answer read while the machine is being stopped proves nothing)."""
         self.acked.append(item)
-        if item.sync:
+        if item.sync and proves:
             self.mark(len(self.acked))
 
     def mark(self, count: int) -> None:
@@ -136,6 +137,10 @@ class ExecutionTracker:
     @property
     def oldest_unproven(self) -> SentLine | None:
         return self.acked[0] if self.acked else None
+
+    @property
+    def newest_unproven(self) -> SentLine | None:
+        return self.acked[-1] if self.acked else None
 
     def on_status(
         self, status: Status, work_offset: Sequence[float] = (0.0, 0.0, 0.0), inflight: Sequence[SentLine] = ()
