@@ -38,9 +38,11 @@ def main() -> None:
     ranks, labels = np.concatenate(ranks), np.concatenate(labels)
     top1, top5 = ranks[:, 0] == labels, (ranks == labels[:, None]).any(axis=1)
     per_class = np.array([top1[labels == k].mean() for k in range(len(classifier.classes))])
-    print(f"{args.split} split, {len(labels)} drawings of {len(classifier.classes)} classes: "
-          f"top-1 {top1.mean():.3f}, top-5 {top5.mean():.3f}, class-balanced top-1 {per_class.mean():.3f} "
-          f"({time.time() - started:.0f} s)\n")
+    print(
+        f"{args.split} split, {len(labels)} drawings of {len(classifier.classes)} classes: "
+        f"top-1 {top1.mean():.3f}, top-5 {top5.mean():.3f}, class-balanced top-1 {per_class.mean():.3f} "
+        f"({time.time() - started:.0f} s)\n"
+    )
     print("| class | drawings | top-1 | top-5 | most often called |")
     print("|---|---|---|---|---|")
     for name in args.classes:
@@ -48,9 +50,13 @@ def main() -> None:
         mask = labels == k
         wrong = ranks[mask, 0][ranks[mask, 0] != k]
         names, counts = np.unique(wrong, return_counts=True)
-        common = ", ".join(f"{classifier.classes[n]} {c / mask.sum():.2f}" for n, c in
-                           sorted(zip(names, counts), key=lambda t: -t[1])[:3])
-        print(f"| {classifier.classes[k]} | {mask.sum()} | {top1[mask].mean():.2f} | {top5[mask].mean():.2f} | {common} |")
+        common = ", ".join(
+            f"{classifier.classes[n]} {c / mask.sum():.2f}"
+            for n, c in sorted(zip(names, counts), key=lambda t: -t[1])[:3]
+        )
+        print(
+            f"| {classifier.classes[k]} | {mask.sum()} | {top1[mask].mean():.2f} | {top5[mask].mean():.2f} | {common} |"
+        )
     worst = np.argsort(per_class)[:10]
     print("\nweakest classes: " + ", ".join(f"{classifier.classes[k]} {per_class[k]:.2f}" for k in worst))
 

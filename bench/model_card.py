@@ -63,8 +63,12 @@ def main() -> None:
     parser.add_argument("--temperatures", nargs="*", type=float, default=list(TEMPERATURES))
     parser.add_argument("--json", type=Path, help="Also write every report here.")
     parser.add_argument("--no-nll", action="store_true", help="Skip the test NLL column.")
-    parser.add_argument("--best-of", type=int, default=1,
-                        help="Also rows for our models with the quality gate keeping the best of K candidates.")
+    parser.add_argument(
+        "--best-of",
+        type=int,
+        default=1,
+        help="Also rows for our models with the quality gate keeping the best of K candidates.",
+    )
     parser.add_argument("--previews", type=Path, default=ROOT / "docs" / "models", help="Folder for <class>.svg.")
     args = parser.parse_args()
 
@@ -84,38 +88,70 @@ def main() -> None:
             nll = round(evaluate_file(decoder, model_scale, data, class_index=index).nll, 3)
         for temperature in args.temperatures:
             pen = temperature if rule == "sketch-rnn" else PEN_TEMPERATURE
-            sketches = sample(decoder, args.n, scale=info.scale, temperature=temperature, seed=SEED,
-                              class_index=index, max_len=info.max_seq_len, pen_temperature=pen)
+            sketches = sample(
+                decoder,
+                args.n,
+                scale=info.scale,
+                temperature=temperature,
+                seed=SEED,
+                class_index=index,
+                max_len=info.max_seq_len,
+                pen_temperature=pen,
+            )
             report = score(sketches, name, real[name], cap=info.max_seq_len, classifier=classifier)
             rows.append({"model": label, "class": name, "temperature": temperature, "nll": nll, **report})
             unconditional = rule == "ours" and not getattr(info.model, "conditional", False)
             if unconditional and args.best_of > 1:
-                candidates = sample(decoder, args.n * args.best_of, scale=info.scale, temperature=temperature,
-                                    seed=SEED, class_index=index, max_len=info.max_seq_len, pen_temperature=pen)
+                candidates = sample(
+                    decoder,
+                    args.n * args.best_of,
+                    scale=info.scale,
+                    temperature=temperature,
+                    seed=SEED,
+                    class_index=index,
+                    max_len=info.max_seq_len,
+                    pen_temperature=pen,
+                )
                 gated = most_recognisable(candidates, name, args.best_of, classifier)
                 report = score(gated, name, real[name], cap=info.max_seq_len, classifier=classifier)
-                rows.append({"model": f"{label} best-of-{args.best_of}", "class": name, "temperature": temperature,
-                             "nll": nll, **report})
+                rows.append(
+                    {
+                        "model": f"{label} best-of-{args.best_of}",
+                        "class": name,
+                        "temperature": temperature,
+                        "nll": nll,
+                        **report,
+                    }
+                )
             if temperature == 0.5 and unconditional and name not in previewed and args.previews:
                 previewed.add(name)
                 args.previews.mkdir(parents=True, exist_ok=True)
                 page = plot_page([from_origin(s) for s in sketches[:16] if len(s)])
                 write_preview(page.document, args.previews / f"{name}.svg")
-            print(f"{label:<12} {name:<10} T={temperature:<4} rec {report['recognizability']:.2f} "
-                  f"FID {report['fid']:6.2f} ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
+            print(
+                f"{label:<12} {name:<10} T={temperature:<4} rec {report['recognizability']:.2f} "
+                f"FID {report['fid']:6.2f} ({time.time() - started:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
     print("| class | model | T | rec | top-5 | FID | KID | points | strokes | at cap | test NLL |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         temperature = "" if r["temperature"] is None else f"{r['temperature']:g}"
         at_cap = "" if r.get("at_cap") is None else f"{r['at_cap']:.3f}"
         nll = "" if r.get("nll") is None else f"{r['nll']:.3f}"
-        print(f"| {r['class']} | {r['model']} | {temperature} | {r['recognizability']:.2f} | {r['top5']:.2f} | "
-              f"{r['fid']:.1f} | {r['kid']:.3f} | {r['points_mean']:.1f} | {r['strokes_mean']:.1f} | {at_cap} | {nll} |")
+        print(
+            f"| {r['class']} | {r['model']} | {temperature} | {r['recognizability']:.2f} | {r['top5']:.2f} | "
+            f"{r['fid']:.1f} | {r['kid']:.3f} | {r['points_mean']:.1f} | {r['strokes_mean']:.1f} | {at_cap} | {nll} |"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
-    print(f"\n{args.n} samples per row, seed {SEED}; real row: the first {args.n} test drawings against "
-          f"all of them ({time.time() - started:.0f} s)", file=sys.stderr)
+    print(
+        f"\n{args.n} samples per row, seed {SEED}; real row: the first {args.n} test drawings against "
+        f"all of them ({time.time() - started:.0f} s)",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

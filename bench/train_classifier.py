@@ -113,12 +113,19 @@ def main() -> None:
             total += loss.item()
         net.eval()
         with torch.no_grad():
-            logits = torch.cat([net(valid_images[i : i + 1024].to(args.device)).cpu() for i in range(0, len(valid_images), 1024)])
+            logits = torch.cat(
+                [net(valid_images[i : i + 1024].to(args.device)).cpu() for i in range(0, len(valid_images), 1024)]
+            )
         top1, top5 = accuracy(torch.softmax(logits, 1).numpy(), valid_y)
-        print(f"epoch {epoch + 1}: loss {total / steps_per_epoch:.3f}, valid top-1 {top1:.3f} top-5 {top5:.3f}, {time.time() - started:.0f} s", flush=True)
+        print(
+            f"epoch {epoch + 1}: loss {total / steps_per_epoch:.3f}, valid top-1 {top1:.3f} top-5 {top5:.3f}, {time.time() - started:.0f} s",
+            flush=True,
+        )
         if top1 > best:
             best = top1
-            config["training"].update(epoch=epoch + 1, valid_top1=top1, valid_top5=top5, seconds=round(time.time() - started))
+            config["training"].update(
+                epoch=epoch + 1, valid_top1=top1, valid_top5=top5, seconds=round(time.time() - started)
+            )
             save_classifier(args.out, config, folded_weights(net.cpu(), stages))
             net.to(args.device)
 
