@@ -6,9 +6,10 @@ rule: the pen cooled with the same temperature), and the test NLL.
     python bench/model_card.py [--n 500] [--classes cat dog] [--json docs/models/model_card.json]
 
 Each row: recognisability / top-5 / FID / KID against the class's real test drawings, mean
-points and strokes, share at the length cap. Seeds are fixed, so a rerun prints the same table.
-It also writes ``docs/models/<class>.svg``: the first 16 samples at temperature 0.5 of the first
-unconditional shipped model that draws the class.
+points and strokes, share at the length cap. The real row scores the test drawings themselves,
+with the FID and KID of the valid split's drawings against them (real against real). Seeds are fixed, so a rerun prints the same table.
+It also writes ``docs/models/<class>.svg``: the first 16 samples at temperature 0.5 of the model
+`sketchplot draw <class>` picks.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sketchplot.core.formats import from_origin, read_sketch_file  # noqa: E402
 from sketchplot.model.classifier import load_classifier  # noqa: E402
 from sketchplot.model.config import PEN_TEMPERATURE  # noqa: E402
 from sketchplot.model.evaluate import evaluate_file  # noqa: E402
-from sketchplot.model.registry import available_models, class_index, is_labelled, load_any  # noqa: E402
+from sketchplot.model.registry import available_models, class_index, is_labelled, load_any, locate  # noqa: E402
 from sketchplot.model.sample import sample  # noqa: E402
 from sketchplot.model.scoring import most_recognisable, score  # noqa: E402
 from sketchplot.plotter.pipeline import plot_page  # noqa: E402
@@ -69,6 +70,9 @@ def main() -> None:
         default=1,
         help="Also rows for our models with the quality gate keeping the best of K candidates.",
     )
+    parser.add_argument("--models", nargs="*", help="Only these shipped models (and Google's).")
+    parser.add_argument("--no-google", action="store_true", help="Leave out Google's models.")
+    parser.add_argument("--no-previews", action="store_true", help="Write no <class>.svg.")
     parser.add_argument("--previews", type=Path, default=ROOT / "docs" / "models", help="Folder for <class>.svg.")
     args = parser.parse_args()
 
@@ -76,10 +80,16 @@ def main() -> None:
     rows, real, previewed = [], {}, set()
     started = time.time()
     for label, path, name, index, rule in sources(args.classes):
+        if (args.models and rule == "ours" and label not in args.models) or (args.no_google and rule != "ours"):
+            continue
         data = SHARED / "quickdraw" / f"{name}.npz"
         if name not in real:
             real[name] = read_sketch_file(data, "test").sketches
-            report = score(real[name][: args.n], name, real[name], classifier=classifier)
+            # The floor to compare with: the test drawings' own recognisability, and the FID of
+            # other real drawings of the class (the valid split) against the test drawings.
+            report = score(real[name][: args.n], name, classifier=classifier)
+            other = score(read_sketch_file(data, "valid").sketches[: args.n], name, real[name], classifier=classifier)
+            report |= {"fid": other["fid"], "kid": other["kid"]}
             rows.append({"model": "real test drawings", "class": name, "temperature": None, **report})
         decoder, info = load_any(path)
         nll = None
@@ -123,7 +133,8 @@ def main() -> None:
                         **report,
                     }
                 )
-            if temperature == 0.5 and unconditional and name not in previewed and args.previews:
+            drawn_by_default = rule == "ours" and locate(name) == Path(path)
+            if temperature == 0.5 and drawn_by_default and name not in previewed and not args.no_previews:
                 previewed.add(name)
                 args.previews.mkdir(parents=True, exist_ok=True)
                 page = plot_page([from_origin(s) for s in sketches[:16] if len(s)])

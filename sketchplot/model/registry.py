@@ -151,17 +151,45 @@ def _suggest(name: str, classes: list[str], label: str = "it draws") -> str:
     return f" ({label}: {listed}){hint}"
 
 
+QUALITY_METRIC = "recognizability"  # metrics[QUALITY_METRIC][class]: measured share recognised
+
+
+def recognizability(info: ModelInfo, class_name: str) -> float | None:
+    """The share of this model's samples of ``class_name`` that the sketch classifier recognised
+    when it was measured (bench/model_card.py --record), or None if never measured."""
+    measured = info.metrics.get(QUALITY_METRIC)
+    if not isinstance(measured, dict):
+        return None
+    index = find_class(list(measured), class_name)
+    value = list(measured.values())[index] if index is not None else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _preference(entry: ModelEntry, class_name: str) -> tuple:
+    """Sort key among the models serving a class: the user's own first, then the best measured
+    recognisability, then unconditional before conditional, then listing order."""
+    measured = recognizability(entry.info, class_name)
+    conditional = getattr(entry.info.model, "conditional", False)
+    return (entry.origin != "user", -(measured if measured is not None else -1.0), conditional)
+
+
+def _best_serving(entries: list[ModelEntry], class_name: str) -> ModelEntry | None:
+    serving = [e for e in entries if find_class(e.classes, class_name) is not None]
+    return min(serving, key=lambda e: _preference(e, class_name)) if serving else None
+
+
 def locate(class_name: str, model_path: str | Path | None = None) -> Path:
-    """The model that draws ``class_name``: ``model_path``, or the first user model, then the
-    first shipped model, serving it, unconditional models before conditional ones (which
-    draw from latent codes of the prior); an unlabelled multi-class model cannot be asked for
-    one class. Unknown class: an error with the closest match."""
+    """The model that draws ``class_name``: ``model_path``, or a user model serving it, else the
+    shipped model whose samples of it were measured most recognisable (unmeasured ones last,
+    unconditional before conditional, which draw from latent codes of the prior); an unlabelled
+    multi-class model cannot be asked for one class. Unknown class: an error with the closest
+    match."""
     if model_path is not None:
         return find_model(str(model_path))
     entries = [e for e in available_models() if e.info is not None and is_labelled(e.info)]
-    for entry in sorted(entries, key=lambda e: getattr(e.info.model, "conditional", False)):
-        if find_class(entry.classes, class_name) is not None:
-            return entry.path
+    best = _best_serving(entries, class_name)
+    if best is not None:
+        return best.path
     classes = sorted({c for e in entries for c in e.classes})
     if not classes:
         raise SketchplotError(f"no models installed (looked in {user_model_dir()} and the package); use --model PATH")
@@ -180,11 +208,9 @@ def locate(class_name: str, model_path: str | Path | None = None) -> Path:
 
 def class_table() -> dict[str, str]:
     """Every class an installed model draws -> the name of the model ``locate`` picks for it."""
-    table: dict[str, str] = {}
     entries = [e for e in available_models() if e.info is not None and is_labelled(e.info)]
-    for entry in sorted(entries, key=lambda e: getattr(e.info.model, "conditional", False)):
-        for name in entry.classes:
-            table.setdefault(name, entry.name)
+    names = {class_key(c): c for e in reversed(entries) for c in e.classes}
+    table = {name: _best_serving(entries, name).name for name in names.values()}
     return dict(sorted(table.items(), key=lambda item: class_key(item[0])))
 
 

@@ -168,3 +168,15 @@ def test_classes_lists_every_class_with_the_model_that_draws_it(user_models):
     assert result.exit_code == 0
     rows = dict(line.split() for line in result.output.splitlines())
     assert rows == {"cat": "pets", "dog": "pets", "sheep": "farm"}  # the user's model wins for cat
+
+
+def test_the_best_measured_shipped_model_draws_a_class(user_models, tiny_net):
+    shipped = user_models / "shipped"
+    for name, measured in [("farm-a", {"sheep": 0.2}), ("farm-b", {"Sheep": 0.6}), ("farm-c", None)]:
+        info = info_for(tiny_net, ("cat", "sheep"))
+        if measured:
+            info.metrics = {"recognizability": measured}
+        save_model(shipped / name, tiny_net, info)
+    assert registry.locate("sheep").name == "farm-b"  # measured best, whatever the listing order
+    assert registry.locate("cat").name == "pets"  # the user's own model still comes first
+    assert registry.class_table()["sheep"] == "farm-b"

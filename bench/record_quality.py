@@ -1,0 +1,41 @@
+"""Write the model card's recognisability (temperature 0.5, default pen temperature, no quality
+gate) into each shipped model's config.json, where the registry reads it to pick, for every
+class, the shipped model whose samples people are most likely to recognise.
+
+    python bench/model_card.py --json docs/models/model_card.json
+    python bench/record_quality.py docs/models/model_card.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sketchplot.core.atomic import atomic_write_text  # noqa: E402
+from sketchplot.model.files import CONFIG_NAME  # noqa: E402
+from sketchplot.model.registry import QUALITY_METRIC, shipped_model_dir  # noqa: E402
+
+TEMPERATURE = 0.5
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("card", type=Path, help="The JSON that bench/model_card.py --json wrote.")
+    args = parser.parse_args()
+    measured: dict[str, dict[str, float]] = {}
+    for row in json.loads(args.card.read_text()):
+        if row.get("temperature") == TEMPERATURE and (shipped_model_dir() / row["model"]).is_dir():
+            measured.setdefault(row["model"], {})[row["class"]] = row["recognizability"]
+    for model, per_class in sorted(measured.items()):
+        path = shipped_model_dir() / model / CONFIG_NAME
+        config = json.loads(path.read_text())
+        config["metrics"][QUALITY_METRIC] = per_class
+        atomic_write_text(path, json.dumps(config, indent=2) + "\n")
+        print(f"{model}: {per_class}")
+
+
+if __name__ == "__main__":
+    main()
