@@ -254,3 +254,34 @@ def test_the_gate_keeps_the_most_recognisable_of_each_group_in_order(tiny_classi
     assert len(kept) == 2 and kept[0] is candidates[first]
     assert kept[1] is candidates[4 + int(np.argmax(probability[4:7]))]  # never the empty sketch
     assert most_recognisable(candidates, "dog", 1, classifier) == candidates
+
+
+def _scribble_like(sketch, rng):
+    """A random walk with the sketch's own point count, stroke breaks and step lengths."""
+    steps = np.linalg.norm(sketch[:, :2], axis=1, keepdims=True)
+    angles = rng.uniform(0, 2 * np.pi, len(sketch))
+    walk = np.column_stack([np.cos(angles), np.sin(angles)]) * steps
+    return np.column_stack([walk, sketch[:, 2]]).astype(np.float32)
+
+
+@pytest.mark.parametrize("class_name", ["cat", "bicycle"])
+def test_the_shipped_classifier_tells_real_drawings_from_scribbles(class_name):
+    from pathlib import Path
+
+    from sketchplot.core.formats import read_sketch_file
+
+    path = Path(__file__).resolve().parents[3] / "shared" / "data" / "quickdraw" / f"{class_name}.npz"
+    if not path.exists():
+        pytest.skip("../shared/data/quickdraw is not available")
+    real = read_sketch_file(path, "test").sketches[:80]
+    reference = read_sketch_file(path, "valid").sketches[:80]
+    rng = np.random.default_rng(0)
+    scribbles = [_scribble_like(s, rng) for s in real]
+    classifier = load_classifier()
+    real_report = score(real, class_name, reference, classifier=classifier)
+    scribble_report = score(scribbles, class_name, reference, classifier=classifier)
+    assert real_report["recognizability"] > 0.8 > 0.1 > scribble_report["recognizability"]
+    assert scribble_report["fid"] > 3 * real_report["fid"]
+    assert real_report["points_mean"] == scribble_report["points_mean"]
+    assert real_report["strokes_mean"] == scribble_report["strokes_mean"]
+    assert score(real, class_name, real, classifier=classifier)["fid"] < 1e-3  # a set against itself
