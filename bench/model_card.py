@@ -29,7 +29,7 @@ from sketchplot.model.config import PEN_TEMPERATURE  # noqa: E402
 from sketchplot.model.evaluate import evaluate_file  # noqa: E402
 from sketchplot.model.registry import available_models, class_index, is_labelled, load_any, locate  # noqa: E402
 from sketchplot.model.sample import sample  # noqa: E402
-from sketchplot.model.scoring import most_recognisable, score  # noqa: E402
+from sketchplot.model.scoring import sample_best_of, score  # noqa: E402
 from sketchplot.plotter.pipeline import plot_page  # noqa: E402
 from sketchplot.plotter.preview import write_preview  # noqa: E402
 
@@ -145,9 +145,7 @@ def main() -> None:
             nll = round(evaluate_file(decoder, model_scale, data, class_index=index).nll, 3)
         for temperature in args.temperatures:
             pen = temperature if rule == "sketch-rnn" else PEN_TEMPERATURE
-            sketches = sample(
-                decoder,
-                args.n,
+            sampling = dict(
                 scale=info.scale,
                 temperature=temperature,
                 seed=SEED,
@@ -155,21 +153,12 @@ def main() -> None:
                 max_len=info.max_seq_len,
                 pen_temperature=pen,
             )
+            sketches = sample(decoder, args.n, **sampling)
             report = score(sketches, name, real[name], cap=info.max_seq_len, classifier=classifier)
             rows.append({"model": label, "class": name, "temperature": temperature, "nll": nll, **report})
             unconditional = rule == "ours" and not getattr(info.model, "conditional", False)
             if unconditional and args.best_of > 1:
-                candidates = sample(
-                    decoder,
-                    args.n * args.best_of,
-                    scale=info.scale,
-                    temperature=temperature,
-                    seed=SEED,
-                    class_index=index,
-                    max_len=info.max_seq_len,
-                    pen_temperature=pen,
-                )
-                gated = most_recognisable(candidates, name, args.best_of, classifier)
+                gated = sample_best_of(decoder, args.n, args.best_of, name, **sampling)
                 report = score(gated, name, real[name], cap=info.max_seq_len, classifier=classifier)
                 rows.append(
                     {
