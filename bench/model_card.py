@@ -156,8 +156,7 @@ def main() -> None:
             sketches = sample(decoder, args.n, **sampling)
             report = score(sketches, name, real[name], cap=info.max_seq_len, classifier=classifier)
             rows.append({"model": label, "class": name, "temperature": temperature, "nll": nll, **report})
-            unconditional = rule == "ours" and not getattr(info.model, "conditional", False)
-            if unconditional and args.best_of > 1:
+            if rule == "ours" and args.best_of > 1:
                 gated = sample_best_of(decoder, args.n, args.best_of, name, **sampling)
                 report = score(gated, name, real[name], cap=info.max_seq_len, classifier=classifier)
                 rows.append(
