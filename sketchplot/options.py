@@ -117,19 +117,50 @@ def page_options(command: Callable) -> Callable:
 
 
 def optimize_options(command: Callable) -> Callable:
-    """vpype's linemerge, linesort (two-opt), linesimplify and reloop, each switchable."""
+    """The pen-path passes, each switchable: vpype's linemerge, linesort (two-opt),
+    linesimplify and reloop, corner rounding and the planner-time sort; tolerances default
+    to shares of the machine profile's drawing_tolerance."""
     return _apply(
         command,
         [
+            click.option(
+                "--tolerance",
+                type=click.FloatRange(min=0),
+                default=None,
+                help="mm the drawing may move  [default: the machine's drawing_tolerance]",
+            ),
             click.option("--linemerge/--no-linemerge", default=True, show_default=True),
-            click.option("--merge-tolerance", type=click.FloatRange(min=0), default=0.1, show_default=True, help="mm"),
+            click.option(
+                "--merge-tolerance", type=click.FloatRange(min=0), default=None, help="mm  [default: 0.6 x tolerance]"
+            ),
             click.option("--linesort/--no-linesort", default=True, show_default=True),
             click.option(
                 "--two-opt/--no-two-opt", default=True, show_default=True, help="vpype linesort's two-opt pass."
             ),
+            click.option(
+                "--time-sort/--no-time-sort",
+                default=False,
+                show_default=True,
+                help="Two-opt on the planner's travel time after the distance sort.",
+            ),
             click.option("--linesimplify/--no-linesimplify", default=True, show_default=True),
             click.option(
-                "--simplify-tolerance", type=click.FloatRange(min=0), default=0.05, show_default=True, help="mm"
+                "--simplify-tolerance",
+                type=click.FloatRange(min=0),
+                default=None,
+                help="mm  [default: 0.2 x tolerance]",
+            ),
+            click.option(
+                "--round-corners/--no-round-corners",
+                default=True,
+                show_default=True,
+                help="Short arcs at sharp corners, so GRBL need not brake there.",
+            ),
+            click.option(
+                "--by-sketch/--whole-page",
+                default=False,
+                show_default=True,
+                help="Finish each sketch before the next (a grid fills cell by cell).",
             ),
             click.option(
                 "--reloop/--no-reloop", default=False, show_default=True, help="Randomise seams of closed paths."
@@ -144,12 +175,16 @@ def optimize_options(command: Callable) -> Callable:
 def take_optimize(options: dict) -> OptimizeOptions:
     """Pop ``optimize_options``' values out of a command's keyword arguments."""
     return OptimizeOptions(
+        tolerance_mm=options.pop("tolerance"),
         linemerge=options.pop("linemerge"),
         merge_tolerance_mm=options.pop("merge_tolerance"),
         linesort=options.pop("linesort"),
         two_opt=options.pop("two_opt"),
+        time_sort=options.pop("time_sort"),
         linesimplify=options.pop("linesimplify"),
         simplify_tolerance_mm=options.pop("simplify_tolerance"),
+        round_corners=options.pop("round_corners"),
+        by_sketch=options.pop("by_sketch"),
         reloop=options.pop("reloop"),
         reloop_tolerance_mm=options.pop("reloop_tolerance"),
     )

@@ -117,6 +117,7 @@ def build_page(
         gutter_mm=settings.gutter_mm,
         optimize=settings.optimize,
         line_layers=line_layers,
+        profile=settings.profile,
     )
     gcode = write_gcode(result.document, settings.profile, title=title)
     unoptimized = estimate_gcode(write_gcode(result.unoptimized, settings.profile), settings.profile)

@@ -81,6 +81,10 @@ class MachineProfile:
     acceleration: tuple[float, float] = (1000.0, 1000.0)  # mm/s^2 per axis ($120, $121)
     steps_per_mm: tuple[float, float] = (80.0, 80.0)  # $100, $101: one step is the smallest move
     junction_deviation: float = 0.01  # mm ($11)
+    # How far the drawn path may stray from the sketch (mm, both ways: every drawn point near a
+    # stroke and every stroke point near the drawing): the room path optimisation may use to
+    # join strokes, drop vertices and round corners. About a pen's width.
+    drawing_tolerance: float = 0.3
     decimals: int = 2
     homing: bool = False
     soft_limits: bool = True
@@ -222,6 +226,7 @@ def profile_from_dict(data: dict, default_name: str = "custom", source: str = ""
     return profile
 
 
+MAX_DRAWING_TOLERANCE = 2.0  # mm: beyond a few pen widths the drawing is no longer the sketch
 MAX_MAGNITUDE = 1e6  # mm, mm/min, mm/s^2, steps/mm: far beyond any plotter, and G-code numbers stay short
 
 _FIELD_KINDS = {
@@ -238,6 +243,7 @@ _FIELD_KINDS = {
     "draw_feed": float,
     "travel_feed": float,
     "junction_deviation": float,
+    "drawing_tolerance": float,
     "max_rate": "pair",
     "acceleration": "pair",
     "steps_per_mm": "pair",
@@ -311,6 +317,8 @@ def _validate(p: MachineProfile) -> None:
             raise ProfileError(f"{where}: {key} must be positive")
     if p.junction_deviation < 0:
         raise ProfileError(f"{where}: junction_deviation must be >= 0")
+    if not 0 <= p.drawing_tolerance <= MAX_DRAWING_TOLERANCE:
+        raise ProfileError(f"{where}: drawing_tolerance must be 0..{MAX_DRAWING_TOLERANCE:g} mm")
     if not 0 <= p.decimals <= 5:
         raise ProfileError(f"{where}: decimals must be 0..5")
     if not 0 < p.baud <= 10_000_000:

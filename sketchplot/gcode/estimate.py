@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass
 
 from sketchplot.core.grbl.interpreter import Block, Dwell, Interpreter, Motion, Pause, PenChange
-from sketchplot.core.grbl.planner import Axes, MoveLimits, run_time
+from sketchplot.core.grbl.planner import Axes, MoveLimits, move_times
 from sketchplot.core.profiles import MachineProfile
 from sketchplot.gcode.reader import read_gcode
 
@@ -38,6 +38,9 @@ class PlotEstimate:
     seconds: float  # GRBL planner model, dwells included
     naive_seconds: float  # sum of length / programmed feed (G0 at max rate), no dwells
     pen_changes: int = 0  # M0 pauses: the job waits for a person this many times
+    drawing_s: float = 0.0  # of ``seconds``: moves with the pen down
+    travel_s: float = 0.0  # pen-up moves in X/Y
+    pen_change_s: float = 0.0  # dwells and Z moves: lifting and lowering the pen
 
     @property
     def optimism(self) -> float:
@@ -56,7 +59,9 @@ class PlotEstimate:
             f"{self.describe_paths()}\n"
             f"estimated time {format_duration(self.seconds)} "
             f"(length/feed would say {format_duration(self.naive_seconds)}, "
-            f"{self.optimism:.2f}x too optimistic; dwells {self.dwell_s:.1f} s)"
+            f"{self.optimism:.2f}x too optimistic; dwells {self.dwell_s:.1f} s)\n"
+            f"of which drawing {format_duration(self.drawing_s)}, travel {format_duration(self.travel_s)}, "
+            f"lifting and lowering the pen {format_duration(self.pen_change_s)}"
             + (
                 f"\n{self.pen_changes} pen change(s): the job pauses for each, and waiting is not counted"
                 if self.pen_changes
@@ -75,15 +80,22 @@ def estimate_blocks(blocks: list[Block], profile: MachineProfile) -> PlotEstimat
     """Estimate for parsed G-code (``reader.read_gcode``) on one machine."""
     axes = Axes.of(profile)
     interpreter = Interpreter(profile)
-    pen_down = travel = dwell = naive = planned = 0.0
+    pen_down = travel = dwell = naive = 0.0
+    drawing_s = travel_s = pen_s = 0.0
     lifts = moves = pauses = 0
     lowered = False  # the pen went down (or drew) since the last lift
     run: list[Motion] = []
 
-    def stop() -> float:
-        seconds = run_time(run, axes, profile.junction_deviation) if run else 0.0
+    def stop() -> None:
+        nonlocal drawing_s, travel_s, pen_s
+        for motion, seconds in zip(run, move_times(run, axes, profile.junction_deviation) if run else []):
+            if motion.start[:2] == motion.end[:2]:
+                pen_s += seconds
+            elif motion.pen_down:
+                drawing_s += seconds
+            else:
+                travel_s += seconds
         run.clear()
-        return seconds
 
     for block in blocks:
         for event in interpreter.execute(block):
@@ -98,17 +110,20 @@ def estimate_blocks(blocks: list[Block], profile: MachineProfile) -> PlotEstimat
                 run.append(event)
                 naive += event.length / MoveLimits.of(event, axes).nominal
             elif isinstance(event, Dwell):
-                planned += stop()
+                stop()
                 dwell += event.seconds
             elif isinstance(event, PenChange):
-                planned += stop()
+                stop()
                 lifts += lowered and not event.down
                 lowered = event.down
             elif isinstance(event, Pause):
-                planned += stop()
+                stop()
                 pauses += 1
-    planned += stop()
-    return PlotEstimate(pen_down, travel, lifts, moves, dwell, planned + dwell, naive, pauses)
+    stop()
+    seconds = drawing_s + travel_s + pen_s + dwell
+    return PlotEstimate(
+        pen_down, travel, lifts, moves, dwell, seconds, naive, pauses, drawing_s, travel_s, pen_s + dwell
+    )
 
 
 def estimate_gcode(source: str | os.PathLike, profile: MachineProfile) -> PlotEstimate:

@@ -13,6 +13,7 @@ import numpy as np
 import vpype as vp
 
 from sketchplot.core.formats import strokes_to_polylines
+from sketchplot.core.profiles import MachineProfile
 from sketchplot.plotter.layout import layout_grid, paper_size_mm
 from sketchplot.plotter.optimize import OptimizeOptions, PathStats, optimize_document, path_stats
 
@@ -44,10 +45,12 @@ def plot_page(
     gutter_mm: float = 5.0,
     optimize: OptimizeOptions = OptimizeOptions(),
     line_layers: Sequence[Sequence[int]] | None = None,
+    profile: MachineProfile | None = None,
 ) -> PlotResult:
     """Lay the sketches out on one page (grid chosen automatically when ``grid`` is None) and
-    optimise the pen paths. Sketches are stroke-3/5 arrays or lists of complex polylines;
-    ``line_layers`` puts lines in several layers (pens), see ``layout_grid``."""
+    optimise the pen paths for ``profile``'s planner and drawing tolerance. Sketches are
+    stroke-3/5 arrays or lists of complex polylines; ``line_layers`` puts lines in several
+    layers (pens), see ``layout_grid``."""
     drawings = [as_drawing(sketch, f"sketch {i}") for i, sketch in enumerate(sketches)]
     document = layout_grid(
         drawings,
@@ -57,5 +60,10 @@ def plot_page(
         gutter_mm=gutter_mm,
         line_layers=line_layers,
     )
-    optimized = optimize_document(document, optimize)
+    sketch_lines: dict[int, list[int]] = {}
+    for k, drawing in enumerate(drawings):
+        layers = line_layers[k] if line_layers is not None else [1] * len(drawing)
+        for layer_id in sorted(set(layers)):
+            sketch_lines.setdefault(layer_id, []).append(list(layers).count(layer_id))
+    optimized = optimize_document(document, optimize, profile, sketch_lines)
     return PlotResult(optimized, document, path_stats(document), path_stats(optimized))

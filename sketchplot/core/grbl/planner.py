@@ -102,13 +102,19 @@ def forward_move(move: MoveLimits, entry_sqr: float, exit_cap_sqr: float) -> tup
     return seconds, exit_sqr
 
 
-def run_time(moves: list[Motion], axes: Axes, deviation: float) -> float:
-    """Seconds for a run of moves that starts and ends at rest (GRBL's forward/backward pass)."""
+def move_times(moves: list[Motion], axes: Axes, deviation: float) -> list[float]:
+    """Seconds of each move of a run that starts and ends at rest (GRBL's forward/backward
+    pass), so a plot's time can be told apart by what the moves do."""
     limits = [MoveLimits.of(move, axes) for move in moves]
     caps = [0.0] + [junction_cap_sqr(a, b, axes, deviation) for a, b in zip(limits, limits[1:])]
     entry_sqr = reverse_pass(limits, caps)
-    total = 0.0
+    times = []
     for i, move in enumerate(limits):
         seconds, entry_sqr[i + 1] = forward_move(move, entry_sqr[i], entry_sqr[i + 1])
-        total += seconds
-    return total
+        times.append(seconds)
+    return times
+
+
+def run_time(moves: list[Motion], axes: Axes, deviation: float) -> float:
+    """Seconds for a run of moves that starts and ends at rest."""
+    return sum(move_times(moves, axes, deviation))
