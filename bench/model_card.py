@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sketchplot.core.errors import SketchplotError  # noqa: E402
 from sketchplot.core.formats import from_origin, read_sketch_file  # noqa: E402
 from sketchplot.model.classifier import load_classifier  # noqa: E402
 from sketchplot.model.config import PEN_TEMPERATURE  # noqa: E402
@@ -55,6 +56,14 @@ def sources(classes: list[str] | None):
         if google.exists():
             rows.append(("google", google, name, 0, "sketch-rnn"))
     return rows
+
+
+def drawn_by(class_name: str) -> Path | None:
+    """The model `sketchplot draw CLASS` picks, or None when no model draws it on request."""
+    try:
+        return locate(class_name)
+    except SketchplotError:
+        return None
 
 
 def compact_table(rows: list[dict]) -> str:
@@ -168,7 +177,7 @@ def main() -> None:
                         **report,
                     }
                 )
-            drawn_by_default = rule == "ours" and locate(name) == Path(path)
+            drawn_by_default = rule == "ours" and drawn_by(name) == Path(path)
             if temperature == 0.5 and drawn_by_default and name not in previewed and not args.no_previews:
                 previewed.add(name)
                 args.previews.mkdir(parents=True, exist_ok=True)
