@@ -44,6 +44,7 @@ from sketchplot.plotter.pipeline import plot_page
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "quickdraw" / "cat.npz"
 DENSIFY_MM = 0.05
 LEVERS = {
+    "no retrace joins": {"retrace": False},
     "no corner rounding": {"round_corners": False},
     "with time sort": {"time_sort": True},
     "no simplify": {"linesimplify": False},

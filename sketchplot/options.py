@@ -131,7 +131,7 @@ def optimize_options(command: Callable) -> Callable:
             ),
             click.option("--linemerge/--no-linemerge", default=True, show_default=True),
             click.option(
-                "--merge-tolerance", type=click.FloatRange(min=0), default=None, help="mm  [default: 0.6 x tolerance]"
+                "--merge-tolerance", type=click.FloatRange(min=0), default=None, help="mm  [default: 0.8 x tolerance]"
             ),
             click.option("--linesort/--no-linesort", default=True, show_default=True),
             click.option(
@@ -148,7 +148,13 @@ def optimize_options(command: Callable) -> Callable:
                 "--simplify-tolerance",
                 type=click.FloatRange(min=0),
                 default=None,
-                help="mm  [default: 0.2 x tolerance]",
+                help="mm  [default: 0.05 x tolerance]",
+            ),
+            click.option(
+                "--retrace/--no-retrace",
+                default=True,
+                show_default=True,
+                help="Join a stroke that starts on ink just drawn by going back over that ink.",
             ),
             click.option(
                 "--round-corners/--no-round-corners",
@@ -183,6 +189,7 @@ def take_optimize(options: dict) -> OptimizeOptions:
         time_sort=options.pop("time_sort"),
         linesimplify=options.pop("linesimplify"),
         simplify_tolerance_mm=options.pop("simplify_tolerance"),
+        retrace=options.pop("retrace"),
         round_corners=options.pop("round_corners"),
         by_sketch=options.pop("by_sketch"),
         reloop=options.pop("reloop"),

@@ -33,8 +33,9 @@ vpype_linesort = _linesort_command.callback.__wrapped__
 
 DEFAULT_DRAWING_TOLERANCE_MM = 0.3
 # Shares of the drawing tolerance (see the module docstring): bridge length, simplification,
-# corner cut. 0.6 / 2 + 0.2 + 0.45 = 0.95, the rest left for rounding to the G-code's decimals.
-MERGE_SHARE, SIMPLIFY_SHARE, CORNER_SHARE = 0.6, 0.2, 0.45
+# corner cut. 0.8 / 2 + 0.05 + 0.5 = 0.95, the rest left for rounding to the G-code's decimals.
+# Measured on 100 cats: corners gain most, then joins; sketches come simplified already.
+MERGE_SHARE, SIMPLIFY_SHARE, CORNER_SHARE = 0.8, 0.05, 0.5
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class OptimizeOptions:
     reloop_tolerance_mm: float = 0.05
     linesimplify: bool = True
     simplify_tolerance_mm: float | None = None
+    retrace: bool = True  # join a stroke that starts on the ink just drawn by going back over it
     round_corners: bool = True
     corner_tolerance_mm: float | None = None
     linesort: bool = True
@@ -92,8 +94,6 @@ class OptimizeOptions:
 NO_OPTIMIZATION = OptimizeOptions(
     linemerge=False, reloop=False, linesimplify=False, round_corners=False, linesort=False, time_sort=False
 )
-# vpype's own `linemerge linesort --two-opt` with its default 0.05 mm merge tolerance.
-VPYPE_OPTIMIZATION = OptimizeOptions(merge_tolerance_mm=0.05, linesimplify=False, round_corners=False, time_sort=False)
 
 
 @dataclass(frozen=True)
@@ -150,13 +150,19 @@ class Dynamics:
     acceleration: tuple[float, float]
     draw_speed: float
     junction_deviation: float
+    pen_change_s: float  # lifting and lowering the pen once: two dwells, and the Z moves
 
     @classmethod
     def of(cls, profile: MachineProfile) -> Dynamics:
         rates = tuple(r / 60.0 * PX_PER_MM for r in profile.max_rate)
         accels = tuple(a * PX_PER_MM for a in profile.acceleration)
         draw = min(profile.draw_feed / 60.0, *(r / 60.0 for r in profile.max_rate)) * PX_PER_MM
-        return cls(rates, accels, draw, profile.junction_deviation * PX_PER_MM)
+        pen = profile.pen
+        lift = 0.0
+        if pen.method == "z":
+            z_rate, z_accel = pen.z_feed / 60.0, min(profile.acceleration)
+            lift = abs(pen.up - pen.down) / z_rate + z_rate / z_accel
+        return cls(rates, accels, draw, profile.junction_deviation * PX_PER_MM, 2 * (pen.settle_s + lift))
 
     def travel_seconds(self, delta: np.ndarray) -> np.ndarray:
         """GRBL's time for rapid moves from rest to rest (pen changes stop the machine at both
@@ -184,6 +190,9 @@ class Dynamics:
         return math.pi - 2.0 * math.asin(k / (1.0 + k))
 
 
+# Going back over ink costs its length at the draw speed plus a stop where the pen reverses; a
+# pen lift costs its dwells and two stops. Retrace at most this share of what the lift costs.
+RETRACE_SHARE = 1.0
 MIN_ARC_CHORD_MM = 0.05  # arc pieces shorter than this are more G-code lines than they save time
 MAX_ARC_PIECES = 8
 
@@ -232,6 +241,74 @@ def round_corners(line: np.ndarray, cut_px: float, fast_turn: float) -> np.ndarr
     return np.asarray(out, dtype=complex)
 
 
+def tail_back(line: np.ndarray, reach_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """The last ``reach_px`` of a path walked backwards from its end: its vertices, end
+    first, and the distance along the path from the end to each."""
+    steps = np.abs(np.diff(line[::-1]))
+    walked = np.concatenate([[0.0], np.cumsum(steps)])
+    count = int(np.searchsorted(walked, reach_px)) + 1
+    return line[::-1][:count], walked[:count]
+
+
+def retrace_joins(lines: list[np.ndarray], join_px: float, reach_px: float) -> list[np.ndarray]:
+    """Fewer pen lifts where people start a stroke on a line they just drew: when an end of a
+    remaining stroke lies within ``join_px`` of the last ``reach_px`` of the path being built,
+    the pen goes back over that ink (no new ink: the drawing does not change) and on into the
+    stroke, as long as that is shorter than ``reach_px``, what a pen lift costs in drawing."""
+    from scipy.spatial import cKDTree
+
+    if len(lines) < 2 or join_px <= 0 or reach_px <= 0:
+        return lines
+    ends = np.array([point for line in lines for point in (line[0], line[-1])])
+    tree = cKDTree(np.column_stack([ends.real, ends.imag]))
+    remaining = np.ones(len(lines), dtype=bool)
+    chains = []
+    for first in range(len(lines)):
+        if not remaining[first]:
+            continue
+        remaining[first] = False
+        pieces = [lines[first]]
+        chain_end = lines[first]
+        while True:
+            found = _nearest_on_tail(chain_end, ends, tree, remaining, join_px, reach_px)
+            if found is None:
+                break
+            piece, flip, back = found
+            remaining[piece] = False
+            stroke = lines[piece][::-1] if flip else lines[piece]
+            pieces.extend([back, stroke])
+            chain_end = np.concatenate([chain_end, back, stroke])
+        chains.append(np.concatenate(pieces) if len(pieces) > 1 else pieces[0])
+    return chains
+
+
+def _nearest_on_tail(chain, ends, tree, remaining, join_px, reach_px):
+    """(stroke index, whether to draw it reversed, the retraced points) for the remaining
+    stroke end closest (along the ink) to the chain's end, or None."""
+    tail, walked = tail_back(chain, reach_px)
+    if len(tail) < 2:
+        return None
+    starts, stops = tail[:-1], tail[1:]
+    radius = join_px + np.abs(stops - starts)
+    best = None
+    for k, near in enumerate(tree.query_ball_point(np.column_stack([starts.real, starts.imag]), radius)):
+        segment = stops[k] - starts[k]
+        for end in near:
+            if not remaining[end // 2]:
+                continue
+            offset = ends[end] - starts[k]
+            along = float(np.clip((offset * np.conj(segment)).real / max(abs(segment) ** 2, 1e-300), 0.0, 1.0))
+            foot = starts[k] + along * segment
+            back = walked[k] + along * abs(segment)
+            if abs(ends[end] - foot) <= join_px and back <= reach_px and (best is None or back < best[0]):
+                best = (back, end, k, foot)
+    if best is None:
+        return None
+    _, end, k, foot = best
+    retraced = np.concatenate([tail[1 : k + 1], [foot]])
+    return end // 2, end % 2 == 1, retraced
+
+
 def time_two_opt(lines: list[np.ndarray], dynamics: Dynamics, passes: int) -> list[np.ndarray]:
     """Two-opt on the planner's travel time between paths (vpype's optimises distance, but a
     rapid's time grows with the square root of a short distance): reverse a run of paths when
@@ -278,6 +355,9 @@ def optimize_lines(
         result.merge(tolerance=merge_mm * PX_PER_MM, flip=options.merge_flip)
     if options.reloop:
         result.reloop(tolerance=options.reloop_tolerance_mm * PX_PER_MM)
+    if options.retrace and dynamics is not None:
+        reach = dynamics.draw_speed * dynamics.pen_change_s * RETRACE_SHARE
+        result = result.clone(retrace_joins(list(result.lines), merge_mm * PX_PER_MM, reach))
     if options.linesimplify:
         result = simplify_lines(result, simplify_mm * PX_PER_MM)
     if options.round_corners and dynamics is not None:

@@ -51,19 +51,25 @@ strokes = st.lists(st.lists(points, min_size=2, max_size=12), min_size=1, max_si
 
 @settings(max_examples=60, deadline=None)
 @given(strokes, st.sampled_from([0.1, 0.3, 1.0]))
-def test_bridges_never_join_strokes_further_apart_than_the_merge_tolerance(lines, tolerance):
+def test_joins_never_bridge_strokes_further_apart_than_the_merge_tolerance(lines, tolerance):
+    """Every segment of the result is a piece of an original segment (retracing goes back over
+    ink) or a bridge no longer than the merge tolerance."""
     lines = [np.asarray(line) for line in lines]
     options = OptimizeOptions(tolerance_mm=tolerance, linesimplify=False, round_corners=False, linesort=False)
     merge_mm = options.tolerances(PROFILE)[0]
-
-    def key(a: complex, b: complex) -> frozenset:
-        return frozenset((complex(round(a.real, 6), round(a.imag, 6)), complex(round(b.real, 6), round(b.imag, 6))))
-
-    original = {key(a, b) for line in lines for a, b in zip(line, line[1:])}
+    assert merge_mm <= tolerance
+    original = shapely.get_parts(
+        shapely.MultiLineString(
+            [np.column_stack([[a.real, b.real], [a.imag, b.imag]]) for line in lines for a, b in zip(line, line[1:])]
+        )
+    )
     for line in as_mm(optimize_lines(mm_lines(lines), options, PROFILE)):
         for a, b in zip(line, line[1:]):
-            if key(a, b) not in original:
-                assert abs(b - a) <= merge_mm + 1e-9 <= tolerance
+            if abs(b - a) <= merge_mm + 1e-9:
+                continue
+            ends = shapely.points([[a.real, a.imag], [b.real, b.imag]])
+            on_ink = (shapely.distance(original[:, None], ends[None, :]) < 1e-6).all(axis=1)
+            assert on_ink.any(), f"segment {a} -> {b} bridges more than {merge_mm} mm"
 
 
 @settings(max_examples=60, deadline=None)
@@ -76,6 +82,15 @@ def test_the_drawn_path_stays_within_the_tolerance_both_ways(lines, tolerance):
     drawn = as_mm(optimize_lines(mm_lines(lines), OptimizeOptions(), profile))
     assert furthest(drawn, lines) <= tolerance
     assert furthest(lines, drawn) <= tolerance
+
+
+def test_retracing_joins_a_stroke_that_starts_on_the_ink_just_drawn():
+    lines = [np.array([0, 20]), np.array([15 + 0.1j, 15 + 10j])]  # a T: the second starts on the first
+    options = OptimizeOptions(round_corners=False, linesimplify=False)
+    assert len(optimize_lines(mm_lines(lines), options, PROFILE)) == 1
+    assert len(optimize_lines(mm_lines(lines), dataclasses.replace(options, retrace=False), PROFILE)) == 2
+    far = [np.array([0, 20]), np.array([15 + 1j, 15 + 10j])]  # 1 mm off the ink: a lift
+    assert len(optimize_lines(mm_lines(far), options, PROFILE)) == 2
 
 
 def test_round_corners_keeps_the_corner_within_the_cut_and_the_ends():
