@@ -51,21 +51,85 @@ MAX_NPZ_MEMBER_BYTES = 512 * 2**20  # the largest Quick, Draw! class file holds 
 
 # What numpy's pickle of an object array of numeric arrays refers to, and nothing else: any
 # other global in the file (os.system, builtins.eval, ...) is refused before it is looked up.
-_NUMPY_ARRAY_GLOBALS = {
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-}
+# Even these are not numpy's own: numpy would allocate whatever shape the file names, and its
+# __setstate__ crashes the interpreter on a list that does not fit the shape. The unpickler
+# builds inert records instead, which _array_from_record checks and turns into arrays.
+_NUMPY_RECONSTRUCT = {("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct")}
+_NUMPY_NDARRAY = ("numpy", "ndarray")
+_NUMPY_DTYPE = ("numpy", "dtype")
+
+
+class _ArrayRecord:
+    """What a pickled ndarray says about itself (its __setstate__ arguments), not yet trusted."""
+
+    def __init__(self, *args):
+        self.state = None
+
+    def __setstate__(self, state):
+        self.state = state
+
+
+class _DtypeRecord:
+    """A pickled numpy.dtype: its type code and byte order, not yet trusted."""
+
+    def __init__(self, spec=None, *args):
+        self.spec, self.state = spec, None
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def dtype(self) -> np.dtype:
+        """numpy.dtype for the type codes a sketch file may hold: object, integers and floats."""
+        if not isinstance(self.spec, str) or len(self.spec) > 4:
+            raise ValueError(f"refused dtype {self.spec!r}")
+        dtype = np.dtype(self.spec)
+        if dtype.kind not in "biufO":
+            raise ValueError(f"refused dtype {self.spec!r} (only numbers are read)")
+        order = self.state[1] if isinstance(self.state, tuple) and len(self.state) > 1 else "|"
+        if order not in ("<", ">", "|", "="):
+            raise ValueError(f"refused byte order {order!r}")
+        return dtype.newbyteorder(order) if order in "<>" and dtype.itemsize > 1 else dtype
 
 
 class _ArrayOnlyUnpickler(pickle.Unpickler):
-    """Rebuilds plain numpy arrays from a sketch-rnn npz member; refuses every other object."""
+    """Reads a sketch-rnn npz member's pickle into inert records; refuses every other object."""
 
     def find_class(self, module: str, name: str):
-        if (module, name) not in _NUMPY_ARRAY_GLOBALS:
-            raise pickle.UnpicklingError(f"refused to load '{module}.{name}' (only numeric arrays are read)")
-        return super().find_class(module, name)
+        if (module, name) in _NUMPY_RECONSTRUCT:
+            return _ArrayRecord
+        if (module, name) == _NUMPY_NDARRAY:
+            return _ArrayRecord
+        if (module, name) == _NUMPY_DTYPE:
+            return _DtypeRecord
+        raise pickle.UnpicklingError(f"refused to load '{module}.{name}' (only numeric arrays are read)")
+
+
+def _array_from_record(record: object, budget: list[int], depth: int = 0) -> np.ndarray:
+    """A checked array from an unpickled record: shape, dtype and data must agree, nested
+    object arrays at most two deep, and all of them together no larger than ``budget`` elements."""
+    if not isinstance(record, _ArrayRecord) or not isinstance(record.state, tuple) or len(record.state) != 5:
+        raise ValueError("not a numpy array record")
+    _, shape, dtype, fortran, data = record.state
+    if not (isinstance(shape, tuple) and all(isinstance(n, int) and n >= 0 for n in shape)):
+        raise ValueError("bad array shape")
+    if not isinstance(dtype, _DtypeRecord):
+        raise ValueError("bad array dtype")
+    dtype = dtype.dtype()
+    count = math.prod(shape)
+    budget[0] -= count
+    if budget[0] < 0:
+        raise ValueError("the arrays are larger than the file could hold")
+    order = "F" if fortran else "C"
+    if dtype.hasobject:
+        if depth >= 1 or not isinstance(data, list) or len(data) != count:
+            raise ValueError("bad object array")
+        array = np.empty(count, dtype=object)
+        for index, item in enumerate(data):
+            array[index] = _array_from_record(item, budget, depth + 1)
+        return array.reshape(shape, order=order)
+    if not isinstance(data, bytes) or len(data) != count * dtype.itemsize:
+        raise ValueError("array data does not fit its shape")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order=order).copy()
 
 
 def _read_npy_member(archive: zipfile.ZipFile, member: str) -> np.ndarray:
@@ -75,15 +139,19 @@ def _read_npy_member(archive: zipfile.ZipFile, member: str) -> np.ndarray:
         raise ValueError(
             f"member {member} is {info.file_size / 2**20:.0f} MiB (at most {MAX_NPZ_MEMBER_BYTES // 2**20})"
         )
-    stream = io.BytesIO(archive.read(member))
+    raw = archive.read(member)
+    stream = io.BytesIO(raw)
     version = np.lib.format.read_magic(stream)
     header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     shape, fortran_order, dtype = header(stream)
     if not dtype.hasobject:
+        if math.prod(shape) * dtype.itemsize != len(raw) - stream.tell():
+            raise ValueError(f"member {member} does not hold the {shape} array its header announces")
         stream.seek(0)
         return np.lib.format.read_array(stream, allow_pickle=False)
-    array = _ArrayOnlyUnpickler(stream, encoding="latin1").load()
-    if not isinstance(array, np.ndarray) or array.shape != shape:
+    record = _ArrayOnlyUnpickler(stream, encoding="latin1").load()
+    array = _array_from_record(record, [len(raw)])
+    if array.shape != shape:
         raise ValueError(f"member {member} does not hold the array its header announces")
     return array
 

@@ -107,7 +107,7 @@ def test_the_shipped_data_loads_without_pickle(cat_npz, monkeypatch):
 
 def test_strings_and_nested_objects_are_not_sketches(tmp_path):
     path = _object_npz(tmp_path / "odd.npz", test=["hello", np.zeros((2, 3))])
-    with pytest.raises(InputError, match=r"test\[0\]: not a stroke-3 array"):
+    with pytest.raises(InputError, match=r"not a numpy array record|test\[0\]: not a stroke-3 array"):
         read_npz(path, "test")
 
 
@@ -132,3 +132,51 @@ def test_plain_pickle_file_is_not_an_npz(tmp_path):
     path.write_bytes(pickle.dumps({"test": [1, 2]}))
     with pytest.raises(InputError, match="cannot read npz file"):
         read_npz(path, "test")
+
+
+def _npz_with_pickle(path, payload: bytes, shape=(2,)):
+    """An npz whose one member announces an object array of ``shape`` and holds ``payload``."""
+    header = {"descr": "|O", "fortran_order": False, "shape": shape}
+    member = np.lib.format.MAGIC_PREFIX + b"\x01\x00"
+    text = repr(header).encode("latin1")
+    text += b" " * (63 - (len(member) + 2 + len(text)) % 64) + b"\n"
+    member += len(text).to_bytes(2, "little") + text + payload
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("test.npy", member)
+    return path
+
+
+class _HugeShape:
+    """Pickles as numpy's array reconstruction with a shape of 10**9 elements."""
+
+    def __reduce__(self):
+        from numpy._core.multiarray import _reconstruct
+
+        return (_reconstruct, (np.ndarray, (0,), b"b"), (1, (10**9,), np.dtype("O"), False, [1, 2]))
+
+
+def test_a_tiny_file_cannot_ask_for_a_huge_or_crashing_array(tmp_path):
+    # numpy itself would allocate 8 GB here, and its __setstate__ crashes on the short list
+    payload = pickle.dumps(_HugeShape(), protocol=2)
+    path = _npz_with_pickle(tmp_path / "huge.npz", payload)
+    assert path.stat().st_size < 1000
+    with pytest.raises(InputError, match="cannot read npz file"):
+        read_npz(path, "test")
+
+
+def test_a_numeric_header_that_overstates_its_data_is_refused(tmp_path):
+    member = np.lib.format.MAGIC_PREFIX + b"\x01\x00"
+    text = repr({"descr": "<f8", "fortran_order": False, "shape": (10**9, 3)}).encode()
+    text += b" " * (63 - (len(member) + 2 + len(text)) % 64) + b"\n"
+    with zipfile.ZipFile(tmp_path / "lie.npz", "w") as archive:
+        archive.writestr("test.npy", member + len(text).to_bytes(2, "little") + text + b"\0" * 48)
+    with pytest.raises(InputError, match="does not hold"):
+        read_npz(tmp_path / "lie.npz", "test")
+
+
+def test_dtypes_other_than_numbers_are_refused(tmp_path):
+    sketches = np.empty(1, dtype=object)
+    sketches[0] = np.array([["a", "b", "c"]])
+    np.savez(tmp_path / "text.npz", test=sketches)
+    with pytest.raises(InputError, match="refused dtype"):
+        read_npz(tmp_path / "text.npz", "test")
