@@ -47,9 +47,11 @@ def sources(classes: list[str] | None):
     for entry in available_models():
         if entry.origin != "shipped" or entry.info is None:
             continue
+        if not is_labelled(entry.info):  # its prior mixes its classes: no per-class figure means anything
+            continue
         for name in entry.classes:
             if classes is None or name in classes:
-                index = class_index(entry.info, name, entry.name) if is_labelled(entry.info) else 0
+                index = class_index(entry.info, name, entry.name)
                 rows.append((entry.name, entry.path, name, index, "ours"))
     for name in sorted({r[2] for r in rows}):
         google = SHARED / "pretrained" / f"{name}.gen.json"
@@ -170,7 +172,7 @@ def main() -> None:
                 report = score(gated, name, real[name], cap=info.max_seq_len, classifier=classifier)
                 rows.append(
                     {
-                        "model": f"{label} best-of-{args.best_of}",
+                        "model": f"{label} best-of-{args.best_of} (chosen by the judge)",
                         "class": name,
                         "temperature": temperature,
                         "nll": nll,

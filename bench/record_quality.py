@@ -32,7 +32,7 @@ def main() -> None:
     for model, per_class in sorted(measured.items()):
         path = shipped_model_dir() / model / CONFIG_NAME
         config = json.loads(path.read_text())
-        config["metrics"][QUALITY_METRIC] = per_class
+        config.setdefault("metrics", {})[QUALITY_METRIC] = per_class
         atomic_write_text(path, json.dumps(config, indent=2) + "\n")
         print(f"{model}: {per_class}")
 

@@ -39,6 +39,9 @@ FIELDS = {
 }
 
 
+MAX_REFERENCE = 20_000  # reference drawings scored at most (a whole Quick, Draw! class has 100,000s)
+
+
 class ScoreError(SketchplotError):
     """Sketches or a reference that cannot be scored."""
 
@@ -106,6 +109,8 @@ def score(
         if len(reference) < 2:
             raise ScoreError("the reference needs at least 2 drawings")
         _check_finite(reference, "reference")
+        if len(reference) > MAX_REFERENCE:  # evenly spaced, so the same file gives the same set
+            reference = [reference[i] for i in np.linspace(0, len(reference) - 1, MAX_REFERENCE).astype(int)]
         real = classifier.predict(reference)
         comparable = len(sketches) >= 2
         report["fid"] = round(frechet_distance(prediction.features, real.features), 3) if comparable else None

@@ -121,6 +121,9 @@ def test_fid_and_kid_of_a_set_against_itself_are_about_zero():
     assert frechet_distance(features, features) == pytest.approx(0, abs=1e-6)
     same_distribution = np.random.default_rng(2).normal(size=(300, 8))
     assert abs(kernel_inception_distance(features, same_distribution)) < 0.05
+    large, large_too = np.random.default_rng(3).normal(size=(2, 1500, 8))  # KID over subsets
+    assert abs(kernel_inception_distance(large, large_too)) < 0.05
+    assert kernel_inception_distance(large, large_too + 1.0) > 0.5
     assert frechet_distance(features, other) > 7  # |mu difference|^2 = 8
     assert kernel_inception_distance(features, other) > 0.5
 
