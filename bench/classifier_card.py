@@ -16,6 +16,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sketchplot.core.formats import read_sketch_file  # noqa: E402
 from sketchplot.model.classifier import load_classifier  # noqa: E402
+from sketchplot.model.scoring import class_scores  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "quickdraw"
 SHIPPED_CLASSES = ["bear", "bicycle", "bird", "cat", "dog", "monkey", "mosquito", "rabbit", "sheep", "pig"]
@@ -29,36 +30,27 @@ def main() -> None:
     args = parser.parse_args()
     classifier = load_classifier()
     started = time.time()
-    ranks, labels = [], []
+    reports, sizes = [], []
     for index, name in enumerate(classifier.classes):
         sketches = read_sketch_file(args.data / f"{name}.npz", args.split).sketches
-        top5 = np.argsort(-classifier.predict(sketches).probabilities, axis=1, kind="stable")[:, :5]
-        ranks.append(top5)
-        labels.append(np.full(len(top5), index))
-    ranks, labels = np.concatenate(ranks), np.concatenate(labels)
-    top1, top5 = ranks[:, 0] == labels, (ranks == labels[:, None]).any(axis=1)
-    per_class = np.array([top1[labels == k].mean() for k in range(len(classifier.classes))])
+        reports.append(class_scores(classifier.predict(sketches).probabilities, index, classifier.classes))
+        sizes.append(len(sketches))
+    sizes = np.array(sizes)
+    top1 = np.array([r["recognizability"] for r in reports])
+    top5 = np.array([r["top5"] for r in reports])
     print(
-        f"{args.split} split, {len(labels)} drawings of {len(classifier.classes)} classes: "
-        f"top-1 {top1.mean():.3f}, top-5 {top5.mean():.3f}, class-balanced top-1 {per_class.mean():.3f} "
-        f"({time.time() - started:.0f} s)\n"
+        f"{args.split} split, {sizes.sum()} drawings of {len(classifier.classes)} classes: "
+        f"top-1 {np.average(top1, weights=sizes):.3f}, top-5 {np.average(top5, weights=sizes):.3f}, "
+        f"class-balanced top-1 {top1.mean():.3f} ({time.time() - started:.0f} s)\n"
     )
     print("| class | drawings | top-1 | top-5 | most often called |")
     print("|---|---|---|---|---|")
     for name in args.classes:
         k = classifier.class_index(name)
-        mask = labels == k
-        wrong = ranks[mask, 0][ranks[mask, 0] != k]
-        names, counts = np.unique(wrong, return_counts=True)
-        common = ", ".join(
-            f"{classifier.classes[n]} {c / mask.sum():.2f}"
-            for n, c in sorted(zip(names, counts), key=lambda t: -t[1])[:3]
-        )
-        print(
-            f"| {classifier.classes[k]} | {mask.sum()} | {top1[mask].mean():.2f} | {top5[mask].mean():.2f} | {common} |"
-        )
-    worst = np.argsort(per_class)[:10]
-    print("\nweakest classes: " + ", ".join(f"{classifier.classes[k]} {per_class[k]:.2f}" for k in worst))
+        common = ", ".join(f"{other} {share:.2f}" for other, share in reports[k]["confused_with"].items())
+        print(f"| {classifier.classes[k]} | {sizes[k]} | {top1[k]:.2f} | {top5[k]:.2f} | {common} |")
+    worst = np.argsort(top1, kind="stable")[:10]
+    print("\nweakest classes: " + ", ".join(f"{classifier.classes[k]} {top1[k]:.2f}" for k in worst))
 
 
 if __name__ == "__main__":

@@ -660,3 +660,16 @@ def as_stroke3(sketch: np.ndarray | Drawing) -> np.ndarray:
     if isinstance(sketch, np.ndarray):
         return sketch
     return drop_start_row(drawing_to_stroke3(list(sketch)))
+
+
+def class_key(name: str) -> str:
+    """How class names compare: case-insensitive, spaces and underscores alike
+    ("Eiffel_tower", "eiffel tower" and "Eiffel Tower" are one name)."""
+    return " ".join(name.replace("_", " ").split()).casefold()
+
+
+def find_class(classes: list[str], name: str) -> int | None:
+    """The index of ``name`` in ``classes`` as ``class_key`` compares them, or None."""
+    keys = [class_key(c) for c in classes]
+    key = class_key(name)
+    return keys.index(key) if key in keys else None

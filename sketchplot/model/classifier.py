@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchplot.core.errors import SketchplotError
+from sketchplot.core.formats import class_key, find_class
 
 CLASSIFIER_DIR = "classifier_weights"
 CONFIG_NAME = "classifier.json"
@@ -154,13 +155,13 @@ class SketchClassifier:
         return w.astype(np.float32), b.astype(np.float32)
 
     def class_index(self, name: str) -> int:
-        key = name.strip().lower().replace(" ", "_")
-        for index, cls in enumerate(self.classes):
-            if cls.lower().replace(" ", "_") == key:
-                return index
+        index = find_class(self.classes, name)
+        if index is not None:
+            return index
         import difflib
 
-        close = difflib.get_close_matches(key, [c.lower().replace(" ", "_") for c in self.classes], n=3, cutoff=0.6)
+        by_key = {class_key(c): c for c in self.classes}
+        close = [by_key[k] for k in difflib.get_close_matches(class_key(name), list(by_key), n=3, cutoff=0.6)]
         hint = f" (did you mean: {', '.join(close)}?)" if close else ""
         raise ClassifierError(f"unknown class '{name}'{hint}")
 

@@ -64,11 +64,17 @@ class ModelInfo:
         }
 
 
+def numpy_weights(net) -> dict[str, np.ndarray]:
+    """A torch network's weights as float32 numpy arrays: what numpy inference and the model
+    file both take."""
+    return {k: v.detach().float().cpu().numpy() for k, v in net.state_dict().items()}
+
+
 def save_model(directory: str | Path, net, info: ModelInfo, half: bool = False) -> Path:
     """Write a model directory from a torch ``SketchTransformer``; ``half`` stores weights as
     float16 to halve the size."""
     directory = Path(directory)
-    arrays = {k: v.detach().float().cpu().numpy() for k, v in net.state_dict().items()}
+    arrays = numpy_weights(net)
     if half:
         arrays = {k: v.astype(np.float16) for k, v in arrays.items()}
     # Each file whole or not at all; the config last, so a kill between the two leaves the

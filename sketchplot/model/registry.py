@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from sketchplot.core.errors import SketchplotError
+from sketchplot.core.formats import class_key, find_class
 from sketchplot.core.paths import user_model_dir
 from sketchplot.model.decoders import Decoder, TransformerEncoder
 from sketchplot.model.files import CONFIG_NAME, ModelFileError, ModelInfo, load_decoder, read_info
@@ -118,19 +119,6 @@ def class_index(info: ModelInfo, class_name: str | None, where: str) -> int:
     if index is not None:
         return index if is_labelled(info) else 0
     raise SketchplotError(f"{where} does not draw '{class_name}'{_suggest(class_name, info.classes)}")
-
-
-def class_key(name: str) -> str:
-    """How class names compare: case-insensitive, spaces and underscores alike
-    ("Eiffel_tower", "eiffel tower" and "Eiffel Tower" are one name)."""
-    return " ".join(name.replace("_", " ").split()).casefold()
-
-
-def find_class(classes: list[str], name: str) -> int | None:
-    """The index of ``name`` in ``classes`` as ``class_key`` compares them, or None."""
-    keys = [class_key(c) for c in classes]
-    key = class_key(name)
-    return keys.index(key) if key in keys else None
 
 
 LISTED_CLASSES = 12  # an error lists every class only when there are at most this many

@@ -31,7 +31,7 @@ from sketchplot.core.atomic import atomic_open, atomic_write_text
 from sketchplot.core.errors import SketchplotError
 from sketchplot.model.config import SIZE_LIMITS, ModelConfig
 from sketchplot.model.data import Batch, SketchSet, augment, load_sketch_set, make_batch, offset_scale
-from sketchplot.model.files import QUICKDRAW_LICENCE, ModelInfo, read_info, read_weights, save_model
+from sketchplot.model.files import QUICKDRAW_LICENCE, ModelInfo, numpy_weights, read_info, read_weights, save_model
 from sketchplot.model.mixture import kl_divergence
 from sketchplot.model.net import SketchTransformer, kl_eta, reparameterise, sketch_loss
 
@@ -462,8 +462,7 @@ def _sample_quality(net: SketchTransformer, info: ModelInfo, valid_set: SketchSe
     from sketchplot.model.scoring import sample_quality
 
     net.eval()
-    weights = {k: v.detach().float().cpu().numpy() for k, v in net.state_dict().items()}
-    decoder = TransformerDecoder(cfg.model, weights)
+    decoder = TransformerDecoder(cfg.model, numpy_weights(net))
     chosen = np.random.default_rng([cfg.seed, 2]).permutation(len(valid_set))[:SAMPLE_REFERENCE_LIMIT]
     reference = [valid_set.sketches[i] for i in chosen]
     return sample_quality(
