@@ -15,7 +15,7 @@ import click
 if TYPE_CHECKING:
     from sketchplot.app.sketches import Sampling
 
-from sketchplot.model.config import PEN_TEMPERATURE
+from sketchplot.model.config import BEST_OF, PEN_TEMPERATURE
 from sketchplot.plotter.optimize import OptimizeOptions
 
 MACHINE_HELP = "Machine profile (default: $SKETCHPLOT_MACHINE, config, a4-servo)."
@@ -74,9 +74,9 @@ def best_of_option(command: Callable) -> Callable:
     return click.option(
         "--best-of",
         type=click.IntRange(1, 32),
-        default=1,
+        default=BEST_OF,
         show_default=True,
-        help="Sample K candidates per sketch and keep the one the sketch classifier recognises best.",
+        help="Sample K candidates per sketch and keep the one the sketch classifier recognises best (1: no choice).",
     )(command)
 
 

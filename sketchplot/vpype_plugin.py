@@ -22,12 +22,13 @@ from sketchplot.core.errors import SketchplotError
 @click.argument("class_name", metavar="CLASS")
 @click.option("-n", "--count", type=click.IntRange(1, 1000), default=1, help="Number of sketches.")
 @opt.sampling_options()
+@opt.best_of_option
 @click.option("--columns", type=click.IntRange(1), default=None, help="Grid columns (default: square grid).")
 @click.option("--size", type=vpype_cli.LengthType(), default="5cm", help="Cell size of each sketch.")
 @click.option("--gutter", type=vpype_cli.LengthType(), default="5mm", help="Space between cells.")
 @vpype_cli.generator
 def sketchplot(
-    class_name: str, count: int, columns: int | None, size: float, gutter: float, **sampling
+    class_name: str, count: int, best_of: int, columns: int | None, size: float, gutter: float, **sampling
 ) -> vp.LineCollection:
     """Sketches of CLASS sampled from a sketchplot model, in a grid of SIZE cells."""
     from sketchplot.app.sketches import sample_class
@@ -35,7 +36,7 @@ def sketchplot(
     from sketchplot.plotter.layout import cell_grid
 
     try:
-        drawn = sample_class(class_name, count, opt.take_sampling(sampling))
+        drawn = sample_class(class_name, count, opt.take_sampling(sampling), best_of=best_of)
         drawings = [strokes_to_polylines(from_origin(s), f"sample {k}") for k, s in enumerate(drawn.strokes)]
         return cell_grid(drawings, columns or max(1, round(count**0.5 + 0.499)), size, gutter)
     except SketchplotError as exc:

@@ -24,7 +24,7 @@ from sketchplot.core.formats import (
     write_sketches,
 )
 from sketchplot.model import latent
-from sketchplot.model.config import PEN_TEMPERATURE
+from sketchplot.model.config import BEST_OF, PEN_TEMPERATURE
 from sketchplot.model.files import ModelInfo, load_conditional
 from sketchplot.model.registry import class_index, is_labelled, load_any, locate, locate_conditional
 from sketchplot.model.sample import check_temperature, sample
@@ -83,7 +83,7 @@ class Sketches:
 
 
 def sample_class(
-    class_name: str, count: int, how: Sampling, *, best_of: int = 1, max_len: int | None = None
+    class_name: str, count: int, how: Sampling, *, best_of: int = BEST_OF, max_len: int | None = None
 ) -> Sketches:
     """``count`` sketches of a class from the model that draws it, each the most recognisable
     of ``best_of`` candidates."""

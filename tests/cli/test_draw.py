@@ -218,3 +218,23 @@ def test_record_json_format(tmp_path):
     assert run("draw", "cat", "--seed", 1, "--quiet", "--port", f"sim://?record={record}").exit_code == 0
     data = json.loads(record.read_text())
     assert data["rx_overflows"] == 0 and all(len(point) == 2 for line in data["polylines"] for point in line)
+
+
+def test_the_quality_gate_is_on_by_default(tmp_path):
+    """`sample` and `draw` keep the most recognisable of BEST_OF candidates unless told not to."""
+    from sketchplot.core.formats import read_sketch_file
+    from sketchplot.model.config import BEST_OF
+
+    assert BEST_OF > 1
+    drawn = {}
+    for name, extra in (("default", []), ("gated", ["--best-of", BEST_OF]), ("plain", ["--best-of", 1])):
+        out = tmp_path / f"{name}.npz"
+        assert run("sample", "dog", "-n", 3, "--seed", 5, "-o", out, *extra).exit_code == 0
+        drawn[name] = read_sketch_file(out).sketches
+    assert all(np.array_equal(a, b) for a, b in zip(drawn["default"], drawn["gated"], strict=True))
+    assert not all(
+        len(a) == len(b) and np.array_equal(a, b) for a, b in zip(drawn["default"], drawn["plain"], strict=True)
+    )
+    for name, extra in (("default", []), ("gated", ["--best-of", BEST_OF])):
+        assert run("draw", "dog", "--seed", 5, "--gcode", tmp_path / f"{name}.gcode", *extra).exit_code == 0
+    assert (tmp_path / "default.gcode").read_text() == (tmp_path / "gated.gcode").read_text()
