@@ -8,8 +8,9 @@ rule: the pen cooled with the same temperature), and the test NLL.
 Each row: recognisability / top-5 / FID / KID against the class's real test drawings, mean
 points and strokes, share at the length cap. The real row scores the test drawings themselves,
 with the FID and KID of the valid split's drawings against them (real against real). Seeds are fixed, so a rerun prints the same table.
-It also writes ``docs/models/<class>.svg``: the first 16 samples at temperature 0.5 of the model
-`sketchplot draw <class>` picks.
+With ``--best-of K`` (default: what `draw` uses) each of our models also gets gated rows, the most
+recognisable of K candidates per sketch. It also writes ``docs/models/<class>.svg``: the first 16
+samples at temperature 0.5 of the model `sketchplot draw <class>` picks, as `draw` draws them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sketchplot.core.errors import SketchplotError  # noqa: E402
 from sketchplot.core.formats import from_origin, read_sketch_file  # noqa: E402
 from sketchplot.model.classifier import load_classifier  # noqa: E402
-from sketchplot.model.config import PEN_TEMPERATURE  # noqa: E402
+from sketchplot.model.config import BEST_OF, PEN_TEMPERATURE  # noqa: E402
 from sketchplot.model.evaluate import evaluate_file  # noqa: E402
 from sketchplot.model.registry import available_models, class_index, is_labelled, load_any, locate  # noqa: E402
 from sketchplot.model.sample import sample  # noqa: E402
@@ -125,8 +126,8 @@ def main() -> None:
     parser.add_argument(
         "--best-of",
         type=int,
-        default=1,
-        help="Also rows for our models with the quality gate keeping the best of K candidates.",
+        default=BEST_OF,
+        help="Also rows for our models with the quality gate keeping the best of K candidates (1: none).",
     )
     parser.add_argument("--models", nargs="*", help="Only these shipped models (and Google's).")
     parser.add_argument("--no-google", action="store_true", help="Leave out Google's models.")
@@ -164,12 +165,12 @@ def main() -> None:
                 max_len=info.max_seq_len,
                 pen_temperature=pen,
             )
-            sketches = sample(decoder, args.n, **sampling)
-            report = score(sketches, name, real[name], cap=info.max_seq_len, classifier=classifier)
+            drawn = sample(decoder, args.n, **sampling)
+            report = score(drawn, name, real[name], cap=info.max_seq_len, classifier=classifier)
             rows.append({"model": label, "class": name, "temperature": temperature, "nll": nll, **report})
             if rule == "ours" and args.best_of > 1:
-                gated = sample_best_of(decoder, args.n, args.best_of, name, **sampling)
-                report = score(gated, name, real[name], cap=info.max_seq_len, classifier=classifier)
+                drawn = sample_best_of(decoder, args.n, args.best_of, name, **sampling)
+                report = score(drawn, name, real[name], cap=info.max_seq_len, classifier=classifier)
                 rows.append(
                     {
                         "model": f"{label} best-of-{args.best_of} (chosen by the judge)",
@@ -183,7 +184,7 @@ def main() -> None:
             if temperature == 0.5 and drawn_by_default and name not in previewed and not args.no_previews:
                 previewed.add(name)
                 args.previews.mkdir(parents=True, exist_ok=True)
-                page = plot_page([from_origin(s) for s in sketches[:16] if len(s)])
+                page = plot_page([from_origin(s) for s in drawn[:16] if len(s)])
                 write_preview(page.document, args.previews / f"{name}.svg")
             print(
                 f"{label:<12} {name:<10} T={temperature:<4} rec {report['recognizability']:.2f} "
