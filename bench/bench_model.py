@@ -1,6 +1,6 @@
 """Model speed on CPU: batched cached sampling (ours vs Magenta's LSTM, both on numpy as
 `sketchplot sample` runs them, same run), single-sketch latency, and training throughput (torch)
-in points per second.
+in points per second; and a page of sketches with the quality gate and without, per sketch.
 
     python bench/bench_model.py [--model DIR] [--magenta dog.gen.json] [--threads N]
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sketchplot.model.config import ModelConfig
+from sketchplot.model.config import BEST_OF, ModelConfig
 from sketchplot.model.data import load_sketch_set, make_batch, offset_scale
 from sketchplot.model.decoders import transformer_weight_shapes
 from sketchplot.model.files import load_decoder
@@ -29,6 +29,7 @@ from sketchplot.model.magenta import load_magenta
 from sketchplot.model.net import SketchTransformer, sketch_loss
 from sketchplot.model.registry import shipped_model_dir
 from sketchplot.model.sample import sample
+from sketchplot.model.scoring import sample_best_of
 from sketchplot.model.train import TrainConfig, batch_indices
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -62,6 +63,31 @@ def bench_sampling(name, decoder, scale, class_index, args):
         f"1 sketch: median {1000 * single:6.1f} ms ({single_points:.0f} points), {1000 * per_step:.2f} ms/step"
     )
     return seconds, seconds / steps
+
+
+def bench_page(decoder, info, class_name: str, args) -> None:
+    """A page of sketches as `draw -n N` samples it, with the quality gate and without: the
+    time per sketch (target: under 100 ms), medians over seeds."""
+    index = info.classes.index(class_name)
+    for best_of in (1, BEST_OF):
+        times = []
+        for seed in range(args.repeats):
+            started = time.perf_counter()
+            sample_best_of(
+                decoder,
+                args.page,
+                best_of,
+                class_name,
+                scale=info.scale,
+                seed=seed,
+                class_index=index,
+                max_len=info.max_seq_len,
+            )
+            times.append(time.perf_counter() - started)
+        per_sketch = statistics.median(times) / args.page
+        print(
+            f"page of {args.page} {class_name}s, best-of-{best_of}: {1000 * per_sketch:6.1f} ms a sketch (target < 100)"
+        )
 
 
 def bench_training(cfg: ModelConfig, data: Path, args):
@@ -104,6 +130,7 @@ def main():
     parser.add_argument("--magenta", type=Path, default=SHARED / "pretrained" / "dog.gen.json")
     parser.add_argument("--data", type=Path, default=SHARED / "quickdraw" / "cat.npz")
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--page", type=int, default=12, help="sketches on the page timed with and without the gate")
     parser.add_argument("--max-len", type=int, default=250)
     parser.add_argument("--repeats", type=int, default=10, help="single-sketch runs (one seed each)")
     parser.add_argument("--batch-repeats", type=int, default=3, help="runs of the whole batch (same seed)")
@@ -131,6 +158,7 @@ def main():
         f"{args.batch} sketches, ours / Magenta: {ours_total / magenta_total:.2f} in time, "
         f"{ours_step / magenta_step:.2f} per decoding step (below 1: ours faster)"
     )
+    bench_page(ours, info, args.class_name, args)
     bench_training(cfg, args.data, args)
 
 
