@@ -163,9 +163,11 @@ class SketchTransformer(nn.Module):
         """(mu, sigma_hat) of the latent code of each sketch; sigma = exp(sigma_hat / 2)."""
         return self.encoder(sketch, mask)
 
-    def forward(self, strokes, classes=None, z=None) -> Mixture:
+    def forward(self, strokes, classes=None, z=None, keep=None) -> Mixture:
         """strokes: (B, T, 5) stroke-5 inputs; the next-point mixture at every step.
-        z: (B, latent_size) latent codes, required by a conditional model.
+        z: (B, latent_size) latent codes, required by a conditional model. keep: (B, T), 0 where
+        an input point is hidden (word dropout): its offset, pen and absolute position are left
+        out, so that step sees only its place in the sequence, the class and z.
 
         Training only: inference runs the same maths on numpy (``decoders.TransformerDecoder``).
         """
@@ -176,12 +178,14 @@ class SketchTransformer(nn.Module):
             raise ValueError(f"sequence of {t} points exceeds block_size {self.cfg.block_size}")
         pos = torch.arange(t, device=strokes.device)
         pen = strokes[..., 2:].argmax(-1)
-        x = self.offset_embed(strokes[..., :2]) + self.pen_embed(pen) + self.pos_embed(pos)
+        point = self.offset_embed(strokes[..., :2]) + self.pen_embed(pen)
+        x = (point if keep is None else point * keep[..., None]) + self.pos_embed(pos)
         if classes is None:
             classes = torch.zeros(b, dtype=torch.long, device=strokes.device)
         x = x + self.class_embed(classes)[:, None, :]
         if self.cfg.absolute_position:
-            x = x + self.position_embed(torch.cumsum(strokes[..., :2], dim=1))
+            position = self.position_embed(torch.cumsum(strokes[..., :2], dim=1))
+            x = x + (position if keep is None else position * keep[..., None])
         if self.cfg.conditional:
             x = x + self.latent_embed(z)[:, None, :]
         x = self.drop(x)
@@ -222,6 +226,15 @@ def kl_eta(step: int, eta_min: float, decay: float) -> float:
 def reparameterise(mu, sigma_hat, noise) -> torch.Tensor:
     """z = mu + sigma * noise with sigma = exp(sigma_hat / 2): differentiable in mu and sigma."""
     return mu + torch.exp(sigma_hat / 2.0) * noise
+
+
+def input_keep_mask(noise: torch.Tensor, rate: float) -> torch.Tensor:
+    """Which decoder input points stay visible under word dropout at ``rate`` (1.0 or 0.0
+    per point), from uniform ``noise`` of the inputs' (B, T) shape; the start token always
+    stays, so every sketch keeps its beginning."""
+    keep = (noise >= rate).float()
+    keep[:, 0] = 1.0
+    return keep
 
 
 def pen_loss(logits: torch.Tensor, target: torch.Tensor, kind: str, gamma: float) -> torch.Tensor:

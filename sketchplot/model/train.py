@@ -9,7 +9,8 @@ Runs on CUDA, MPS or CPU; under ``torchrun`` it trains with DistributedDataParal
 (gloo on CPU, nccl on CUDA), each process taking its share of every batch.
 
 A conditional model (``model.latent_size > 0``) trains as Sketch-RNN's VAE with the same loop:
-loss = L_R + kl_weight * eta_step * max(L_KL, kl_min), eta_step = 1 - (1 - kl_eta_min) kl_decay^step.
+loss = L_R + kl_weight * eta_step * max(L_KL, kl_min), eta_step = 1 - (1 - kl_eta_min) kl_decay^step;
+``decoder_input_dropout`` hides decoder inputs at random, so the decoder must read z.
 ``init_from`` starts from another model's weights wherever names and shapes agree (class
 embeddings matched by class name), e.g. a conditional cat model from the unconditional one.
 """
@@ -33,7 +34,7 @@ from sketchplot.model.config import SIZE_LIMITS, ModelConfig
 from sketchplot.model.data import Batch, SketchSet, augment, load_sketch_set, make_batch, offset_scale
 from sketchplot.model.files import QUICKDRAW_LICENCE, ModelInfo, numpy_weights, read_info, read_weights, save_model
 from sketchplot.model.mixture import kl_divergence
-from sketchplot.model.net import SketchTransformer, kl_eta, reparameterise, sketch_loss
+from sketchplot.model.net import SketchTransformer, input_keep_mask, kl_eta, reparameterise, sketch_loss
 
 
 @dataclass
@@ -64,6 +65,13 @@ class TrainConfig:
     kl_min: float = 0.2
     kl_eta_min: float = 0.01
     kl_decay: float = 0.999
+    # Word dropout (Bowman et al. 2016): each decoder input point after the start token is
+    # hidden with this probability in training (its offset, pen and absolute position left
+    # out), so the next point must come from z rather than from the points before it; meant for
+    # conditional models. 0: off. Per-dimension free bits are not offered beside kl_min: with
+    # mu_norm_scale the batch spread of every dimension's mu is fixed, which gives each
+    # dimension a KL floor of about scale**2 / 2 already, so no dimension can collapse.
+    decoder_input_dropout: float = 0.0
     init_from: str = ""
     # False: several classes' data trained as one unlabelled set (a conditional model's latent
     # code then carries the class, so interpolation can morph a cat into a pig).
@@ -152,6 +160,7 @@ TRAIN_LIMITS = {
     "kl_min": (0.0, 1e6),
     "kl_eta_min": (0.0, 1.0),
     "kl_decay": (0.0, 1.0),
+    "decoder_input_dropout": (0.0, 1.0),
     "sample_interval": (0, 10**9),
     "sample_count": (1, 10_000),
     "sample_temperature": (0.01, 2.0),
@@ -257,15 +266,18 @@ def batch_loss(
 ) -> tuple[torch.Tensor, dict]:
     """(loss, terms) of one batch: L_R, and for a conditional model L_KL and the KL penalty.
 
-    ``model`` is what runs the decoder (``net`` or its DDP wrapper); the latent noise comes
-    from torch's generator, which the caller seeds.
+    ``model`` is what runs the decoder (``net`` or its DDP wrapper); the latent noise and the
+    decoder input dropout (in training mode only) come from torch's generator, which the
+    caller seeds.
     """
-    z = None
+    z = keep = None
     if net.cfg.conditional:
         mu, sigma_hat = net.encode(batch.targets, batch.mask)
         z = reparameterise(mu, sigma_hat, torch.randn_like(mu))
+    if cfg.decoder_input_dropout and net.training:
+        keep = input_keep_mask(torch.rand(batch.mask.shape, device=batch.mask.device), cfg.decoder_input_dropout)
     with torch.autocast(batch.inputs.device.type, dtype=torch.bfloat16, enabled=use_amp):
-        mix = model(batch.inputs, batch.classes, z)
+        mix = model(batch.inputs, batch.classes, z, keep)
     loss, offset, pen = sketch_loss(_float(mix), batch.targets, batch.mask, net.cfg)
     terms = {"l_r": loss.detach(), "offset_nll": offset, "pen_loss": pen}
     if net.cfg.conditional:

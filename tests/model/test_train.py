@@ -1,5 +1,7 @@
-"""Training: toy overfit, exact resume, the non-finite guard, DDP on gloo through torchrun."""
+"""Training: toy overfit, exact resume, the non-finite guard, DDP on gloo through torchrun,
+decoder input (word) dropout."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -8,14 +10,16 @@ import sys
 import numpy as np
 import pytest
 import torch
-from model_helpers import TINY
+from model_helpers import TINY, random_sketch
 
 import sketchplot.model.train as train_module
+from sketchplot.core.errors import SketchplotError
 from sketchplot.core.formats import read_stroke3_file
 from sketchplot.model.config import ModelConfig
-from sketchplot.model.data import prepare
+from sketchplot.model.data import make_batch, prepare
 from sketchplot.model.files import load_decoder, load_model
-from sketchplot.model.net import SketchTransformer
+from sketchplot.model.mixture import kl_divergence
+from sketchplot.model.net import SketchTransformer, input_keep_mask, reparameterise, sketch_loss
 from sketchplot.model.sample import sample
 from sketchplot.model.train import TrainConfig, train
 
@@ -233,3 +237,63 @@ def test_sample_checks_are_logged_and_pick_the_best_model(tiny_npz, tmp_path, mo
 def test_best_by_recognizability_needs_sample_checks():
     with pytest.raises(Exception, match="needs sample_interval"):
         tiny_config(best_by="recognizability")
+
+
+VAE_WITH_POSITIONS = dict(TINY, latent_size=6, encoder_layers=1, mu_norm_scale=0.6, absolute_position=True)
+
+
+def vae_batch_and_net(dropout: float = 0.0):
+    """A tiny conditional model in training mode and a batch of three random sketches."""
+    rng = np.random.default_rng(3)
+    sketches = [random_sketch(rng, n)[1:].astype(np.float32) for n in (12, 20, 30)]
+    torch.manual_seed(0)
+    net = SketchTransformer(ModelConfig(**{**VAE_WITH_POSITIONS, "dropout": dropout})).train()
+    return net, make_batch(sketches, [0, 0, 0], scale=10.0).to("cpu")
+
+
+def loss_of(net, batch, **overrides) -> torch.Tensor:
+    torch.manual_seed(7)
+    return train_module.batch_loss(net, net, batch, tiny_config(**overrides), eta=1.0)[0]
+
+
+def test_no_decoder_input_dropout_leaves_the_loss_bit_identical():
+    """The loss as it was computed before word dropout existed, with the model's own dropout
+    on, so a random draw taken when dropout is off would change the result too."""
+    net, batch = vae_batch_and_net(dropout=0.1)
+    cfg = tiny_config()
+    torch.manual_seed(7)
+    mu, sigma_hat = net.encode(batch.targets, batch.mask)
+    z = reparameterise(mu, sigma_hat, torch.randn_like(mu))
+    reconstruction = sketch_loss(net(batch.inputs, batch.classes, z), batch.targets, batch.mask, net.cfg)[0]
+    before = reconstruction + cfg.kl_weight * torch.clamp(kl_divergence(mu, sigma_hat).mean(), min=cfg.kl_min)
+    assert torch.equal(loss_of(net, batch), before)
+    assert torch.equal(loss_of(net, batch, decoder_input_dropout=0.0), before)
+
+
+def test_full_decoder_input_dropout_hides_every_input_point_but_the_start():
+    net, batch = vae_batch_and_net()
+    scrambled = dataclasses.replace(batch, inputs=batch.inputs.clone())
+    scrambled.inputs[:, 1:] = torch.randn_like(batch.inputs[:, 1:]) * 5.0  # other offsets, pens, positions
+    assert torch.equal(
+        loss_of(net, batch, decoder_input_dropout=1.0), loss_of(net, scrambled, decoder_input_dropout=1.0)
+    )
+    assert not torch.equal(loss_of(net, batch), loss_of(net, scrambled))  # the inputs do matter without it
+    net.eval()  # evaluation sees every point
+    assert not torch.equal(
+        loss_of(net, batch, decoder_input_dropout=1.0), loss_of(net, scrambled, decoder_input_dropout=1.0)
+    )
+
+
+def test_input_keep_mask_keeps_the_start_token_and_hides_the_share_asked():
+    noise = torch.rand(200, 50, generator=torch.Generator().manual_seed(0))
+    keep = input_keep_mask(noise, 0.3)
+    assert torch.all(keep[:, 0] == 1.0)
+    assert set(keep.unique().tolist()) == {0.0, 1.0}
+    assert keep[:, 1:].mean().item() == pytest.approx(0.7, abs=0.02)
+    assert torch.all(input_keep_mask(noise, 0.0) == 1.0)
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, float("nan"), "0.3"])
+def test_decoder_input_dropout_must_be_a_probability(value):
+    with pytest.raises(SketchplotError, match="decoder_input_dropout must be a number from 0.0 to 1.0"):
+        tiny_config(decoder_input_dropout=value)

@@ -1,0 +1,268 @@
+"""How faithful a conditional (VAE) model's reconstructions, interpolations and analogies are,
+judged in the feature space of the project's evaluator (the sketch classifier).
+
+Reconstruction is exactly ``sketchplot reconstruct <class>.npz:0-99 -n 1 --temp 0.3 --seed 1``
+(the same app call) on the first 100 test sketches of each class the model draws (all of
+them when the test split is smaller). A
+reconstruction that keeps what makes its input itself is nearer to its own input than to the
+99 others, so the table reports:
+
+- retrieval: share of reconstructions whose nearest input (Euclidean, classifier features) is
+  their own input (one generic drawing for every input scores about 1 %; target >= 0.5);
+- own / other distance: mean feature distance of a reconstruction to its own input and to the
+  other inputs (equal when the code is ignored);
+- recognisability of the inputs and of the reconstructions (target: within 0.05; for a second
+  class, at least half the inputs');
+- FID of the reconstructions against the inputs beside the FID of 100 other real test sketches
+  (100-199; the valid split's for a class with fewer test sketches, such as pig's 45) against
+  them (target: at most twice).
+
+Per-dimension KL of the inputs' posteriors shows how much each latent dimension carries.
+Interpolation (``interpolate A B --steps 8``) on a few pairs: each step's feature distance to
+A and to B, its progress d(A) / (d(A) + d(B)), which should rise steadily from about 0 to 1,
+and the classifier's class of the middle four steps. Writes ``<name>-<class>-reconstruction-pairs.svg``
+(8 inputs in black above their reconstructions in blue: 4 retrieved, then 4 that are not) and,
+for models that draw cats, ``<name>-analogies.svg``: 8 cases of (cat head A) - (cat head B) +
+(full-body cat C), A, B and C in black and the result in blue, i.e. head A given C's body.
+
+    OMP_NUM_THREADS=1 python bench/reconstruction_card.py [--model PATH ...] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from vae_card import DATA, ROOT, figure
+
+from sketchplot.app.sketches import Sampling, analogy, interpolate, reconstruct
+from sketchplot.core.formats import from_origin, read_input_sketches, read_stroke3_file, strokes_to_polylines
+from sketchplot.model.classifier import frechet_distance, load_classifier
+from sketchplot.model.files import load_conditional
+from sketchplot.model.latent import encode
+from sketchplot.model.mixture import kl_divergence
+from sketchplot.model.scoring import class_scores
+
+SHIPPED = ROOT / "sketchplot" / "model" / "shipped"
+CONDITIONAL_MODELS = [SHIPPED / "cat-vae", SHIPPED / "catpig-vae"]
+INPUT_COUNT = 100
+# Test cats picked by eye from the first 200: heads only, and full-body cats (with legs or a tail).
+CAT_HEADS = (2, 8, 17, 20, 36, 42, 53, 66)
+OTHER_CAT_HEADS = (3, 13, 18, 23, 24, 37, 43, 44)
+FULL_BODY_CATS = (12, 22, 31, 47, 69, 100, 170, 173)
+INTERPOLATION_STEPS = 8
+
+
+def retrieval(rebuilt: np.ndarray, inputs: np.ndarray) -> dict:
+    """Nearest-neighbour retrieval of each reconstruction's own input among all inputs
+    (row i of ``rebuilt`` reconstructs row i of ``inputs``), and the distances behind it."""
+    distances = np.linalg.norm(rebuilt[:, None, :] - inputs[None, :, :], axis=-1)
+    own = np.diag(distances)
+    others = distances[~np.eye(len(inputs), dtype=bool)]
+    return {
+        "retrieved": distances.argmin(axis=1) == np.arange(len(inputs)),
+        "own_distance": float(own.mean()),
+        "other_distance": float(others.mean()),
+    }
+
+
+def latent_usage(model: Path, sketches: list[np.ndarray]) -> dict:
+    """KL of the posteriors per latent dimension (mean over the sketches), the spread of the
+    codes' means and the posterior sigma: what the code can tell the decoder."""
+    _, encoder, info = load_conditional(model)
+    mu, sigma_hat = encode(encoder, sketches, info.scale)
+    per_dimension = kl_divergence(mu[..., None], sigma_hat[..., None]).mean(axis=0)
+    return {
+        "kl_per_dim_mean": float(per_dimension.mean()),
+        "kl_per_dim_min": float(per_dimension.min()),
+        "kl_per_dim_max": float(per_dimension.max()),
+        "kl_total": float(per_dimension.sum()),
+        "mu_spread": float(mu.std(axis=0).mean()),
+        "sigma": float(np.exp(sigma_hat / 2).mean()),
+    }
+
+
+def real_sets(path: Path) -> tuple[str, str, str]:
+    """The input spec (the first 100 test sketches, or all of a smaller split) and the spec and
+    split of as many other real sketches: the next test sketches, or the valid split's first."""
+    count = len(read_stroke3_file(path, "test"))
+    n = min(INPUT_COUNT, count)
+    if count >= 2 * n:
+        return f"{path}:0-{n - 1}", f"{path}:{n}-{2 * n - 1}", "test"
+    return f"{path}:0-{n - 1}", f"{path}:0-{min(n, len(read_stroke3_file(path, 'valid'))) - 1}", "valid"
+
+
+def reconstruction_report(model: Path, klass: str, how: Sampling, classifier) -> tuple[dict, list, list, np.ndarray]:
+    """The numbers of one class through one model, with the inputs and their reconstructions."""
+    inputs_spec, others_spec, others_split = real_sets(DATA / f"{klass}.npz")
+    inputs, _ = read_input_sketches(inputs_spec, "test")
+    others, _ = read_input_sketches(others_spec, others_split)
+    rebuilt = reconstruct(inputs_spec, 1, how, "test").strokes
+    seen = {name: classifier.predict(s) for name, s in (("inputs", inputs), ("rebuilt", rebuilt), ("others", others))}
+    target = classifier.class_index(klass)
+    recognised = {name: class_scores(p.probabilities, target, classifier.classes) for name, p in seen.items()}
+    found = retrieval(seen["rebuilt"].features, seen["inputs"].features)
+    report = {
+        "model": model_label(model),
+        "class": klass,
+        "n": len(inputs),
+        "retrieval": float(found["retrieved"].mean()),
+        "own_distance": round(found["own_distance"], 2),
+        "other_distance": round(found["other_distance"], 2),
+        "rec_inputs": recognised["inputs"]["recognizability"],
+        "rec_rebuilt": recognised["rebuilt"]["recognizability"],
+        "rebuilt_confused_with": recognised["rebuilt"]["confused_with"],
+        "fid_rebuilt": round(frechet_distance(seen["rebuilt"].features, seen["inputs"].features), 2),
+        "fid_other_real": round(frechet_distance(seen["others"].features, seen["inputs"].features), 2),
+        "latent": latent_usage(model, inputs),
+    }
+    return report, inputs, rebuilt, found["retrieved"]
+
+
+def interpolation_report(model: Path, first: str, second: str, how: Sampling, classifier) -> dict:
+    """Feature distance of each step of ``interpolate first second`` to A and to B, and the
+    classifier's class of the middle steps."""
+    row = interpolate(first, second, INTERPOLATION_STEPS, how, "test").strokes
+    ends, _ = read_input_sketches(first, "test")
+    ends += read_input_sketches(second, "test")[0]
+    steps, anchors = classifier.predict(row), classifier.predict(ends).features
+    to_a, to_b = (np.linalg.norm(steps.features - anchor, axis=1) for anchor in anchors)
+    middle = steps.probabilities[2:-2].argmax(axis=1)
+    progress = to_a / (to_a + to_b)
+    return {
+        "model": model_label(model),
+        "a": Path(first).name,
+        "b": Path(second).name,
+        "to_a": [round(float(d), 1) for d in to_a],
+        "to_b": [round(float(d), 1) for d in to_b],
+        "progress": [round(float(p), 2) for p in progress],
+        "rising_steps": int(np.sum(np.diff(progress) > 0)),
+        "middle_classes": [classifier.classes[k] for k in middle],
+    }
+
+
+def interpolation_pairs(classes: list[str]) -> list[tuple[str, str]]:
+    """Cat heads to full-body cats, and for a model of two classes the first class's test
+    sketches to the second's."""
+    cat = DATA / "cat.npz"
+    pairs = (
+        [(f"{cat}:{h}", f"{cat}:{b}") for h, b in zip(CAT_HEADS[:3], FULL_BODY_CATS[:3])] if "cat" in classes else []
+    )
+    if len(classes) > 1:
+        a, b = DATA / f"{classes[0]}.npz", DATA / f"{classes[1]}.npz"
+        pairs += [(f"{a}:{i}", f"{b}:{i}") for i in range(3)]
+    return pairs
+
+
+def model_label(model: Path) -> str:
+    """A model's name: its folder's, or the run's for a training run's ``best``."""
+    return model.parent.name if model.name == "best" else model.name
+
+
+def cells_of(sketches: list[np.ndarray]) -> list[list[complex]]:
+    return [strokes_to_polylines(from_origin(s)) for s in sketches]
+
+
+def pairs_figure(inputs: list, rebuilt: list, retrieved: np.ndarray, path: Path) -> None:
+    """8 inputs above their reconstructions: the first 4 retrieved, then the first 4 not."""
+    kept, lost = list(np.flatnonzero(retrieved)), list(np.flatnonzero(~retrieved))
+    chosen = kept[:4] + lost[:4]
+    chosen += [i for i in range(len(inputs)) if i not in chosen][: 8 - len(chosen)]
+    cells = cells_of([inputs[i] for i in chosen]) + cells_of([rebuilt[i] for i in chosen])
+    figure(cells, [[1 if k < 8 else 2] * len(c) for k, c in enumerate(cells)], (2, 8), path)
+
+
+def analogy_figure(model: Path, how: Sampling, classifier, path: Path) -> list[dict]:
+    """8 analogies head A - head B + full-body C, two cases a row; each result's feature
+    distance to A, B and C."""
+    cat = DATA / "cat.npz"
+    cells, layers, distances = [], [], []
+    for a, b, c in zip(CAT_HEADS, OTHER_CAT_HEADS, FULL_BODY_CATS):
+        specs = [f"{cat}:{i}" for i in (a, b, c)]
+        result = analogy(*specs, 1, how, "test").strokes
+        given = [read_input_sketches(spec, "test")[0][0] for spec in specs]
+        features = classifier.predict(given + result).features
+        distances.append(
+            {"case": f"{a} - {b} + {c}"}
+            | {k: round(float(np.linalg.norm(features[3] - features[j])), 1) for j, k in enumerate("abc")}
+        )
+        for k, cell in enumerate(cells_of(given + result)):
+            cells.append(cell)
+            layers.append([1 if k < 3 else 2] * len(cell))
+    figure(cells, layers, (4, 8), path)
+    return distances
+
+
+def table(reports: list[dict]) -> str:
+    lines = [
+        "| model | class | n | retrieval | own / other distance | rec. inputs | rec. reconstructions "
+        "| FID reconstructions | FID other real | KL per dim (min / mean / max) | mu spread | sigma |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in reports:
+        latent = r["latent"]
+        lines.append(
+            f"| {r['model']} | {r['class']} | {r['n']} | {r['retrieval']:.2f} | {r['own_distance']:.1f} / {r['other_distance']:.1f} "
+            f"| {r['rec_inputs']:.2f} | {r['rec_rebuilt']:.2f} | {r['fid_rebuilt']:.1f} | {r['fid_other_real']:.1f} "
+            f"| {latent['kl_per_dim_min']:.2f} / {latent['kl_per_dim_mean']:.2f} / {latent['kl_per_dim_max']:.2f} "
+            f"| {latent['mu_spread']:.2f} | {latent['sigma']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def interpolation_table(rows: list[dict]) -> str:
+    lines = [
+        "| model | A | B | progress d(A) / (d(A) + d(B)) by step | rising steps | middle four recognised as |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        progress = " ".join(f"{p:.2f}" for p in r["progress"])
+        lines.append(
+            f"| {r['model']} | {r['a']} | {r['b']} | {progress} | {r['rising_steps']} / {INTERPOLATION_STEPS - 1} "
+            f"| {', '.join(r['middle_classes'])} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", help="a conditional model (default: every shipped one)")
+    parser.add_argument("--temperature", type=float, default=0.3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--previews", default=str(ROOT / "docs" / "models"))
+    parser.add_argument("--json", help="also write every number here")
+    args = parser.parse_args()
+    models = [Path(m) for m in args.model] if args.model else CONDITIONAL_MODELS
+    classifier = load_classifier()
+    previews = Path(args.previews)
+    previews.mkdir(parents=True, exist_ok=True)
+    reports, interpolations, analogies = [], [], {}
+    for model in models:
+        how = Sampling(temperature=args.temperature, seed=args.seed, model=str(model))
+        _, _, info = load_conditional(model)
+        label = model_label(model)
+        for klass in info.classes:
+            report, inputs, rebuilt, retrieved = reconstruction_report(model, klass, how, classifier)
+            reports.append(report)
+            pairs_figure(inputs, rebuilt, retrieved, previews / f"{label}-{klass}-reconstruction-pairs.svg")
+        for first, second in interpolation_pairs(info.classes):
+            interpolations.append(interpolation_report(model, first, second, how, classifier))
+        if "cat" in info.classes:
+            analogies[label] = analogy_figure(model, how, classifier, previews / f"{label}-analogies.svg")
+    print(f"\nreconstructions at T={args.temperature:g}, seed {args.seed}, of the first {INPUT_COUNT} test sketches\n")
+    print(table(reports))
+    print(f"\ninterpolations, {INTERPOLATION_STEPS} steps\n")
+    print(interpolation_table(interpolations))
+    for name, cases in analogies.items():
+        print(f"\n{name} analogies, feature distance of A - B + C to A / B / C: ")
+        print(", ".join(f"{d['case']}: {d['a']} / {d['b']} / {d['c']}" for d in cases))
+    if args.json:
+        everything = {"reconstruction": reports, "interpolation": interpolations, "analogy": analogies}
+        Path(args.json).write_text(json.dumps(everything, indent=2) + "\n")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
