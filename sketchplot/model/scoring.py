@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sketchplot.core.errors import SketchplotError
-from sketchplot.core.formats import SketchFile
+from sketchplot.core.formats import SketchFile, find_class
 from sketchplot.model.classifier import (
     SketchClassifier,
     frechet_distance,
@@ -217,8 +217,14 @@ def most_recognisable(
 
 def sample_best_of(decoder, n: int, best_of: int, class_name: str, **sampling) -> list[np.ndarray]:
     """``n`` sketches, each the most recognisable of ``best_of`` candidates (``sample``'s
-    arguments in ``sampling``); ``best_of`` 1 is plain sampling, the same sketches for a seed."""
+    arguments in ``sampling``); ``best_of`` 1 is plain sampling, the same sketches for a seed.
+    A class the classifier does not know (a model trained on one's own drawings) has no judge:
+    plain sampling too."""
     from sketchplot.model.sample import sample
 
+    if best_of > 1:
+        classifier = load_classifier()
+        if find_class(classifier.classes, class_name) is None:
+            best_of = 1
     candidates = sample(decoder, n * best_of, **sampling)
     return most_recognisable(candidates, class_name, best_of)
