@@ -23,6 +23,7 @@ from vpype_cli.operations import linesort as _linesort_command
 
 from sketchplot.core.errors import SketchplotError
 from sketchplot.core.profiles import MachineProfile
+from sketchplot.plotter.inkgraph import ink_paths
 
 PX_PER_MM = vp.convert_length("mm")
 
@@ -241,74 +242,6 @@ def round_corners(line: np.ndarray, cut_px: float, fast_turn: float) -> np.ndarr
     return np.asarray(out, dtype=complex)
 
 
-def tail_back(line: np.ndarray, reach_px: float) -> tuple[np.ndarray, np.ndarray]:
-    """The last ``reach_px`` of a path walked backwards from its end: its vertices, end
-    first, and the distance along the path from the end to each."""
-    steps = np.abs(np.diff(line[::-1]))
-    walked = np.concatenate([[0.0], np.cumsum(steps)])
-    count = int(np.searchsorted(walked, reach_px)) + 1
-    return line[::-1][:count], walked[:count]
-
-
-def retrace_joins(lines: list[np.ndarray], join_px: float, reach_px: float) -> list[np.ndarray]:
-    """Fewer pen lifts where people start a stroke on a line they just drew: when an end of a
-    remaining stroke lies within ``join_px`` of the last ``reach_px`` of the path being built,
-    the pen goes back over that ink (no new ink: the drawing does not change) and on into the
-    stroke, as long as that is shorter than ``reach_px``, what a pen lift costs in drawing."""
-    from scipy.spatial import cKDTree
-
-    if len(lines) < 2 or join_px <= 0 or reach_px <= 0:
-        return lines
-    ends = np.array([point for line in lines for point in (line[0], line[-1])])
-    tree = cKDTree(np.column_stack([ends.real, ends.imag]))
-    remaining = np.ones(len(lines), dtype=bool)
-    chains = []
-    for first in range(len(lines)):
-        if not remaining[first]:
-            continue
-        remaining[first] = False
-        pieces = [lines[first]]
-        chain_end = lines[first]
-        while True:
-            found = _nearest_on_tail(chain_end, ends, tree, remaining, join_px, reach_px)
-            if found is None:
-                break
-            piece, flip, back = found
-            remaining[piece] = False
-            stroke = lines[piece][::-1] if flip else lines[piece]
-            pieces.extend([back, stroke])
-            chain_end = np.concatenate([chain_end, back, stroke])
-        chains.append(np.concatenate(pieces) if len(pieces) > 1 else pieces[0])
-    return chains
-
-
-def _nearest_on_tail(chain, ends, tree, remaining, join_px, reach_px):
-    """(stroke index, whether to draw it reversed, the retraced points) for the remaining
-    stroke end closest (along the ink) to the chain's end, or None."""
-    tail, walked = tail_back(chain, reach_px)
-    if len(tail) < 2:
-        return None
-    starts, stops = tail[:-1], tail[1:]
-    radius = join_px + np.abs(stops - starts)
-    best = None
-    for k, near in enumerate(tree.query_ball_point(np.column_stack([starts.real, starts.imag]), radius)):
-        segment = stops[k] - starts[k]
-        for end in near:
-            if not remaining[end // 2]:
-                continue
-            offset = ends[end] - starts[k]
-            along = float(np.clip((offset * np.conj(segment)).real / max(abs(segment) ** 2, 1e-300), 0.0, 1.0))
-            foot = starts[k] + along * segment
-            back = walked[k] + along * abs(segment)
-            if abs(ends[end] - foot) <= join_px and back <= reach_px and (best is None or back < best[0]):
-                best = (back, end, k, foot)
-    if best is None:
-        return None
-    _, end, k, foot = best
-    retraced = np.concatenate([tail[1 : k + 1], [foot]])
-    return end // 2, end % 2 == 1, retraced
-
-
 def time_two_opt(lines: list[np.ndarray], dynamics: Dynamics, passes: int) -> list[np.ndarray]:
     """Two-opt on the planner's travel time between paths (vpype's optimises distance, but a
     rapid's time grows with the square root of a short distance): reverse a run of paths when
@@ -357,7 +290,7 @@ def optimize_lines(
         result.reloop(tolerance=options.reloop_tolerance_mm * PX_PER_MM)
     if options.retrace and dynamics is not None:
         reach = dynamics.draw_speed * dynamics.pen_change_s * RETRACE_SHARE
-        result = result.clone(retrace_joins(list(result.lines), merge_mm * PX_PER_MM, reach))
+        result = result.clone(ink_paths(list(result.lines), merge_mm * PX_PER_MM, reach))
     if options.linesimplify:
         result = simplify_lines(result, simplify_mm * PX_PER_MM)
     if options.round_corners and dynamics is not None:

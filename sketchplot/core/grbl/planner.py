@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sketchplot.core.grbl.interpreter import Motion
+from sketchplot.core.grbl.protocol import PLANNER_BLOCKS
 from sketchplot.core.profiles import MachineProfile
 
 STRAIGHT_COS = 0.999999  # GRBL's threshold for a straight or reversing junction
@@ -102,11 +103,32 @@ def forward_move(move: MoveLimits, entry_sqr: float, exit_cap_sqr: float) -> tup
     return seconds, exit_sqr
 
 
-def move_times(moves: list[Motion], axes: Axes, deviation: float) -> list[float]:
+def lookahead_caps(limits: list[MoveLimits], caps_sqr: list[float], blocks: int) -> list[float]:
+    """``caps_sqr`` lowered so each move can still stop at the end of the planner buffer: while
+    a move runs, GRBL holds it and the next ``blocks - 1`` moves and plans the last of them to
+    end at rest, so a move's exit speed is what lets the machine brake to a stop within them
+    (a streamer keeps the buffer full; the next block arrives only when the running one is done)."""
+    count = len(limits)
+    lengths = np.array([move.length for move in limits])
+    accels = np.array([move.accel for move in limits])
+    caps = np.asarray(caps_sqr, dtype=float)
+    braking = np.zeros(count)  # per running move i: entry speed squared of move i + offset
+    for offset in range(blocks - 1, 0, -1):
+        later = np.arange(count) + offset
+        inside = later < count
+        later = np.minimum(later, count - 1)
+        braking = np.where(inside, np.minimum(caps[later], braking + 2 * accels[later] * lengths[later]), 0.0)
+    return [float(caps[0])] + np.minimum(caps[1:], braking[:-1]).tolist()
+
+
+def move_times(moves: list[Motion], axes: Axes, deviation: float, blocks: int | None = PLANNER_BLOCKS) -> list[float]:
     """Seconds of each move of a run that starts and ends at rest (GRBL's forward/backward
-    pass), so a plot's time can be told apart by what the moves do."""
+    pass over a planner buffer of ``blocks`` moves; None: looking ahead through the whole
+    run), so a plot's time can be told apart by what the moves do."""
     limits = [MoveLimits.of(move, axes) for move in moves]
     caps = [0.0] + [junction_cap_sqr(a, b, axes, deviation) for a, b in zip(limits, limits[1:])]
+    if blocks is not None:
+        caps = lookahead_caps(limits, caps, blocks)
     entry_sqr = reverse_pass(limits, caps)
     times = []
     for i, move in enumerate(limits):
@@ -115,6 +137,6 @@ def move_times(moves: list[Motion], axes: Axes, deviation: float) -> list[float]
     return times
 
 
-def run_time(moves: list[Motion], axes: Axes, deviation: float) -> float:
+def run_time(moves: list[Motion], axes: Axes, deviation: float, blocks: int | None = PLANNER_BLOCKS) -> float:
     """Seconds for a run of moves that starts and ends at rest."""
-    return sum(move_times(moves, axes, deviation))
+    return sum(move_times(moves, axes, deviation, blocks))
