@@ -60,14 +60,16 @@ def gwrite_profile(profile: MachineProfile) -> dict:
         down, up = f"M3 S{pen.down:g}\n", f"M3 S{pen.up:g}\n"
     else:
         down, up = f"G1 Z{pen.down:g} F{pen.z_feed:g}\n", f"G0 Z{pen.up:g}\n"
-    settle = f"G4 P{pen.settle_s:g}\n" if pen.settle_s > 0 else ""
+    settle_down, settle_up = (
+        f"G4 P{pen.settle_after(down):g}\n" if pen.settle_after(down) > 0 else "" for down in (True, False)
+    )
     park_x, park_y = profile.park_position
     right, bottom = profile.origin.endswith("right"), profile.origin.startswith("bottom")
     return {
-        "document_start": "G21\nG90\n" + ("$H\n" if profile.homing else "") + up + settle,
-        "segment_first": f"G0 X{{x:.{decimals}f}} Y{{y:.{decimals}f}}\n" + down + settle,
+        "document_start": "G21\nG90\n" + ("$H\n" if profile.homing else "") + up + settle_up,
+        "segment_first": f"G0 X{{x:.{decimals}f}} Y{{y:.{decimals}f}}\n" + down + settle_down,
         "segment": f"G1 X{{x:.{decimals}f}} Y{{y:.{decimals}f}} F{profile.draw_feed:g}\n",
-        "line_end": up + settle,
+        "line_end": up + settle_up,
         "document_end": f"G0 X{park_x:g} Y{park_y:g}\n" + (profile.program_end + "\n" if profile.program_end else ""),
         "unit": "mm",
         # gwrite translates, then flips about the page centre: a flipped axis takes -min

@@ -41,9 +41,13 @@ class ProfileError(SketchplotError):
 class PenConfig:
     """How the pen goes up and down.
 
-    servo: ``M3 S<up>`` / ``M3 S<down>`` followed by a ``G4 P<settle_s>`` dwell; a servo whose
-    PWM is switched off (M5, M2, M30, power-on) lets the pen fall, so it counts as down.
+    servo: ``M3 S<up>`` / ``M3 S<down>`` followed by a ``G4`` dwell; a servo whose PWM is
+    switched off (M5, M2, M30, power-on) lets the pen fall, so it counts as down.
     z: ``G0 Z<up>`` / ``G1 Z<down> F<z_feed>``; the pen is down below the midpoint.
+
+    The dwell after the pen goes down (``settle_s``) must let it land and stop bouncing before
+    it draws; the one after it goes up (``lift_settle_s``, default ``settle_s``) only has to
+    let it clear the paper before the travel, so GRBL senders set the two apart.
     """
 
     method: str = "servo"
@@ -51,6 +55,13 @@ class PenConfig:
     down: float = 30.0
     settle_s: float = 0.15
     z_feed: float = 1000.0
+    lift_settle_s: float | None = None
+
+    def settle_after(self, down: bool) -> float:
+        """Seconds of dwell after the pen goes down (``down``) or up."""
+        if down or self.lift_settle_s is None:
+            return self.settle_s
+        return self.lift_settle_s
 
     def is_down(self, spindle_on: bool, s_value: float, z: float) -> bool:
         """The simulator's rule for whether the pen touches the paper."""
@@ -148,7 +159,8 @@ class MachineProfile:
         lines.append("")
         lines.append("[pen]")
         for f in dataclasses.fields(self.pen):
-            lines.append(f"{f.name} = {_toml_value(getattr(self.pen, f.name))}")
+            if getattr(self.pen, f.name) is not None:
+                lines.append(f"{f.name} = {_toml_value(getattr(self.pen, f.name))}")
         return "\n".join(lines) + "\n"
 
 
@@ -210,7 +222,7 @@ def profile_from_dict(data: dict, default_name: str = "custom", source: str = ""
     data = dict(data)
     pen_data = data.pop("pen", {})
     if not isinstance(pen_data, dict):
-        raise ProfileError(f"{where}: [pen] must be a table (method, up, down, settle_s, z_feed)")
+        raise ProfileError(f"{where}: [pen] must be a table (method, up, down, settle_s, lift_settle_s, z_feed)")
     known = {f.name for f in dataclasses.fields(MachineProfile)} - {"pen", "source"}
     unknown = set(data) - known
     if unknown:
@@ -254,7 +266,7 @@ _FIELD_KINDS = {
     "homing": bool,
     "soft_limits": bool,
 }
-_PEN_KINDS = {"method": str, "up": float, "down": float, "settle_s": float, "z_feed": float}
+_PEN_KINDS = {"method": str, "up": float, "down": float, "settle_s": float, "lift_settle_s": float, "z_feed": float}
 _KIND_WORDS = {
     str: "a string",
     float: "a number",
@@ -340,8 +352,9 @@ def _validate_pen(where: str, pen: PenConfig) -> None:
         raise ProfileError(f"{where}: pen.up and pen.down must differ (both {pen.up:g})")
     if pen.method == "servo" and min(pen.up, pen.down) < 0:
         raise ProfileError(f"{where}: pen.up and pen.down are servo S values and must be >= 0")
-    if pen.settle_s < 0:
-        raise ProfileError(f"{where}: pen.settle_s must be >= 0")
+    for key in ("settle_s", "lift_settle_s"):
+        if (getattr(pen, key) or 0.0) < 0:
+            raise ProfileError(f"{where}: pen.{key} must be >= 0")
     if pen.z_feed <= 0:
         raise ProfileError(f"{where}: pen.z_feed must be positive")
 

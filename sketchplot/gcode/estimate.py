@@ -5,9 +5,10 @@ trapezoid whose acceleration is the largest one every axis allows along the move
 the speed through a corner is capped by junction deviation ($11); a pen change (servo M3
 synchronises the planner), a dwell and a program pause (M0, a pen change) bring the machine
 to a full stop, as do the start and the end of the job (the time a person takes to change
-pens at a pause is not machine time and is not counted); G0 runs at the axes' max rates. The planner buffer is assumed deep
-enough to look ahead through a whole pen stroke (GRBL holds 15-16 blocks; sketch strokes
-are short, so this rarely matters).
+pens at a pause is not machine time and is not counted); G0 runs at the axes' max rates.
+GRBL looks ahead only through its planner buffer (15 blocks on an ATmega328p): a move leaves
+no faster than the machine could brake to a stop within the moves buffered behind it, which
+slows long runs of tiny moves (a sketch's corner arcs are short, but few in a row).
 
 Profiles only give X/Y rates and accelerations; a Z move uses ``pen.z_feed`` as its max
 rate and the smaller X/Y acceleration. The planner itself (``core.grbl.planner``) also times
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from sketchplot.core.grbl.interpreter import Block, Dwell, Interpreter, Motion, Pause, PenChange
 from sketchplot.core.grbl.planner import Axes, MoveLimits, move_times
+from sketchplot.core.grbl.protocol import PLANNER_BLOCKS
 from sketchplot.core.profiles import MachineProfile
 from sketchplot.gcode.reader import read_gcode
 
@@ -76,8 +78,11 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
-def estimate_blocks(blocks: list[Block], profile: MachineProfile) -> PlotEstimate:
-    """Estimate for parsed G-code (``reader.read_gcode``) on one machine."""
+def estimate_blocks(
+    blocks: list[Block], profile: MachineProfile, planner_blocks: int | None = PLANNER_BLOCKS
+) -> PlotEstimate:
+    """Estimate for parsed G-code (``reader.read_gcode``) on one machine whose planner buffer
+    holds ``planner_blocks`` moves (None: it looks ahead to the next stop)."""
     axes = Axes.of(profile)
     interpreter = Interpreter(profile)
     pen_down = travel = dwell = naive = 0.0
@@ -88,7 +93,8 @@ def estimate_blocks(blocks: list[Block], profile: MachineProfile) -> PlotEstimat
 
     def stop() -> None:
         nonlocal drawing_s, travel_s, pen_s
-        for motion, seconds in zip(run, move_times(run, axes, profile.junction_deviation) if run else []):
+        times = move_times(run, axes, profile.junction_deviation, planner_blocks) if run else []
+        for motion, seconds in zip(run, times):
             if motion.start[:2] == motion.end[:2]:
                 pen_s += seconds
             elif motion.pen_down:
@@ -126,6 +132,8 @@ def estimate_blocks(blocks: list[Block], profile: MachineProfile) -> PlotEstimat
     )
 
 
-def estimate_gcode(source: str | os.PathLike, profile: MachineProfile) -> PlotEstimate:
+def estimate_gcode(
+    source: str | os.PathLike, profile: MachineProfile, planner_blocks: int | None = PLANNER_BLOCKS
+) -> PlotEstimate:
     """Estimate for a G-code file path or text."""
-    return estimate_blocks(read_gcode(source), profile)
+    return estimate_blocks(read_gcode(source), profile, planner_blocks)

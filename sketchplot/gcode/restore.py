@@ -25,7 +25,7 @@ def pen_up_lines(profile: MachineProfile) -> list[str]:
 def _lift(profile: MachineProfile) -> list[str]:
     pen = profile.pen
     if pen.method == "servo":
-        return [f"M3 S{pen.up:g}"] + ([f"G4 P{pen.settle_s:g}"] if pen.settle_s > 0 else [])
+        return [f"M3 S{pen.up:g}"] + ([f"G4 P{pen.settle_after(False):g}"] if pen.settle_after(False) > 0 else [])
     return [f"G0 Z{pen.up:g}"]
 
 
@@ -43,6 +43,7 @@ def restore_lines(
     if profile.pen.method == "z":
         lines.append(f"G1 Z{z:.4f} F{profile.pen.z_feed:g}")
     lines += at.modal_lines()
-    if profile.pen.method == "servo" and profile.pen.settle_s > 0:
-        lines.append(f"G4 P{profile.pen.settle_s:g}")
+    settle = profile.pen.settle_after(at.pen_down)
+    if profile.pen.method == "servo" and settle > 0:
+        lines.append(f"G4 P{settle:g}")
     return lines

@@ -148,8 +148,8 @@ class _Emitter:
             self.feed = pen.z_feed
         else:
             self.emit(f"G0 Z{self.num(pen.up)}")
-        if pen.settle_s > 0:
-            self.emit(f"G4 P{format_number(pen.settle_s, 3)}")
+        if pen.settle_after(down) > 0:
+            self.emit(f"G4 P{format_number(pen.settle_after(down), 3)}")
         self.pen_down = down
 
     def _within_a_step(self, x: float, y: float) -> bool:

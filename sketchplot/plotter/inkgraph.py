@@ -70,6 +70,7 @@ def extend_onto_ink(strokes: list[np.ndarray], join_px: float) -> list[np.ndarra
         return ~own | (from_end > 2 * join_px)
 
     targets: dict[int, tuple[complex, bool]] = {}  # end -> (point, whether it crosses a line)
+    reached: set[int] = set()  # ends another end is extended onto: no longer loose
     end_tree = cKDTree(as_xy(ends))
     pairs = end_tree.query_pairs(reach, output_type="ndarray")
     if len(pairs):
@@ -78,8 +79,9 @@ def extend_onto_ink(strokes: list[np.ndarray], join_px: float) -> list[np.ndarra
         keep = far_along(end, end_owner[other], np.where(end_is_last[other], totals[end_owner[other]], 0.0))
         distance = np.abs(ends[other] - ends[end])
         for k in np.argsort(distance, kind="stable"):
-            if keep[k] and end[k] not in targets and targets.get(other[k], (None,))[0] != ends[end[k]]:
+            if keep[k] and end[k] not in targets and end[k] not in reached:
                 targets[int(end[k])] = (ends[other[k]], False)
+                reached.add(int(other[k]))
     segments = shapely.linestrings(np.stack([as_xy(starts), as_xy(stops)], axis=1))
     end_index, segment = shapely.STRtree(segments).query(
         shapely.points(as_xy(ends)), predicate="dwithin", distance=reach
@@ -93,7 +95,7 @@ def extend_onto_ink(strokes: list[np.ndarray], join_px: float) -> list[np.ndarra
         distance = np.abs(foot - p)
         keep = far_along(end_index, owner[segment], along[segment] + t * lengths[segment]) & (distance <= reach)
         for k in np.argsort(distance, kind="stable"):
-            if keep[k] and int(end_index[k]) not in targets:
+            if keep[k] and int(end_index[k]) not in targets and int(end_index[k]) not in reached:
                 targets[int(end_index[k])] = (foot[k], True)
     extended = list(strokes)
     for end, (point, crosses) in targets.items():
@@ -155,17 +157,12 @@ class InkGraph:
         degree = np.bincount(np.concatenate([self.heads, self.tails]), minlength=self.node_count)
         odd = np.flatnonzero(degree % 2)
         retraces = self._retraces(odd, component, reach_px)
-        paired = [node for ends in retraces for node in ends[:2]]
-        unpaired = np.setdiff1d(odd, paired)
-        # a virtual edge (piece None: a pen lift) between each remaining pair of odd nodes of a component
-        unpaired = unpaired[np.argsort(component[unpaired], kind="stable")]
         edges = [(int(h), int(t), e) for e, (h, t) in enumerate(zip(self.heads, self.tails))]
-        edges += [(int(self.heads[e]), int(self.tails[e]), e) for _, _, path in retraces for e in path]
-        edges += [(int(u), int(v), None) for u, v in unpaired.reshape(-1, 2)]
+        edges += [(int(self.heads[e]), int(self.tails[e]), e) for path in retraces for e in path]
         return [self._polyline(trail) for trail in euler_trails(edges, self.node_count, self._heading)]
 
-    def _retraces(self, odd: np.ndarray, component: np.ndarray, reach_px: float) -> list[tuple[int, int, list[int]]]:
-        """(odd node, odd node, the pieces between them): shortest first, each shorter than
+    def _retraces(self, odd: np.ndarray, component: np.ndarray, reach_px: float) -> list[list[int]]:
+        """The pieces between pairs of odd nodes to go back over: shortest first, each shorter than
         ``reach_px``, while its component has more than two odd nodes left unpaired."""
         left = np.bincount(component[odd], minlength=component.max() + 1)
         sources = odd[left[component[odd]] > 2]
@@ -204,7 +201,7 @@ class InkGraph:
                 before = int(previous[a][node])
                 path.append(shortest[(before, node)])
                 node = before
-            retraces.append((a, b, path))
+            retraces.append(path)
         return retraces
 
     def _heading(self, piece: int, forward: bool, leaving: bool) -> complex:
@@ -231,48 +228,55 @@ class InkGraph:
         return np.concatenate([parts[0]] + [part[1:] for part in parts[1:]])
 
 
-def euler_trails(edges: list[tuple[int, int, int | None]], node_count: int, heading) -> list[list[tuple[int, bool]]]:
-    """Hierholzer's algorithm on a multigraph of (node, node, piece) whose nodes all have even
-    degree: an Euler circuit of each component, cut at its virtual edges (piece None) into
-    trails of (piece, drawn forward). At each node the walk takes the unused edge that turns
-    least from where it came (``heading(piece, forward, leaving)``), a virtual one last."""
+def euler_trails(edges: list[tuple[int, int, int]], node_count: int, heading) -> list[list[tuple[int, bool]]]:
+    """Trails of (piece, drawn forward) that take every edge (node, node, piece) once, as few
+    as a component's odd nodes allow (half their number, at least one): walks from odd nodes,
+    each ending at another, then the closed circuits left spliced into a trail where it passes
+    their node (Hierholzer), or on their own. Every walk takes the unused edge that turns least
+    from where it came (``heading(piece, forward, leaving)``), so trails run straight on."""
     incident: list[list[int]] = [[] for _ in range(node_count)]
     for k, (u, v, _) in enumerate(edges):
         incident[u].append(k)
         if v != u:
             incident[v].append(k)
     used = np.zeros(len(edges), dtype=bool)
-    trails = []
-    for first in range(len(edges)):
-        if used[first]:
-            continue
-        stack: list[tuple[int, int | None, bool]] = [(edges[first][0], None, True)]
-        circuit: list[tuple[int, bool]] = []
-        while stack:
-            node, via, forward = stack[-1]
-            incident[node] = [k for k in incident[node] if not used[k]]
-            if not incident[node]:
-                stack.pop()
-                if via is not None:
-                    circuit.append((via, forward))
-                continue
-            came = None if via is None or edges[via][2] is None else heading(edges[via][2], forward, False)
-            choice = _least_turn(incident[node], node, came, edges, heading)
+
+    def unused(node: int) -> list[int]:
+        incident[node] = [k for k in incident[node] if not used[k]]
+        return incident[node]
+
+    def walk(node: int, came: complex | None) -> tuple[list[tuple[int, bool]], list[int]]:
+        steps, nodes = [], [node]
+        while candidates := unused(node):
+            choice = _least_turn(candidates, node, came, edges, heading)
             used[choice] = True
-            u, v, _ = edges[choice]
-            stack.append((v if u == node else u, choice, u == node))
-        circuit.reverse()
-        cuts = [i for i, (k, _) in enumerate(circuit) if edges[k][2] is None]
-        if cuts:  # start the closed circuit just after a lift
-            circuit = circuit[cuts[0] + 1 :] + circuit[: cuts[0] + 1]
-        trail: list[tuple[int, bool]] = []
-        for k, forward in circuit + [(None, True)]:
-            if k is None or edges[k][2] is None:
-                if trail:
-                    trails.append(trail)
-                trail = []
-            else:
-                trail.append((edges[k][2], forward))
+            u, v, piece = edges[choice]
+            forward = u == node
+            node = v if forward else u
+            steps.append((piece, forward))
+            nodes.append(node)
+            came = heading(piece, forward, False)
+        return steps, nodes
+
+    def splice_circuits(steps: list[tuple[int, bool]], nodes: list[int]) -> list[tuple[int, bool]]:
+        position = 0
+        while position < len(nodes):
+            if unused(nodes[position]):
+                came = heading(*steps[position - 1], False) if position else None
+                loop, loop_nodes = walk(nodes[position], came)
+                steps[position:position] = loop
+                nodes[position + 1 : position + 1] = loop_nodes[1:]
+            position += 1
+        return steps
+
+    def odd_left(node: int) -> bool:
+        return sum(2 if edges[k][0] == edges[k][1] else 1 for k in unused(node)) % 2 == 1
+
+    walks = [walk(node, None) for node in range(node_count) if odd_left(node)]
+    trails = [splice_circuits(*found) for found in walks]
+    for first in range(len(edges)):
+        if not used[first]:
+            trails.append(splice_circuits(*walk(edges[first][0], None)))
     return trails
 
 
@@ -280,9 +284,4 @@ def _least_turn(candidates: list[int], node: int, came: complex | None, edges, h
     """The candidate edge whose way out of ``node`` is closest to the direction ``came``."""
     if came is None:
         return candidates[0]
-
-    def straightness(k: int) -> float:
-        u, _, piece = edges[k]
-        return -2.0 if piece is None else (heading(piece, u == node, True) * np.conj(came)).real
-
-    return max(candidates, key=straightness)
+    return max(candidates, key=lambda k: (heading(edges[k][2], edges[k][0] == node, True) * np.conj(came)).real)

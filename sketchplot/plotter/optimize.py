@@ -151,7 +151,7 @@ class Dynamics:
     acceleration: tuple[float, float]
     draw_speed: float
     junction_deviation: float
-    pen_change_s: float  # lifting and lowering the pen once: two dwells, and the Z moves
+    pen_change_s: float  # lifting and lowering the pen once: both dwells, and the Z moves
 
     @classmethod
     def of(cls, profile: MachineProfile) -> Dynamics:
@@ -163,7 +163,8 @@ class Dynamics:
         if pen.method == "z":
             z_rate, z_accel = pen.z_feed / 60.0, min(profile.acceleration)
             lift = abs(pen.up - pen.down) / z_rate + z_rate / z_accel
-        return cls(rates, accels, draw, profile.junction_deviation * PX_PER_MM, 2 * (pen.settle_s + lift))
+        settles = pen.settle_after(True) + pen.settle_after(False)
+        return cls(rates, accels, draw, profile.junction_deviation * PX_PER_MM, settles + 2 * lift)
 
     def travel_seconds(self, delta: np.ndarray) -> np.ndarray:
         """GRBL's time for rapid moves from rest to rest (pen changes stop the machine at both

@@ -107,3 +107,13 @@ def test_a_pen_change_pause_stops_the_machine_and_is_counted_not_timed():
     straight = estimate_gcode("G1 X50 F3000\nG1 X100\n", SERVO)
     assert straight.pen_changes == 0 and "pen change" not in straight.describe()
     assert straight.seconds < paused.seconds
+
+
+def test_the_planner_buffer_barely_slows_optimised_sketches(real_cats):
+    """Corner arcs cut a stroke into many short moves; GRBL's 15-block buffer must still see
+    far enough ahead for the estimate's speed through them."""
+    profile = load_profile("a3-servo")
+    gcode = write_gcode(plot_page(real_cats[:20], paper="a3", profile=profile).document, profile)
+    buffered = estimate_gcode(gcode, profile).seconds
+    assert buffered == pytest.approx(estimate_gcode(gcode, profile, planner_blocks=None).seconds, rel=0.01)
+    assert buffered < estimate_gcode(gcode, profile, planner_blocks=2).seconds

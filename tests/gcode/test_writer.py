@@ -6,6 +6,7 @@ import vpype as vp
 
 from sketchplot.core.grbl.interpreter import Interpreter, PenChange, clean_line
 from sketchplot.core.profiles import available_profiles, load_profile
+from sketchplot.gcode.estimate import estimate_gcode
 from sketchplot.gcode.reader import pen_paths, read_gcode
 from sketchplot.gcode.writer import (
     OutOfBoundsError,
@@ -100,14 +101,16 @@ def check_grbl_rules(gcode: str, profile) -> None:
         assert len(clean_line(line)) <= 79
     interpreter = Interpreter(profile)
     blocks = read_gcode(gcode)
-    dwell = f"G4P{format_number(profile.pen.settle_s, 3)}"
     for block, following in zip(blocks, blocks[1:] + [None]):
         xy_move = block.text[:2] in ("G0", "G1") and ("X" in block.text or "Y" in block.text)
         if xy_move:  # raises error:22 if no feed word came first
             assert interpreter.pen_down is (block.text[:2] == "G1"), f"line {block.line_no}: {block.raw}"
         events = interpreter.execute(block)
-        if any(isinstance(event, PenChange) for event in events) and profile.pen.settle_s > 0:
-            assert following is not None and following.text == dwell, f"no dwell after line {block.line_no}"
+        for change in (event for event in events if isinstance(event, PenChange)):
+            settle = profile.pen.settle_after(change.down)
+            if settle > 0:
+                dwell = f"G4P{format_number(settle, 3)}"
+                assert following is not None and following.text == dwell, f"no dwell after line {block.line_no}"
     assert interpreter.pen_down is False, "the job must end with the pen up"
     assert tuple(round(v, 6) for v in interpreter.position[:2]) == profile.park_position
     end_words = {"M2", "M30", "M5"} & set(" ".join(lines).split())
@@ -189,3 +192,15 @@ def test_the_work_area_check_covers_every_layer_before_any_output():
     document.add(vp.LineCollection([np.array([10 + 10j, 400 + 10j]) * PX_PER_MM]), 2)
     with pytest.raises(OutOfBoundsError, match="page 400.0, 10.0 mm"):
         gcode_lines(document, load_profile("a4-servo"))
+
+
+def test_the_pen_settles_apart_after_going_up_and_after_going_down(real_cats):
+    profile = load_profile("a3-servo")
+    profile = dataclasses.replace(profile, pen=dataclasses.replace(profile.pen, settle_s=0.2, lift_settle_s=0.05))
+    gcode = write_gcode(plot_page(real_cats[:3], paper="a3", profile=profile).document, profile)
+    check_grbl_rules(gcode, profile)
+    lines = gcode.splitlines()
+    after = {line: lines[k + 1] for k, line in enumerate(lines[:-1]) if line.startswith("M3")}
+    assert after == {"M3 S25": "G4 P0.2", "M3 S60": "G4 P0.05"}
+    estimate = estimate_gcode(gcode, profile)
+    assert estimate.dwell_s == pytest.approx(estimate.pen_lifts * 0.25 + 0.05)  # and the first lift
