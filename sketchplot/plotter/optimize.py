@@ -2,7 +2,9 @@
 
 All geometry is in vpype's unit (CSS px); tolerances are given in mm and converted here.
 Order of the passes: linemerge (fewer pen lifts: ends closer than the merge tolerance are
-joined with the pen down), reloop, linesimplify (fewer segments), corner rounding (GRBL's
+joined with the pen down), reloop, the ink graph (``inkgraph``: strokes that touch or cross
+become few pen-down paths that go back over drawn ink where that is quicker than a pen lift),
+linesimplify (fewer segments), corner rounding (GRBL's
 junction deviation slows the pen to a crawl at every sharp vertex; a short arc inside the
 drawing tolerance keeps it moving), then linesort last so that it sees the final start and
 end point of every path, and a two-opt on the planner's travel time after it.
@@ -14,6 +16,7 @@ s and rounding by at most c, so m/2 + s + c is the furthest any drawn point can 
 
 from __future__ import annotations
 
+import cmath
 import math
 from dataclasses import dataclass
 
@@ -51,7 +54,7 @@ class OptimizeOptions:
     reloop_tolerance_mm: float = 0.05
     linesimplify: bool = True
     simplify_tolerance_mm: float | None = None
-    retrace: bool = True  # join a stroke that starts on the ink just drawn by going back over it
+    retrace: bool = True  # the ink graph: reach touching strokes over drawn ink, not by a pen lift
     round_corners: bool = True
     corner_tolerance_mm: float | None = None
     linesort: bool = True
@@ -206,17 +209,18 @@ def round_corners(line: np.ndarray, cut_px: float, fast_turn: float) -> np.ndarr
     keeps the pen moving through the corner instead of braking to junction speed."""
     if len(line) < 3 or cut_px <= 0 or fast_turn <= 0:
         return line
-    incoming = np.diff(line)
-    lengths = np.abs(incoming)
-    out = [line[0]]
+    points = line.tolist()  # Python complex numbers: this loop runs per vertex of the page
+    out = [points[0]]
     min_chord = MIN_ARC_CHORD_MM * PX_PER_MM
-    for i in range(1, len(line) - 1):
-        vertex, before, after = line[i], lengths[i - 1], lengths[i]
+    for before_point, vertex, after_point in zip(points, points[1:], points[2:]):
+        incoming, outgoing = vertex - before_point, after_point - vertex
+        before, after = abs(incoming), abs(outgoing)
         if before == 0 or after == 0:
             out.append(vertex)
             continue
-        u1, u2 = incoming[i - 1] / before, incoming[i] / after
-        turn = abs(float(np.angle(u2 / u1)))
+        u1 = incoming / before
+        signed_turn = cmath.phase((outgoing / after) / u1)
+        turn = abs(signed_turn)
         if turn <= fast_turn or turn > math.pi - 1e-6:
             out.append(vertex)
             continue
@@ -235,11 +239,10 @@ def round_corners(line: np.ndarray, cut_px: float, fast_turn: float) -> np.ndarr
             out.append(vertex)
             continue
         start = vertex - u1 * tangent
-        centre = start + u1 * radius * (1j if np.angle(u2 / u1) > 0 else -1j)
+        centre = start + u1 * radius * (1j if signed_turn > 0 else -1j)
         offset = start - centre
-        steps = np.exp(1j * np.sign(np.angle(u2 / u1)) * turn * np.arange(pieces + 1) / pieces)
-        out.extend(centre + offset * steps)
-    out.append(line[-1])
+        out.extend(centre + offset * cmath.exp(1j * signed_turn * k / pieces) for k in range(pieces + 1))
+    out.append(points[-1])
     return np.asarray(out, dtype=complex)
 
 
