@@ -222,9 +222,8 @@ def sample_best_of(decoder, n: int, best_of: int, class_name: str, **sampling) -
     plain sampling too."""
     from sketchplot.model.sample import sample
 
-    if best_of > 1:
-        classifier = load_classifier()
-        if find_class(classifier.classes, class_name) is None:
-            best_of = 1
+    classifier = load_classifier() if best_of > 1 else None
+    if classifier is not None and find_class(classifier.classes, class_name) is None:
+        best_of = 1
     candidates = sample(decoder, n * best_of, **sampling)
-    return most_recognisable(candidates, class_name, best_of)
+    return most_recognisable(candidates, class_name, best_of, classifier)

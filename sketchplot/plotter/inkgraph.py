@@ -40,8 +40,10 @@ def ink_paths(lines: Sequence[np.ndarray], join_px: float, reach_px: float) -> l
     strokes = [np.asarray(line, dtype=complex) for line, dot in zip(lines, is_dot) if not dot]
     if not strokes:
         return list(lines)
-    graph = InkGraph.of(noded_pieces(extend_onto_ink(strokes, join_px)))
-    return graph.trails(reach_px) + dots
+    pieces = noded_pieces(extend_onto_ink(strokes, join_px))
+    if not pieces:  # only strokes shorter than the noding's overshoot: nothing to chain
+        return list(lines)
+    return InkGraph.of(pieces).trails(reach_px) + dots
 
 
 def extend_onto_ink(strokes: list[np.ndarray], join_px: float) -> list[np.ndarray]:
@@ -184,10 +186,10 @@ class InkGraph:
             chunk = sources[batch : batch + DIJKSTRA_BATCH]
             distances, predecessors = dijkstra(graph, indices=chunk, limit=reach_px, return_predecessors=True)
             for row, source in enumerate(chunk):
-                reached = np.flatnonzero(is_source & np.isfinite(distances[row]))
-                reached = reached[reached > source]
-                if len(reached):
-                    previous[int(source)] = predecessors[row]
+                within = np.flatnonzero(np.isfinite(distances[row]))
+                reached = within[is_source[within] & (within > source)]
+                if len(reached):  # the nodes within reach only: memory grows with them, not the graph
+                    previous[int(source)] = dict(zip(within.tolist(), predecessors[row, within].tolist()))
                     candidates.extend((float(distances[row, r]), int(source), int(r)) for r in reached)
         matched = np.zeros(self.node_count, dtype=bool)
         retraces = []
@@ -198,7 +200,7 @@ class InkGraph:
             left[component[a]] -= 2
             path, node = [], b
             while node != a:
-                before = int(previous[a][node])
+                before = previous[a][node]
                 path.append(shortest[(before, node)])
                 node = before
             retraces.append(path)

@@ -55,6 +55,11 @@ def test_dots_are_kept():
     assert sum(len(path) == 1 or np.all(path == path[0]) for path in paths) == 2
 
 
+def test_strokes_too_short_to_node_are_kept_as_they_are():
+    tiny = [np.array([0, 1e-3], dtype=complex)]
+    assert [line.tolist() for line in ink_paths(tiny, join_px=1.9, reach_px=100)] == [[0, 1e-3]]
+
+
 # strokes on a coarse grid so that they often touch, cross and overlap
 coordinate = st.integers(min_value=0, max_value=8).map(float)
 point = st.builds(complex, coordinate, coordinate)

@@ -41,6 +41,7 @@ from sketchplot.core.grbl.interpreter import (
     parse_line,
 )
 from sketchplot.core.grbl.planner import Axes, MoveLimits, forward_move, junction_cap_sqr, reverse_pass
+from sketchplot.core.grbl.protocol import PLANNER_BLOCKS
 from sketchplot.core.profiles import MachineProfile
 from sketchplot.machines.simulator.config import SimConfig
 
@@ -48,7 +49,6 @@ VERSION = "1.1h"
 BANNER = f"\r\nGrbl {VERSION} ['$' for help]\r\n".encode()
 UNLOCK_MESSAGE = b"[MSG:'$H'|'$X' to unlock]\r\n"
 RX_BUFFER_BYTES = 128  # GRBL 1.1's serial RX buffer (its ring holds all 128)
-PLANNER_BLOCKS = 15
 LINE_BUFFER_BYTES = 80
 STATUS, FEED_HOLD, CYCLE_START, SOFT_RESET = 0x3F, 0x21, 0x7E, 0x18
 GARBAGE = b"\xfe\x8d#\xa4\xff~\x01\r\n"  # what a wrong baud rate or line noise looks like
