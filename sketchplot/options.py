@@ -154,7 +154,7 @@ def optimize_options(command: Callable) -> Callable:
                 "--retrace/--no-retrace",
                 default=True,
                 show_default=True,
-                help="Reach a stroke that touches or crosses the ink by going back over drawn ink, where that beats a pen lift.",
+                help="Chain strokes that touch or cross into few pen-down paths (the ink graph), going back over drawn ink where that beats a pen lift.",
             ),
             click.option(
                 "--round-corners/--no-round-corners",
