@@ -189,11 +189,14 @@ def models():
 
 
 @cli.command("classes")
-def classes_command():
+@click.option(
+    "--all", "every_class", is_flag=True, help="Also every Quick, Draw! class no installed model draws yet (-)."
+)
+def classes_command(every_class):
     """List every class the installed models draw, with the model that draws it."""
     from sketchplot.app.models import class_lines
 
-    click.echo("\n".join(class_lines()))
+    click.echo("\n".join(class_lines(every_class)))
 
 
 @cli.command()

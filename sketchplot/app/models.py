@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sketchplot.core.errors import SketchplotError
-from sketchplot.core.formats import read_sketch_file
+from sketchplot.core.formats import class_key, read_sketch_file
 from sketchplot.core.paths import user_model_dir
 from sketchplot.model.classifier import load_classifier
 from sketchplot.model.evaluate import evaluate_file
@@ -138,8 +138,14 @@ def model_lines() -> list[str]:
     return (lines or ["no models installed"]) + [f"(user models: {user_model_dir()}; shipped: {shipped_model_dir()})"]
 
 
-def class_lines() -> list[str]:
-    """Every class the installed models draw, with the model that draws it."""
+def class_lines(every_class: bool = False) -> list[str]:
+    """Every class the installed models draw, with the model that draws it; ``every_class``
+    adds the rest of the classes the sketch classifier knows (all of Quick, Draw!'s), marked
+    as drawn by no model yet."""
     table = class_table()
+    if every_class:
+        drawn = {class_key(name) for name in table}
+        rest = {name.replace("_", " "): "-" for name in load_classifier().classes if class_key(name) not in drawn}
+        table = dict(sorted((table | rest).items(), key=lambda item: class_key(item[0])))
     width = max((len(name) for name in table), default=0)
     return [f"{name:<{width}}  {model}" for name, model in table.items()] or ["no models installed"]

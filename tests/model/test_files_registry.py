@@ -168,6 +168,12 @@ def test_classes_lists_every_class_with_the_model_that_draws_it(user_models):
     assert result.exit_code == 0
     rows = dict(line.split() for line in result.output.splitlines())
     assert rows == {"cat": "pets", "dog": "pets", "sheep": "farm"}  # the user's model wins for cat
+    every = CliRunner().invoke(cli, ["classes", "--all"])
+    assert every.exit_code == 0
+    listed = [line.rsplit(maxsplit=1) for line in every.output.splitlines()]
+    assert len(listed) == 345 and dict(listed)["cat"] == "pets" and dict(listed)["The Eiffel Tower"] == "-"
+    assert [name for name, _ in listed] == sorted((name for name, _ in listed), key=str.casefold)
+    assert dict(listed)["aircraft carrier"] == "-"  # shown as the data's file names read, with spaces
 
 
 def test_the_best_measured_shipped_model_draws_a_class(user_models, tiny_net):
