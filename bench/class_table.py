@@ -32,7 +32,7 @@ from sketchplot.model.classifier import load_classifier  # noqa: E402
 from sketchplot.model.config import BEST_OF  # noqa: E402
 from sketchplot.model.registry import class_index, load_any, locate  # noqa: E402
 from sketchplot.model.sample import sample  # noqa: E402
-from sketchplot.model.scoring import most_recognisable, score  # noqa: E402
+from sketchplot.model.scoring import first_recognised, score  # noqa: E402
 from sketchplot.plotter.layout import fit_drawing  # noqa: E402
 from sketchplot.plotter.preview import write_preview  # noqa: E402
 
@@ -123,7 +123,7 @@ def main() -> None:
             class_index=index,
             max_len=info.max_seq_len,
         )
-        gated = most_recognisable(candidates, info.classes[index], BEST_OF, classifier)
+        gated = first_recognised(candidates, info.classes[index], BEST_OF, classifier)
         plain = candidates[: args.n]  # no choice made: samples as --best-of 1 draws them
         real = read_sketch_file(DATA / f"{name.replace(' ', '_')}.npz", "test").sketches[: args.n]
         report = score(gated, name, classifier=classifier)

@@ -196,27 +196,36 @@ def sample_quality(
     return report
 
 
-def most_recognisable(
+def first_recognised(
     candidates: list[np.ndarray], class_name: str, per_pick: int, classifier: SketchClassifier | None = None
 ) -> list[np.ndarray]:
-    """From consecutive groups of ``per_pick`` candidate sketches keep, in order, the one the
-    classifier finds most likely to be ``class_name``. A quality gate: sampling takes
-    milliseconds, plotting minutes, so it pays to draw the candidate a person will recognise."""
+    """From consecutive groups of ``per_pick`` candidate sketches keep, in order, the first one
+    the classifier recognises as ``class_name`` (its top-1), else the one it finds most likely
+    to be. A quality gate: sampling takes milliseconds, plotting minutes, so it pays to draw a
+    candidate a person will recognise. Taking the first recognised rather than the most
+    typical keeps the drawings as varied as the model's: measured on cat-vae, the most typical
+    of 4 lowered FID's agreement with real cats (25.3 to 40.3) where a model already draws
+    recognisable sketches (MODELS.md)."""
     if per_pick <= 1:
         return list(candidates)
     classifier = classifier or load_classifier()
     target = classifier.class_index(class_name)
     drawable = [s if len(s) else np.zeros((1, 3), np.float32) for s in candidates]
-    probability = classifier.predict(drawable).probabilities[:, target]
-    probability[[len(s) == 0 for s in candidates]] = -1.0  # an empty sketch is never the pick
-    return [
-        candidates[start + int(np.argmax(probability[start : start + per_pick]))]
-        for start in range(0, len(candidates), per_pick)
-    ]
+    probabilities = classifier.predict(drawable).probabilities
+    probability = probabilities[:, target]
+    empty = np.array([len(s) == 0 for s in candidates])
+    probability[empty] = -1.0  # an empty sketch is never the pick
+    recognised = (probabilities.argmax(axis=1) == target) & ~empty
+    kept = []
+    for start in range(0, len(candidates), per_pick):
+        group = slice(start, start + per_pick)
+        hits = np.flatnonzero(recognised[group])
+        kept.append(candidates[start + int(hits[0] if len(hits) else np.argmax(probability[group]))])
+    return kept
 
 
 def sample_best_of(decoder, n: int, best_of: int, class_name: str, **sampling) -> list[np.ndarray]:
-    """``n`` sketches, each the most recognisable of ``best_of`` candidates (``sample``'s
+    """``n`` sketches, each the first recognised of ``best_of`` candidates (``sample``'s
     arguments in ``sampling``); ``best_of`` 1 is plain sampling, the same sketches for a seed.
     A class the classifier does not know (a model trained on one's own drawings) has no judge:
     plain sampling too."""
@@ -226,4 +235,4 @@ def sample_best_of(decoder, n: int, best_of: int, class_name: str, **sampling) -
     if classifier is not None and find_class(classifier.classes, class_name) is None:
         best_of = 1
     candidates = sample(decoder, n * best_of, **sampling)
-    return most_recognisable(candidates, class_name, best_of, classifier)
+    return first_recognised(candidates, class_name, best_of, classifier)

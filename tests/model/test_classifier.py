@@ -246,17 +246,37 @@ def test_score_cli_errors_are_one_line(tmp_path, tiny_classifier_dir, case, mess
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_the_gate_keeps_the_most_recognisable_of_each_group_in_order(tiny_classifier_dir):
-    from sketchplot.model.scoring import most_recognisable
+def test_the_gate_keeps_the_first_recognised_of_each_group_in_order(tiny_classifier_dir):
+    from sketchplot.model.scoring import first_recognised
 
     classifier = load_classifier(tiny_classifier_dir)
     candidates = [zigzag(seed=s) for s in range(6)] + [square(), np.zeros((0, 3), np.float32)]
-    probability = classifier.predict(candidates).probabilities[:, 1]
-    kept = most_recognisable(candidates, "dog", 4, classifier)
-    first = int(np.argmax(probability[:4]))
-    assert len(kept) == 2 and kept[0] is candidates[first]
-    assert kept[1] is candidates[4 + int(np.argmax(probability[4:7]))]  # never the empty sketch
-    assert most_recognisable(candidates, "dog", 1, classifier) == candidates
+    probabilities = classifier.predict(candidates).probabilities
+    dog = classifier.class_index("dog")
+    recognised = probabilities.argmax(axis=1) == dog
+    kept = first_recognised(candidates, "dog", 4, classifier)
+    for k, group in enumerate((range(0, 4), range(4, 7))):  # the empty sketch is never the pick
+        hits = [i for i in group if recognised[i]]
+        expected = hits[0] if hits else max(group, key=lambda i: probabilities[i, dog])
+        assert kept[k] is candidates[expected]
+    assert len(kept) == 2
+    assert first_recognised(candidates, "dog", 1, classifier) == candidates
+
+
+def test_the_gate_prefers_an_earlier_recognised_candidate_over_a_more_typical_one(tiny_classifier_dir, monkeypatch):
+    from sketchplot.model import scoring
+
+    classifier = load_classifier(tiny_classifier_dir)
+    dog = classifier.class_index("dog")
+    other = 1 - dog if dog in (0, 1) else 0
+    probabilities = np.full((4, len(classifier.classes)), 0.0)
+    probabilities[0, other] = 1.0  # not recognised
+    probabilities[1, dog] = 0.6  # recognised, the first
+    probabilities[2, dog] = 0.99  # recognised, more typical
+    probabilities[3, other] = 0.5
+    monkeypatch.setattr(type(classifier), "predict", lambda self, s: type("P", (), {"probabilities": probabilities})())
+    candidates = [square() for _ in range(4)]
+    assert scoring.first_recognised(candidates, "dog", 4, classifier)[0] is candidates[1]
 
 
 def _scribble_like(sketch, rng):
