@@ -74,3 +74,15 @@ def test_start_line_and_journal_round_trip(tmp_path):
         Journal.load(tmp_path / "j.json", path)
     with pytest.raises(JournalError, match="no journal to resume from"):
         Journal.load(tmp_path / "missing.json", path)
+
+
+@pytest.mark.parametrize("ran, final_settle", [(set(range(1, 7)), "G4 P0.3"), (set(range(1, 4)), "G4 P0.05")])
+def test_resume_settles_as_long_as_the_pen_change_it_restores(ran, final_settle):
+    """The lift before the travel waits lift_settle_s; the restored pen waits what its own
+    change needs: settle_s when it goes back down, lift_settle_s when it stays up."""
+    import dataclasses
+
+    profile = dataclasses.replace(SERVO, pen=dataclasses.replace(SERVO.pen, settle_s=0.3, lift_settle_s=0.05))
+    added = [p.text for p in resume_plan(read_gcode(TEXT), ran, profile) if p.line_no is None]
+    assert added[3:5] == ["M3 S50", "G4 P0.05"]
+    assert added[-1] == final_settle
