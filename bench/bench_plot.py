@@ -12,9 +12,11 @@ split in a 10x10 grid, and 12 cats sampled by the shipped model (seed 1, tempera
 with the ratio to vpype (target <= 0.8), pen lifts, how the time splits (drawing, travel, pen
 changes), and the Hausdorff distance of the drawn path (read back from the G-code) from the
 original strokes, both ways, on paths densified to 0.05 mm (target <= the profile's
-drawing_tolerance). Under each page, a floor no pen path can beat: the ink at the draw feed and
-one pen lift per connected piece of ink (strokes within the merge tolerance touch), no travel,
-no corners. Then the time of layout + optimisation + G-code for the 100 cats on a3-servo
+drawing_tolerance). Under each page, two floors no pen path can beat: the ink at the draw feed
+and one pen lift per connected piece of ink (strokes within the merge tolerance touch); then
+also a rapid to each piece but one from its nearest neighbour and the ramps of starting and stopping
+each piece's path (what is left between it and ours is the travel the order adds, corners and
+retraced ink). Then the time of layout + optimisation + G-code for the 100 cats on a3-servo
 (target < 1 s). ``--lift-settle S`` gives every servo profile a dwell of S seconds after pen-up
 (``pen.lift_settle_s``), for vpype's G-code as for ours.
 
@@ -43,7 +45,7 @@ from sketchplot.core.profiles import MachineProfile, available_profiles, load_pr
 from sketchplot.gcode.estimate import PlotEstimate, estimate_gcode
 from sketchplot.gcode.reader import read_gcode
 from sketchplot.gcode.writer import PX_PER_MM, write_gcode
-from sketchplot.plotter.inkgraph import InkGraph, extend_onto_ink, noded_pieces
+from sketchplot.plotter.inkgraph import InkGraph, as_xy, extend_onto_ink, noded_pieces
 from sketchplot.plotter.optimize import NO_OPTIMIZATION, Dynamics, OptimizeOptions
 from sketchplot.plotter.pipeline import plot_page
 
@@ -176,22 +178,40 @@ def compare(name: str, sketches, profile: MachineProfile, grid: tuple[int, int] 
             f"{label:46}{estimate.seconds / 60:9.2f}m{ratio:7.3f}{estimate.pen_lifts:6d}  {split(estimate)}"
             f"  {there:6.3f}/{back:5.3f}"
         )
-    floor = plot_floor(unoptimized, profile)
+    floor, tighter = plot_floor(unoptimized, profile)
     print(f"{'floor: ink at the feed, a lift per ink piece':46}{floor / 60:9.2f}m{floor / base:7.3f}")
+    print(f"{'  + the travel to the nearest piece, ramps':46}{tighter / 60:9.2f}m{tighter / base:7.3f}")
     return ratios
 
 
-def plot_floor(document: vp.Document, profile: MachineProfile) -> float:
-    """Seconds no pen path can beat: every stroke drawn once at the draw feed, and a pen lift
-    for each connected piece of ink (strokes joined within the merge tolerance) and each dot."""
+def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, float]:
+    """Two bounds no pen path can beat, in seconds. The first: every stroke drawn once at the
+    draw feed and a pen lift for each connected piece of ink (strokes joined within the merge
+    tolerance) and each dot. The second adds what every piece costs besides: the pen must
+    travel to it, at least from the nearest other piece (a rapid from rest to rest), and its
+    path starts and stops, losing draw_speed / acceleration to the ramps."""
     lines = [line for layer in document.layers.values() for line in layer.lines]
     strokes = [line for line in lines if len(line) > 1 and np.any(line != line[0])]
+    dots = [line for line in lines if not (len(line) > 1 and np.any(line != line[0]))]
     merge_px = OptimizeOptions().tolerances(profile)[0] * PX_PER_MM
     graph = InkGraph.of(noded_pieces(extend_onto_ink(strokes, merge_px)))
     links = coo_matrix((np.ones(len(graph.heads)), (graph.heads, graph.tails)), shape=(graph.node_count,) * 2)
-    pieces = connected_components(links, directed=False)[0] + len(lines) - len(strokes)
+    count, node_piece = connected_components(links, directed=False)
     ink_mm = sum(float(np.abs(np.diff(line)).sum()) for line in strokes) / PX_PER_MM
-    return ink_mm / (profile.draw_feed / 60) + pieces * Dynamics.of(profile).pen_change_s
+    dynamics = Dynamics.of(profile)
+    lifts_only = ink_mm / (profile.draw_feed / 60) + (count + len(dots)) * dynamics.pen_change_s
+    edge_piece = node_piece[graph.heads]
+    pieces = [
+        shapely.MultiLineString([as_xy(graph.pieces[e]) for e in np.flatnonzero(edge_piece == k)]) for k in range(count)
+    ] + [shapely.Point(as_xy(dot[:1])[0]) for dot in dots]
+    if len(pieces) < 2:
+        return lifts_only, lifts_only
+    tree = shapely.STRtree(pieces)
+    _, gaps = tree.query_nearest(pieces, exclusive=True, return_distance=True, all_matches=False)
+    rapids = dynamics.travel_seconds(gaps.astype(complex))
+    travel = float(rapids.sum() - rapids.max())  # the first piece is reached from the start instead
+    ramps = len(pieces) * dynamics.draw_speed / min(dynamics.acceleration)
+    return lifts_only, lifts_only + travel + ramps
 
 
 def main() -> None:
