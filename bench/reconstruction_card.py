@@ -17,7 +17,9 @@ reconstruction that keeps what makes its input itself is nearer to its own input
   (100-199; the valid split's for a class with fewer test sketches, such as pig's 45) against
   them (target: at most twice).
 
-Per-dimension KL of the inputs' posteriors shows how much each latent dimension carries.
+Per-dimension KL of the inputs' posteriors shows how much each latent dimension carries, and
+the teacher-forced offset NLL with each input's own code, another input's and a zero code
+shows how much the decoder reads it when shown the true points.
 Interpolation (``interpolate A B --steps 8``) on a few pairs: each step's feature distance to
 A and to B, its progress d(A) / (d(A) + d(B)), which should rise steadily from about 0 to 1,
 and the classifier's class of the middle four steps. Writes ``<name>-<class>-reconstruction-pairs.svg``
@@ -40,9 +42,11 @@ from vae_card import DATA, ROOT, figure
 from sketchplot.app.sketches import Sampling, analogy, interpolate, reconstruct
 from sketchplot.core.formats import from_origin, read_input_sketches, read_stroke3_file, strokes_to_polylines
 from sketchplot.model.classifier import frechet_distance, load_classifier
+from sketchplot.model.config import PEN_END
+from sketchplot.model.data import make_batch
 from sketchplot.model.files import load_conditional
 from sketchplot.model.latent import encode
-from sketchplot.model.mixture import kl_divergence
+from sketchplot.model.mixture import component_log_density, kl_divergence, logsumexp
 from sketchplot.model.scoring import class_scores
 
 SHIPPED = ROOT / "sketchplot" / "model" / "shipped"
@@ -84,6 +88,29 @@ def latent_usage(model: Path, sketches: list[np.ndarray]) -> dict:
     }
 
 
+def code_reliance(model: Path, sketches: list[np.ndarray]) -> dict:
+    """How much the decoder reads the code when it is shown the true points before each one
+    (teacher forcing, as in training): the mean offset NLL per point given each sketch's own
+    posterior mean, another sketch's, and a zero code. A large gap with free-running
+    reconstructions that still drift means the decoder follows its own strokes over z."""
+    decoder, encoder, info = load_conditional(model)
+    batch = make_batch(list(sketches), [0] * len(sketches), info.scale)
+    mu, _ = encode(encoder, sketches, info.scale)
+    targets = batch.targets[..., 2:].argmax(-1)
+    mask = batch.mask * (targets != PEN_END)
+
+    def offset_nll(z: np.ndarray) -> float:
+        mix = decoder.forward(batch.inputs, batch.classes, z=z)
+        nll = -logsumexp(component_log_density(mix, batch.targets[..., 0], batch.targets[..., 1]))
+        return round(float((nll * mask).sum() / mask.sum()), 3)
+
+    return {
+        "own_code": offset_nll(mu),
+        "other_code": offset_nll(np.roll(mu, 1, axis=0)),
+        "zero_code": offset_nll(0 * mu),
+    }
+
+
 def real_sets(path: Path) -> tuple[str, str, str]:
     """The input spec (the first 100 test sketches, or all of a smaller split) and the spec and
     split of as many other real sketches: the next test sketches, or the valid split's first."""
@@ -117,6 +144,7 @@ def reconstruction_report(model: Path, klass: str, how: Sampling, classifier) ->
         "fid_rebuilt": round(frechet_distance(seen["rebuilt"].features, seen["inputs"].features), 2),
         "fid_other_real": round(frechet_distance(seen["others"].features, seen["inputs"].features), 2),
         "latent": latent_usage(model, inputs),
+        "teacher_forced_offset_nll": code_reliance(model, inputs),
     }
     return report, inputs, rebuilt, found["retrieved"]
 
@@ -198,16 +226,18 @@ def analogy_figure(model: Path, how: Sampling, classifier, path: Path) -> list[d
 def table(reports: list[dict]) -> str:
     lines = [
         "| model | class | n | retrieval | own / other distance | rec. inputs | rec. reconstructions "
-        "| FID reconstructions | FID other real | KL per dim (min / mean / max) | mu spread | sigma |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| FID reconstructions | FID other real | KL per dim (min / mean / max) | mu spread | sigma "
+        "| offset NLL, own / other / zero code |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in reports:
-        latent = r["latent"]
+        latent, nll = r["latent"], r["teacher_forced_offset_nll"]
         lines.append(
             f"| {r['model']} | {r['class']} | {r['n']} | {r['retrieval']:.2f} | {r['own_distance']:.1f} / {r['other_distance']:.1f} "
             f"| {r['rec_inputs']:.2f} | {r['rec_rebuilt']:.2f} | {r['fid_rebuilt']:.1f} | {r['fid_other_real']:.1f} "
             f"| {latent['kl_per_dim_min']:.2f} / {latent['kl_per_dim_mean']:.2f} / {latent['kl_per_dim_max']:.2f} "
-            f"| {latent['mu_spread']:.2f} | {latent['sigma']:.2f} |"
+            f"| {latent['mu_spread']:.2f} | {latent['sigma']:.2f} "
+            f"| {nll['own_code']:.2f} / {nll['other_code']:.2f} / {nll['zero_code']:.2f} |"
         )
     return "\n".join(lines)
 

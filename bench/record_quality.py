@@ -4,6 +4,11 @@ class, the shipped model whose samples people are most likely to recognise.
 
     python bench/model_card.py --json docs/models/model_card.json
     python bench/record_quality.py docs/models/model_card.json
+
+or the per-class table's ``plain`` figures (the same sampling) for a model of many classes:
+
+    python bench/class_table.py --model sketchplot/model/shipped/quickdraw345 --json classes.json
+    python bench/record_quality.py classes.json
 """
 
 from __future__ import annotations
@@ -25,8 +30,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("card", type=Path, help="The JSON that bench/model_card.py --json wrote.")
     args = parser.parse_args()
+    card = json.loads(args.card.read_text())
+    if isinstance(card, dict):  # bench/class_table.py: temperature 0.5, "plain" is without the gate
+        card = [{"temperature": TEMPERATURE, "recognizability": row["plain"], **row} for row in card["rows"]]
     measured: dict[str, dict[str, float]] = {}
-    for row in json.loads(args.card.read_text()):
+    for row in card:
         if row.get("temperature") == TEMPERATURE and (shipped_model_dir() / row["model"]).is_dir():
             measured.setdefault(row["model"], {})[row["class"]] = row["recognizability"]
     for model, per_class in sorted(measured.items()):

@@ -1,5 +1,5 @@
-"""Every model the package ships loads without torch's pickle, samples each of its classes and
-stays inside the size budget. Samples are scored by the shipped classifier only loosely: this is
+"""Every model the package ships loads without torch's pickle, samples its classes (up to 12,
+spread over its list) and stays inside the size budget. Samples are scored by the shipped classifier only loosely: this is
 a smoke test of the files, the model card measures their quality."""
 
 import numpy as np
@@ -20,10 +20,15 @@ def test_the_package_ships_models_within_the_size_budget():
     assert max(sizes.values()) <= MODEL_BUDGET_BYTES and sum(sizes.values()) <= ALL_MODELS_BUDGET_BYTES
 
 
+CLASSES_PER_MODEL = 12  # a model of more classes is sampled on this many, spread over its list
+
+
 @pytest.mark.parametrize("entry", SHIPPED, ids=lambda e: e.name)
-def test_every_shipped_model_draws_each_of_its_classes(entry):
+def test_every_shipped_model_draws_its_classes(entry):
     decoder, info = load_any(entry.path)
-    for index, name in enumerate(info.classes[: info.model.n_classes]):
+    count = max(info.model.n_classes, 1)
+    for index in sorted(set(np.linspace(0, count - 1, min(count, CLASSES_PER_MODEL)).round().astype(int).tolist())):
+        name = info.classes[index]
         (sketch,) = sample(decoder, 1, scale=info.scale, seed=index, class_index=index, max_len=info.max_seq_len)
         assert 2 <= len(sketch) < info.max_seq_len, f"{entry.name}: {name} drew {len(sketch)} points"
         assert np.isfinite(sketch).all() and sketch[-1, 2] == 1
