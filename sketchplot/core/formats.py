@@ -663,9 +663,10 @@ def as_stroke3(sketch: np.ndarray | Drawing) -> np.ndarray:
 
 
 def class_key(name: str) -> str:
-    """How class names compare: case-insensitive, spaces and underscores alike
-    ("Eiffel_tower", "eiffel tower" and "Eiffel Tower" are one name)."""
-    return " ".join(name.replace("_", " ").split()).casefold()
+    """How class names compare: case-insensitive, spaces and underscores alike, a leading
+    "the" optional (Quick, Draw!'s "The Eiffel Tower" is also "eiffel tower" and "Eiffel_Tower")."""
+    key = " ".join(name.replace("_", " ").split()).casefold()
+    return key.removeprefix("the ")
 
 
 def find_class(classes: list[str], name: str) -> int | None:

@@ -13,6 +13,7 @@ from sketchplot.cli import cli
 from sketchplot.core.profiles import load_profile
 from sketchplot.gcode.reader import pen_paths, read_gcode
 from sketchplot.machines.simulator.recorder import read_record
+from sketchplot.model import registry
 
 
 def run(*args):
@@ -93,7 +94,8 @@ def test_estimate_warns_when_the_file_leaves_the_machine(tmp_path):
     assert "Warning:" in result.output and "outside the work area" in result.output
 
 
-def test_a_class_an_unlabelled_model_knows_is_explained():
+def test_a_class_an_unlabelled_model_knows_is_explained(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "shipped_model_dir", lambda: tmp_path / "no-shipped-models")  # none draws pig
     listing = run("models").output
     line = next(line for line in listing.splitlines() if line.startswith("tiny-catpig"))
     assert "cat, pig" in line and "reconstruct, interpolate and analogy only" in line

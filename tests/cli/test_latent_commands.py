@@ -223,7 +223,7 @@ def test_complete_keeps_only_the_first_strokes_when_asked(sketches, tmp_path):
         (["reconstruct", "{d}/nope.npz"], "input file not found"),
         (["reconstruct", "{d}/cat.npz", "--model", "tiny-owl"], "tiny-owl is not a conditional model"),
         (["interpolate", "{d}/cat.npz", "{d}/pig.npz", "--steps", 1], "Invalid value for '--steps'"),
-        (["complete", "{d}/cat.npz", "dragon"], "no model draws 'dragon'"),
+        (["complete", "{d}/cat.npz", "gryphon"], "no model draws 'gryphon'"),
         (["analogy", "{d}/cat.npz", "{d}/pig.npz", "{d}/cat.npz", "-t", 5], "temperature 5.0 out of range"),
     ],
 )
