@@ -7,8 +7,8 @@ class, the shipped model whose samples people are most likely to recognise.
 
 or the per-class table's ``plain`` figures (the same sampling) for a model of many classes:
 
-    python bench/class_table.py --model sketchplot/model/shipped/quickdraw345 --json classes.json
-    python bench/record_quality.py classes.json
+    python bench/class_table.py --json classes.json
+    python bench/record_quality.py classes.json --models quickdraw345
 """
 
 from __future__ import annotations
@@ -29,13 +29,15 @@ TEMPERATURE = 0.5
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("card", type=Path, help="The JSON that bench/model_card.py --json wrote.")
+    parser.add_argument("--models", nargs="*", help="Record only these models' rows (default: every shipped one's).")
     args = parser.parse_args()
     card = json.loads(args.card.read_text())
     if isinstance(card, dict):  # bench/class_table.py: temperature 0.5, "plain" is without the gate
         card = [{"temperature": TEMPERATURE, "recognizability": row["plain"], **row} for row in card["rows"]]
     measured: dict[str, dict[str, float]] = {}
     for row in card:
-        if row.get("temperature") == TEMPERATURE and (shipped_model_dir() / row["model"]).is_dir():
+        wanted = args.models is None or row["model"] in args.models
+        if wanted and row.get("temperature") == TEMPERATURE and (shipped_model_dir() / row["model"]).is_dir():
             measured.setdefault(row["model"], {})[row["class"]] = row["recognizability"]
     for model, per_class in sorted(measured.items()):
         path = shipped_model_dir() / model / CONFIG_NAME
