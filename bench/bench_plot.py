@@ -14,9 +14,9 @@ changes), and the Hausdorff distance of the drawn path (read back from the G-cod
 original strokes, both ways, on paths densified to 0.05 mm (target <= the profile's
 drawing_tolerance). Under each page, two floors no pen path can beat: the ink at the draw feed
 and one pen lift per connected piece of ink (strokes within the merge tolerance touch); then
-also a rapid to each piece but one from its nearest neighbour and the ramps of starting and stopping
-each piece's path (what is left between it and ours is the travel the order adds, corners and
-retraced ink). Then the time of layout + optimisation + G-code for the 100 cats on a3-servo
+also a rapid to each piece but one from its nearest neighbour and the ramps of starting and
+stopping each piece's path, both in the planner's fastest direction (what is left between
+it and ours is the travel the order adds, corners and retraced ink). Then the time of layout + optimisation + G-code for the 100 cats on a3-servo
 (target < 1 s). ``--lift-settle S`` gives every servo profile a dwell of S seconds after pen-up
 (``pen.lift_settle_s``), for vpype's G-code as for ours.
 
@@ -185,11 +185,14 @@ def compare(name: str, sketches, profile: MachineProfile, grid: tuple[int, int] 
 
 
 def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, float]:
-    """Two bounds no pen path can beat, in seconds. The first: every stroke drawn once at the
-    draw feed and a pen lift for each connected piece of ink (strokes joined within the merge
+    """Two bounds no pen path can beat, in seconds (up to the few hundredths of a mm the
+    tolerance lets corners cut from the ink). The first: every stroke drawn once at the draw
+    feed and a pen lift for each connected piece of ink (strokes joined within the merge
     tolerance) and each dot. The second adds what every piece costs besides: the pen must
-    travel to it, at least from the nearest other piece (a rapid from rest to rest), and its
-    path starts and stops, losing draw_speed / acceleration to the ramps."""
+    travel to it, at least from the nearest other piece, as a rapid from rest to rest in the
+    planner's fastest direction, and its path must start from rest and stop, which costs a
+    stroke of length L at least v / a over L / v, or 2 sqrt(L / a) - L / v when it is too
+    short (L < v^2 / a) to reach the draw speed."""
     lines = [line for layer in document.layers.values() for line in layer.lines]
     strokes = [line for line in lines if len(line) > 1 and np.any(line != line[0])]
     dots = [line for line in lines if not (len(line) > 1 and np.any(line != line[0]))]
@@ -206,11 +209,24 @@ def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, f
     ] + [shapely.Point(as_xy(dot[:1])[0]) for dot in dots]
     if len(pieces) < 2:
         return lifts_only, lifts_only
+    # the direction in which both axes are at their limit: the fastest rapid and ramp there is
+    fastest = dataclasses.replace(
+        dynamics,
+        max_rate=(float(np.hypot(*dynamics.max_rate)),) * 2,
+        acceleration=(float(np.hypot(*dynamics.acceleration)),) * 2,
+    )
     tree = shapely.STRtree(pieces)
     _, gaps = tree.query_nearest(pieces, exclusive=True, return_distance=True, all_matches=False)
-    rapids = dynamics.travel_seconds(gaps.astype(complex))
+    rapids = fastest.travel_seconds(gaps.astype(complex))
     travel = float(rapids.sum() - rapids.max())  # the first piece is reached from the start instead
-    ramps = len(pieces) * dynamics.draw_speed / min(dynamics.acceleration)
+    speed, accel = dynamics.draw_speed, fastest.acceleration[0]
+    ink = np.array(
+        [
+            sum(float(np.abs(np.diff(graph.pieces[e])).sum()) for e in np.flatnonzero(edge_piece == k))
+            for k in range(count)
+        ]
+    )
+    ramps = float(np.where(ink >= speed**2 / accel, speed / accel, 2 * np.sqrt(ink / accel) - ink / speed).sum())
     return lifts_only, lifts_only + travel + ramps
 
 

@@ -47,6 +47,7 @@ from sketchplot.model.data import make_batch
 from sketchplot.model.files import load_conditional
 from sketchplot.model.latent import encode
 from sketchplot.model.mixture import component_log_density, kl_divergence, logsumexp
+from sketchplot.model.registry import class_index, is_labelled
 from sketchplot.model.scoring import class_scores
 
 SHIPPED = ROOT / "sketchplot" / "model" / "shipped"
@@ -88,13 +89,14 @@ def latent_usage(model: Path, sketches: list[np.ndarray]) -> dict:
     }
 
 
-def code_reliance(model: Path, sketches: list[np.ndarray]) -> dict:
+def code_reliance(model: Path, klass: str, sketches: list[np.ndarray]) -> dict:
     """How much the decoder reads the code when it is shown the true points before each one
     (teacher forcing, as in training): the mean offset NLL per point given each sketch's own
     posterior mean, another sketch's, and a zero code. A large gap with free-running
     reconstructions that still drift means the decoder follows its own strokes over z."""
     decoder, encoder, info = load_conditional(model)
-    batch = make_batch(list(sketches), [0] * len(sketches), info.scale)
+    index = class_index(info, klass, str(model)) if is_labelled(info) and len(info.classes) > 1 else 0
+    batch = make_batch(list(sketches), [index] * len(sketches), info.scale)
     mu, _ = encode(encoder, sketches, info.scale)
     targets = batch.targets[..., 2:].argmax(-1)
     mask = batch.mask * (targets != PEN_END)
@@ -144,7 +146,7 @@ def reconstruction_report(model: Path, klass: str, how: Sampling, classifier) ->
         "fid_rebuilt": round(frechet_distance(seen["rebuilt"].features, seen["inputs"].features), 2),
         "fid_other_real": round(frechet_distance(seen["others"].features, seen["inputs"].features), 2),
         "latent": latent_usage(model, inputs),
-        "teacher_forced_offset_nll": code_reliance(model, inputs),
+        "teacher_forced_offset_nll": code_reliance(model, klass, inputs),
     }
     return report, inputs, rebuilt, found["retrieved"]
 

@@ -28,8 +28,8 @@ TEMPERATURE = 0.5
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("card", type=Path, help="The JSON that bench/model_card.py --json wrote.")
-    parser.add_argument("--models", nargs="*", help="Record only these models' rows (default: every shipped one's).")
+    parser.add_argument("card", type=Path, help="The JSON that bench/model_card.py or bench/class_table.py wrote.")
+    parser.add_argument("--models", nargs="+", help="Record only these models' rows (default: every shipped one's).")
     args = parser.parse_args()
     card = json.loads(args.card.read_text())
     if isinstance(card, dict):  # bench/class_table.py: temperature 0.5, "plain" is without the gate
@@ -39,10 +39,12 @@ def main() -> None:
         wanted = args.models is None or row["model"] in args.models
         if wanted and row.get("temperature") == TEMPERATURE and (shipped_model_dir() / row["model"]).is_dir():
             measured.setdefault(row["model"], {})[row["class"]] = row["recognizability"]
+    if args.models and set(args.models) - set(measured):
+        sys.exit(f"{args.card}: no rows of {', '.join(sorted(set(args.models) - set(measured)))} at T={TEMPERATURE:g}")
     for model, per_class in sorted(measured.items()):
         path = shipped_model_dir() / model / CONFIG_NAME
         config = json.loads(path.read_text())
-        config.setdefault("metrics", {})[QUALITY_METRIC] = per_class
+        config.setdefault("metrics", {}).setdefault(QUALITY_METRIC, {}).update(per_class)  # other classes kept
         atomic_write_text(path, json.dumps(config, indent=2) + "\n")
         print(f"{model}: {per_class}")
 

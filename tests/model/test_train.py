@@ -162,7 +162,7 @@ DDP_SCRIPT = """
 import hashlib, json, os, sys
 from pathlib import Path
 import sketchplot.model.train as train_module
-from sketchplot.model.train import TrainConfig, compact_checkpoint, train
+from sketchplot.model.train import TrainConfig, train
 
 wrapped = []
 plain_wrap = train_module._Distributed.wrap
