@@ -554,29 +554,6 @@ def _keep_log_until(log_path: Path, step: int) -> None:
     atomic_write_text(log_path, "".join(kept))
 
 
-def compact_checkpoint(source: Path, dest: Path) -> int:
-    """Write ``source`` to ``dest`` with every floating-point tensor but the scalars (weights and
-    the optimizer's moments) in bfloat16: half the size, small enough to keep a multi-session
-    run in the repository. ``--resume`` reads it like any checkpoint (torch casts back to
-    float32 on load); the rounding moves each weight by under 0.4 %, so the run continues
-    rather than replays exactly. Adam's step counts stay exact. Returns the step."""
-
-    def compact(value):
-        if isinstance(value, torch.Tensor) and value.is_floating_point() and value.dim() > 0:
-            return value.to(torch.bfloat16)
-        if isinstance(value, dict):
-            return {key: compact(item) for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return type(value)(compact(item) for item in value)
-        return value
-
-    saved = _load_checkpoint(source, "cpu")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(dest, "wb") as handle:
-        torch.save(compact(saved), handle)
-    return int(saved["state"]["step"])
-
-
 def _load_checkpoint(path: Path, device) -> dict:
     """Load without unpickling code; numpy float scalars are allowed because checkpoints
     written before evaluate_loss returned plain floats hold one in ``best_valid``."""

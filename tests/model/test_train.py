@@ -21,7 +21,7 @@ from sketchplot.model.files import load_decoder, load_model
 from sketchplot.model.mixture import kl_divergence
 from sketchplot.model.net import SketchTransformer, input_keep_mask, reparameterise, sketch_loss
 from sketchplot.model.sample import sample
-from sketchplot.model.train import TrainConfig, compact_checkpoint, train
+from sketchplot.model.train import TrainConfig, train
 
 
 def tiny_config(**overrides) -> TrainConfig:
@@ -109,21 +109,6 @@ def test_resumed_run_equals_uninterrupted_run(tiny_npz, tmp_path, monkeypatch, m
     assert resumed["state"]["step"] == straight["state"]["step"] == 20
     for name, tensor in straight["model"].items():
         assert torch.equal(tensor, resumed["model"][name]), name
-
-
-def test_a_compact_checkpoint_is_half_the_size_and_resumes(tiny_npz, tmp_path):
-    cfg = tiny_config(max_steps=10)
-    train(["blob"], [tiny_npz], tmp_path / "full", cfg, progress=False)
-    (tmp_path / "compact").mkdir()
-    full, compact = tmp_path / "full" / "checkpoint.pt", tmp_path / "compact" / "checkpoint.pt"
-    assert compact_checkpoint(full, compact) == 10
-    assert compact.stat().st_size < 0.6 * full.stat().st_size
-    small = torch.load(compact, weights_only=True)
-    assert all(t.dtype == torch.bfloat16 for t in small["model"].values())
-    assert all(s["step"].dtype == torch.float32 for s in small["optimizer"]["state"].values())  # exact counts
-    train(["blob"], [tiny_npz], tmp_path / "compact", tiny_config(max_steps=12), resume=True, progress=False)
-    resumed = torch.load(compact, weights_only=True)
-    assert resumed["state"]["step"] == 12 and all(t.dtype == torch.float32 for t in resumed["model"].values())
 
 
 @pytest.mark.parametrize("where", ["loss", "gradient"])
