@@ -220,12 +220,8 @@ def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, f
     rapids = fastest.travel_seconds(gaps.astype(complex))
     travel = float(rapids.sum() - rapids.max())  # the first piece is reached from the start instead
     speed, accel = dynamics.draw_speed, fastest.acceleration[0]
-    ink = np.array(
-        [
-            sum(float(np.abs(np.diff(graph.pieces[e])).sum()) for e in np.flatnonzero(edge_piece == k))
-            for k in range(count)
-        ]
-    )
+    edge_ink = np.array([float(np.abs(np.diff(piece)).sum()) for piece in graph.pieces])
+    ink = np.bincount(edge_piece, weights=edge_ink, minlength=count)
     ramps = float(np.where(ink >= speed**2 / accel, speed / accel, 2 * np.sqrt(ink / accel) - ink / speed).sum())
     return lifts_only, lifts_only + travel + ramps
 

@@ -73,11 +73,9 @@ def retrieval(rebuilt: np.ndarray, inputs: np.ndarray) -> dict:
     }
 
 
-def latent_usage(model: Path, sketches: list[np.ndarray]) -> dict:
+def latent_usage(mu: np.ndarray, sigma_hat: np.ndarray) -> dict:
     """KL of the posteriors per latent dimension (mean over the sketches), the spread of the
     codes' means and the posterior sigma: what the code can tell the decoder."""
-    _, encoder, info = load_conditional(model)
-    mu, sigma_hat = encode(encoder, sketches, info.scale)
     per_dimension = kl_divergence(mu[..., None], sigma_hat[..., None]).mean(axis=0)
     return {
         "kl_per_dim_mean": float(per_dimension.mean()),
@@ -89,15 +87,14 @@ def latent_usage(model: Path, sketches: list[np.ndarray]) -> dict:
     }
 
 
-def code_reliance(model: Path, klass: str, sketches: list[np.ndarray]) -> dict:
+def code_reliance(decoder, info, klass: str, sketches: list[np.ndarray], mu: np.ndarray) -> dict:
     """How much the decoder reads the code when it is shown the true points before each one
     (teacher forcing, as in training): the mean offset NLL per point given each sketch's own
     posterior mean, another sketch's, and a zero code. A large gap with free-running
-    reconstructions that still drift means the decoder follows its own strokes over z."""
-    decoder, encoder, info = load_conditional(model)
-    index = class_index(info, klass, str(model)) if is_labelled(info) and len(info.classes) > 1 else 0
+    reconstructions that still drift means the decoder follows its own strokes over z (``mu``:
+    the sketches' posterior means)."""
+    index = class_index(info, klass, "the model") if is_labelled(info) and len(info.classes) > 1 else 0
     batch = make_batch(list(sketches), [index] * len(sketches), info.scale)
-    mu, _ = encode(encoder, sketches, info.scale)
     targets = batch.targets[..., 2:].argmax(-1)
     mask = batch.mask * (targets != PEN_END)
 
@@ -133,6 +130,8 @@ def reconstruction_report(model: Path, klass: str, how: Sampling, classifier) ->
     target = classifier.class_index(klass)
     recognised = {name: class_scores(p.probabilities, target, classifier.classes) for name, p in seen.items()}
     found = retrieval(seen["rebuilt"].features, seen["inputs"].features)
+    decoder, encoder, info = load_conditional(model)
+    mu, sigma_hat = encode(encoder, inputs, info.scale)
     report = {
         "model": model_label(model),
         "class": klass,
@@ -145,8 +144,8 @@ def reconstruction_report(model: Path, klass: str, how: Sampling, classifier) ->
         "rebuilt_confused_with": recognised["rebuilt"]["confused_with"],
         "fid_rebuilt": round(frechet_distance(seen["rebuilt"].features, seen["inputs"].features), 2),
         "fid_other_real": round(frechet_distance(seen["others"].features, seen["inputs"].features), 2),
-        "latent": latent_usage(model, inputs),
-        "teacher_forced_offset_nll": code_reliance(model, klass, inputs),
+        "latent": latent_usage(mu, sigma_hat),
+        "teacher_forced_offset_nll": code_reliance(decoder, info, klass, inputs, mu),
     }
     return report, inputs, rebuilt, found["retrieved"]
 
