@@ -237,6 +237,59 @@ def input_keep_mask(noise: torch.Tensor, rate: float) -> torch.Tensor:
     return keep
 
 
+def sample_offsets(mix: Mixture, temperature: float) -> torch.Tensor:
+    """(..., 2) offsets drawn from the mixture at every step, Sketch-RNN's temperature rule
+    (component logits divided by it, variances scaled by it): what free-running sampling would
+    have drawn next, for training on the model's own samples."""
+    logits = mix.log_pi / temperature
+    component = torch.distributions.Categorical(logits=logits).sample()[..., None]
+    pick = lambda value: value.gather(-1, component).squeeze(-1)  # noqa: E731
+    mu_x, mu_y, rho = pick(mix.mu_x), pick(mix.mu_y), pick(mix.rho)
+    s = math.sqrt(temperature)
+    sigma_x, sigma_y = pick(mix.sigma_x) * s, pick(mix.sigma_y) * s
+    n1, n2 = torch.randn_like(mu_x), torch.randn_like(mu_x)
+    dx = mu_x + sigma_x * n1
+    dy = mu_y + sigma_y * (rho * n1 + torch.sqrt(1.0 - rho**2) * n2)
+    return torch.stack([dx, dy], dim=-1)
+
+
+def own_sample_mask(targets: torch.Tensor, mask: torch.Tensor, rate: float) -> torch.Tensor:
+    """(B, T) 1.0 where a decoder input point is to be replaced by the model's own guess: each
+    point after the start token with probability ``rate`` (torch's generator), never the end."""
+    real = mask[:, :-1] * (targets[:, :-1, 4] == 0)  # input t (= target t - 1) is a point
+    replaced = torch.zeros_like(mask)
+    replaced[:, 1:] = (torch.rand_like(real) < rate).float() * real
+    return replaced
+
+
+def own_sample_batch(
+    inputs: torch.Tensor, targets: torch.Tensor, drawn: torch.Tensor, replaced: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(inputs, targets) with the input points marked in ``replaced`` taken from the model's
+    own guesses (``drawn[:, t - 1]``, sampled from the teacher-forced prediction): the pen lands
+    where the model would have put it, and the target of that step, and of every step of a run
+    of replaced points, is the way back to the true next point. Teacher forcing never shows the
+    decoder a drifted pen; free-running sampling always does, and without this the decoder
+    learns to carry on from the drift instead of steering back with z.
+
+    The drift after step t, D_t, sums the errors of the run of replaced inputs ending at t (0
+    after a true input); a true input after a run is the corrected offset true_t - D_{t-1},
+    the target at t is true_target_t - D_t. Pen states stay the data's."""
+    true = inputs[..., :2]
+    guess = torch.zeros_like(true)
+    guess[:, 1:] = drawn[:, :-1].to(true.dtype)
+    error = (guess - true) * replaced[..., None]
+    total = torch.cumsum(error, dim=1)
+    steps = torch.arange(replaced.shape[1], device=replaced.device).expand_as(replaced)
+    last_true = torch.cummax(torch.where(replaced > 0, torch.zeros_like(steps), steps), dim=1).values
+    drift = total - total.gather(1, last_true[..., None].expand_as(total))
+    before = torch.cat([torch.zeros_like(drift[:, :1]), drift[:, :-1]], dim=1)
+    offsets = torch.where(replaced[..., None] > 0, guess, true - before)
+    new_inputs = torch.cat([offsets, inputs[..., 2:]], dim=-1)
+    new_targets = torch.cat([targets[..., :2] - drift, targets[..., 2:]], dim=-1)
+    return new_inputs, new_targets
+
+
 def pen_loss(logits: torch.Tensor, target: torch.Tensor, kind: str, gamma: float) -> torch.Tensor:
     """Per-point pen loss: cross-entropy, or focal loss that down-weights easy (draw) points."""
     log_p = F.log_softmax(logits, dim=-1).gather(-1, target[..., None]).squeeze(-1)

@@ -10,7 +10,8 @@ Runs on CUDA, MPS or CPU; under ``torchrun`` it trains with DistributedDataParal
 
 A conditional model (``model.latent_size > 0``) trains as Sketch-RNN's VAE with the same loop:
 loss = L_R + kl_weight * eta_step * max(L_KL, kl_min), eta_step = 1 - (1 - kl_eta_min) kl_decay^step;
-``decoder_input_dropout`` hides decoder inputs at random, so the decoder must read z.
+``decoder_input_dropout`` hides decoder inputs at random, so the decoder must read z;
+``own_sample_rate`` trains on the model's own drawn points, so it learns to steer back.
 ``init_from`` starts from another model's weights wherever names and shapes agree (class
 embeddings matched by class name), e.g. a conditional cat model from the unconditional one.
 """
@@ -34,7 +35,16 @@ from sketchplot.model.config import SIZE_LIMITS, ModelConfig
 from sketchplot.model.data import Batch, SketchSet, augment, load_sketch_set, make_batch, offset_scale
 from sketchplot.model.files import QUICKDRAW_LICENCE, ModelInfo, numpy_weights, read_info, read_weights, save_model
 from sketchplot.model.mixture import kl_divergence
-from sketchplot.model.net import SketchTransformer, input_keep_mask, kl_eta, reparameterise, sketch_loss
+from sketchplot.model.net import (
+    SketchTransformer,
+    input_keep_mask,
+    kl_eta,
+    own_sample_batch,
+    own_sample_mask,
+    reparameterise,
+    sample_offsets,
+    sketch_loss,
+)
 
 
 @dataclass
@@ -72,6 +82,12 @@ class TrainConfig:
     # mu_norm_scale the batch spread of every dimension's mu is fixed, which gives each
     # dimension a KL floor of about scale**2 / 2 already, so no dimension can collapse.
     decoder_input_dropout: float = 0.0
+    # Training on the model's own samples (parallel scheduled sampling): each decoder input
+    # point is replaced with this probability by what the model, teacher-forced, would have
+    # drawn there at own_sample_temperature, and the targets lead back to the true drawing
+    # (net.own_sample_batch). Costs one extra forward pass per step. 0: off.
+    own_sample_rate: float = 0.0
+    own_sample_temperature: float = 0.5
     init_from: str = ""
     # False: several classes' data trained as one unlabelled set (a conditional model's latent
     # code then carries the class, so interpolation can morph a cat into a pig).
@@ -161,6 +177,8 @@ TRAIN_LIMITS = {
     "kl_eta_min": (0.0, 1.0),
     "kl_decay": (0.0, 1.0),
     "decoder_input_dropout": (0.0, 1.0),
+    "own_sample_rate": (0.0, 1.0),
+    "own_sample_temperature": (0.01, 2.0),
     "sample_interval": (0, 10**9),
     "sample_count": (1, 10_000),
     "sample_temperature": (0.01, 2.0),
@@ -276,9 +294,16 @@ def batch_loss(
         z = reparameterise(mu, sigma_hat, torch.randn_like(mu))
     if cfg.decoder_input_dropout and net.training:
         keep = input_keep_mask(torch.rand(batch.mask.shape, device=batch.mask.device), cfg.decoder_input_dropout)
-    with torch.autocast(batch.inputs.device.type, dtype=torch.bfloat16, enabled=use_amp):
-        mix = model(batch.inputs, batch.classes, z, keep)
-    loss, offset, pen = sketch_loss(_float(mix), batch.targets, batch.mask, net.cfg)
+    inputs, targets = batch.inputs, batch.targets
+    if cfg.own_sample_rate and net.training:
+        with torch.no_grad(), torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=use_amp):
+            guide = model(inputs, batch.classes, None if z is None else z.detach(), keep)
+        drawn = sample_offsets(_float(guide), cfg.own_sample_temperature)
+        replaced = own_sample_mask(targets, batch.mask, cfg.own_sample_rate)
+        inputs, targets = own_sample_batch(inputs, targets, drawn, replaced)
+    with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=use_amp):
+        mix = model(inputs, batch.classes, z, keep)
+    loss, offset, pen = sketch_loss(_float(mix), targets, batch.mask, net.cfg)
     terms = {"l_r": loss.detach(), "offset_nll": offset, "pen_loss": pen}
     if net.cfg.conditional:
         kl = kl_divergence(mu, sigma_hat).mean()

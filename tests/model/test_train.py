@@ -1,5 +1,6 @@
 """Training: toy overfit, exact resume, the non-finite guard, DDP on gloo through torchrun,
-decoder input (word) dropout."""
+decoder input (word) dropout,
+training on the model's own samples."""
 
 import dataclasses
 import json
@@ -15,11 +16,19 @@ from model_helpers import TINY, random_sketch
 import sketchplot.model.train as train_module
 from sketchplot.core.errors import SketchplotError
 from sketchplot.core.formats import read_stroke3_file
-from sketchplot.model.config import ModelConfig
+from sketchplot.model.config import Mixture, ModelConfig
 from sketchplot.model.data import make_batch, prepare
 from sketchplot.model.files import load_decoder, load_model
 from sketchplot.model.mixture import kl_divergence
-from sketchplot.model.net import SketchTransformer, input_keep_mask, reparameterise, sketch_loss
+from sketchplot.model.net import (
+    SketchTransformer,
+    input_keep_mask,
+    own_sample_batch,
+    own_sample_mask,
+    reparameterise,
+    sample_offsets,
+    sketch_loss,
+)
 from sketchplot.model.sample import sample
 from sketchplot.model.train import TrainConfig, train
 
@@ -297,3 +306,68 @@ def test_input_keep_mask_keeps_the_start_token_and_hides_the_share_asked():
 def test_decoder_input_dropout_must_be_a_probability(value):
     with pytest.raises(SketchplotError, match="decoder_input_dropout must be a number from 0.0 to 1.0"):
         tiny_config(decoder_input_dropout=value)
+
+
+def own_sample_case(rate: float):
+    """A batch, guesses with errors, the replaced points at ``rate`` and the batch they make."""
+    _, batch = vae_batch_and_net()
+    drawn = batch.targets[..., :2] + torch.randn(
+        batch.targets[..., :2].shape, generator=torch.Generator().manual_seed(2)
+    )
+    torch.manual_seed(1)
+    replaced = own_sample_mask(batch.targets, batch.mask, rate)
+    return batch, drawn, replaced, *own_sample_batch(batch.inputs, batch.targets, drawn, replaced)
+
+
+@pytest.mark.parametrize("rate", [0.3, 1.0])
+def test_own_sample_targets_lead_back_to_the_true_next_point(rate):
+    batch, _, _, inputs, targets = own_sample_case(rate)
+    real = batch.mask > 0
+    true_next = torch.cumsum(batch.inputs[..., :2], 1) + batch.targets[..., :2]
+    assert torch.allclose((torch.cumsum(inputs[..., :2], 1) + targets[..., :2])[real], true_next[real], atol=1e-4)
+    assert torch.equal(inputs[..., 2:], batch.inputs[..., 2:]) and torch.equal(targets[..., 2:], batch.targets[..., 2:])
+
+
+def test_own_sample_inputs_are_the_guesses_where_replaced_and_the_pen_is_back_on_the_drawing_after():
+    batch, drawn, replaced, inputs, _ = own_sample_case(0.5)
+    points = (batch.mask[:, :-1] > 0) & (batch.targets[:, :-1, 4] == 0)
+    assert 0.3 < replaced[:, 1:][points].mean().item() < 0.7
+    assert not replaced[:, 1:][~points].any() and not replaced[:, 0].any()
+    chosen = replaced[:, 1:] > 0
+    assert torch.allclose(inputs[:, 1:, :2][chosen], drawn[:, :-1][chosen])
+    drift = torch.cumsum(inputs[..., :2], 1) - torch.cumsum(batch.inputs[..., :2], 1)
+    after_true = replaced == 0
+    assert torch.allclose(drift[after_true], torch.zeros_like(drift[after_true]), atol=1e-4)
+    assert drift[replaced > 0].abs().max() > 0.5  # where the guesses were used, the pen is off
+
+
+def test_own_sample_rate_zero_changes_nothing():
+    batch, _, replaced, inputs, targets = own_sample_case(0.0)
+    assert not replaced.any()
+    assert torch.equal(inputs, batch.inputs) and torch.equal(targets, batch.targets)
+
+
+def test_own_sample_training_changes_the_loss_only_in_training():
+    net, batch = vae_batch_and_net()
+    assert not torch.equal(loss_of(net, batch, own_sample_rate=0.5), loss_of(net, batch))
+    net.eval()
+    assert torch.equal(loss_of(net, batch, own_sample_rate=0.5), loss_of(net, batch))
+
+
+def test_sample_offsets_follow_the_mixture_and_cool_with_the_temperature():
+    torch.manual_seed(0)
+    shape = (20000, 3)
+    mix = Mixture(
+        log_pi=torch.log_softmax(torch.tensor([0.0, 2.0]).expand(*shape, 2), -1),
+        mu_x=torch.tensor([-5.0, 5.0]).expand(*shape, 2),
+        mu_y=torch.zeros(*shape, 2),
+        sigma_x=torch.ones(*shape, 2),
+        sigma_y=torch.ones(*shape, 2),
+        rho=torch.zeros(*shape, 2),
+        pen_logits=torch.zeros(*shape, 3),
+    )
+    warm, cool = sample_offsets(mix, 1.0), sample_offsets(mix, 0.25)
+    assert (warm[..., 0] > 0).float().mean().item() == pytest.approx(np.exp(2) / (1 + np.exp(2)), abs=0.01)
+    assert (cool[..., 0] > 0).float().mean().item() > 0.99
+    assert warm[..., 1].std().item() == pytest.approx(1.0, abs=0.03)
+    assert cool[..., 1].std().item() == pytest.approx(0.5, abs=0.03)
