@@ -3,7 +3,7 @@ of its samples at temperatures 0.25, 0.5 and 1.0, beside the real test drawings 
 Sketch-RNN models (../shared/data/pretrained, sampled through our Magenta loader with their own
 rule: the pen cooled with the same temperature), and the test NLL.
 
-    python bench/model_card.py [--n 500] [--classes cat dog] [--json docs/models/model_card.json]
+    python bench/model_card.py [--n 500] [--classes cat dog] [--json docs/models/model_card.json] [--extra runs/X/best]
 
 Each row: recognisability / top-5 / FID / KID against the class's real test drawings, mean
 points and strokes, share at the length cap. The real row scores the test drawings themselves,
@@ -41,19 +41,25 @@ TEMPERATURES = (0.25, 0.5, 1.0)
 SEED = 0
 
 
-def sources(classes: list[str] | None):
-    """(label, model path, class, index, pen rule) for every shipped model and class, then
-    Google's models for the same classes."""
+def run_label(path: Path) -> str:
+    """A model folder's name in the table: the run's for a run's ``best``."""
+    return path.parent.name if path.name == "best" else path.name
+
+
+def sources(classes: list[str] | None, extra: list[Path] = ()):
+    """(label, model path, class, index, pen rule) for every shipped model and class, and for
+    the ``extra`` model folders (a run's ``best``, labelled by the run), then Google's models
+    for the same classes."""
     rows = []
-    for entry in available_models():
-        if entry.origin != "shipped" or entry.info is None:
+    entries = [(e.name, e.path, e.info) for e in available_models() if e.origin == "shipped" and e.info is not None]
+    for path in extra:
+        entries.append((run_label(path), path, load_any(path)[1]))
+    for label, path, info in entries:
+        if not is_labelled(info):  # its prior mixes its classes: no per-class figure means anything
             continue
-        if not is_labelled(entry.info):  # its prior mixes its classes: no per-class figure means anything
-            continue
-        for name in entry.classes:
+        for name in info.classes:
             if classes is None or name in classes:
-                index = class_index(entry.info, name, entry.name)
-                rows.append((entry.name, entry.path, name, index, "ours"))
+                rows.append((label, path, name, class_index(info, name, label), "ours"))
     for name in sorted({r[2] for r in rows}):
         google = SHARED / "pretrained" / f"{name}.gen.json"
         if google.exists():
@@ -130,6 +136,7 @@ def main() -> None:
         help="Also rows for our models with the quality gate keeping the best of K candidates (1: none).",
     )
     parser.add_argument("--models", nargs="*", help="Only these shipped models (and Google's).")
+    parser.add_argument("--extra", nargs="*", type=Path, default=[], help="Also these model folders (a run's best).")
     parser.add_argument("--no-google", action="store_true", help="Leave out Google's models.")
     parser.add_argument("--no-previews", action="store_true", help="Write no <class>.svg.")
     parser.add_argument("--previews", type=Path, default=ROOT / "docs" / "models", help="Folder for <class>.svg.")
@@ -138,8 +145,11 @@ def main() -> None:
     classifier = load_classifier()
     rows, real, previewed = [], {}, set()
     started = time.time()
-    for label, path, name, index, rule in sources(args.classes):
-        if (args.models and rule == "ours" and label not in args.models) or (args.no_google and rule != "ours"):
+    extra_labels = {run_label(path) for path in args.extra}
+    for label, path, name, index, rule in sources(args.classes, args.extra):
+        if (args.models and rule == "ours" and label not in args.models and label not in extra_labels) or (
+            args.no_google and rule != "ours"
+        ):
             continue
         data = SHARED / "quickdraw" / f"{name}.npz"
         if name not in real:
