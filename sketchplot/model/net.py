@@ -238,9 +238,9 @@ def input_keep_mask(noise: torch.Tensor, rate: float) -> torch.Tensor:
 
 
 def sample_offsets(mix: Mixture, temperature: float) -> torch.Tensor:
-    """(..., 2) offsets drawn from the mixture at every step, Sketch-RNN's temperature rule
-    (component logits divided by it, variances scaled by it): what free-running sampling would
-    have drawn next, for training on the model's own samples."""
+    """(..., 2) offsets drawn from the mixture at every step at once, by ``sample.sample_step``'s
+    rule (component logits divided by the temperature, variances scaled by it) in torch: what
+    free-running sampling would have drawn next, for training on the model's own samples."""
     logits = mix.log_pi / temperature
     component = torch.distributions.Categorical(logits=logits).sample()[..., None]
     pick = lambda value: value.gather(-1, component).squeeze(-1)  # noqa: E731
