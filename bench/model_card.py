@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from sketchplot.core.formats import from_origin, read_sketch_file  # noqa: E402
 from sketchplot.model.classifier import load_classifier  # noqa: E402
 from sketchplot.model.config import BEST_OF, PEN_TEMPERATURE  # noqa: E402
 from sketchplot.model.evaluate import evaluate_file  # noqa: E402
+from sketchplot.model.files import read_info  # noqa: E402
 from sketchplot.model.registry import available_models, class_index, is_labelled, load_any, locate  # noqa: E402
 from sketchplot.model.sample import sample  # noqa: E402
 from sketchplot.model.scoring import sample_best_of, score  # noqa: E402
@@ -41,21 +43,20 @@ TEMPERATURES = (0.25, 0.5, 1.0)
 SEED = 0
 
 
-def run_label(path: Path) -> str:
-    """A model folder's name in the table: the run's for a run's ``best``."""
-    return path.parent.name if path.name == "best" else path.name
-
-
-def sources(classes: list[str] | None, extra: list[Path] = ()):
-    """(label, model path, class, index, pen rule) for every shipped model and class, and for
-    the ``extra`` model folders (a run's ``best``, labelled by the run), then Google's models
-    for the same classes."""
+def sources(classes: list[str] | None, shipped: list[str] | None, extra: Sequence[Path] = ()):
+    """(label, model path, class, index, pen rule) for every shipped model (those named in
+    ``shipped``, when given) and class, and for the ``extra`` model folders (labelled by their
+    path), then Google's models for the same classes."""
+    entries = [
+        (e.name, e.path, e.info)
+        for e in available_models()
+        if e.origin == "shipped" and e.info is not None and (shipped is None or e.name in shipped)
+    ]
+    entries += [(str(path), path, read_info(path)) for path in extra]
     rows = []
-    entries = [(e.name, e.path, e.info) for e in available_models() if e.origin == "shipped" and e.info is not None]
-    for path in extra:
-        entries.append((run_label(path), path, load_any(path)[1]))
     for label, path, info in entries:
         if not is_labelled(info):  # its prior mixes its classes: no per-class figure means anything
+            print(f"{label}: its classes share one prior, no per-class figures", file=sys.stderr)
             continue
         for name in info.classes:
             if classes is None or name in classes:
@@ -135,7 +136,7 @@ def main() -> None:
         default=BEST_OF,
         help="Also rows for our models with the quality gate keeping the best of K candidates (1: none).",
     )
-    parser.add_argument("--models", nargs="*", help="Only these shipped models (and Google's).")
+    parser.add_argument("--models", nargs="*", help="Only these shipped models (none: a bare --models) and Google's.")
     parser.add_argument("--extra", nargs="*", type=Path, default=[], help="Also these model folders (a run's best).")
     parser.add_argument("--no-google", action="store_true", help="Leave out Google's models.")
     parser.add_argument("--no-previews", action="store_true", help="Write no <class>.svg.")
@@ -145,11 +146,8 @@ def main() -> None:
     classifier = load_classifier()
     rows, real, previewed = [], {}, set()
     started = time.time()
-    extra_labels = {run_label(path) for path in args.extra}
-    for label, path, name, index, rule in sources(args.classes, args.extra):
-        if (args.models and rule == "ours" and label not in args.models and label not in extra_labels) or (
-            args.no_google and rule != "ours"
-        ):
+    for label, path, name, index, rule in sources(args.classes, args.models, args.extra):
+        if args.no_google and rule != "ours":
             continue
         data = SHARED / "quickdraw" / f"{name}.npz"
         if name not in real:

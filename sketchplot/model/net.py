@@ -242,7 +242,9 @@ def sample_offsets(mix: Mixture, temperature: float) -> torch.Tensor:
     rule (component logits divided by the temperature, variances scaled by it) in torch: what
     free-running sampling would have drawn next, for training on the model's own samples."""
     logits = mix.log_pi / temperature
-    component = torch.distributions.Categorical(logits=logits).sample()[..., None]
+    # Gumbel-max: a NaN in the logits flows on into the loss (whose guard skips the step)
+    # instead of stopping the run, and the pick needs no sync with the host.
+    component = (logits - torch.empty_like(logits).exponential_().log()).argmax(-1, keepdim=True)
     pick = lambda value: value.gather(-1, component).squeeze(-1)  # noqa: E731
     mu_x, mu_y, rho = pick(mix.mu_x), pick(mix.mu_y), pick(mix.rho)
     s = math.sqrt(temperature)
@@ -253,24 +255,25 @@ def sample_offsets(mix: Mixture, temperature: float) -> torch.Tensor:
     return torch.stack([dx, dy], dim=-1)
 
 
-def own_sample_mask(targets: torch.Tensor, mask: torch.Tensor, rate: float) -> torch.Tensor:
+def own_sample_mask(
+    targets: torch.Tensor, mask: torch.Tensor, rate: float, keep: torch.Tensor | None = None
+) -> torch.Tensor:
     """(B, T) 1.0 where a decoder input point is to be replaced by the model's own guess: each
-    point after the start token with probability ``rate`` (torch's generator), never the end."""
+    point after the start token with probability ``rate`` (torch's generator), never the end,
+    and none that word dropout hides (``keep`` 0): the decoder would not see the guess there,
+    so a target moved by it would be noise."""
     real = mask[:, :-1] * (targets[:, :-1, 4] == 0)  # input t (= target t - 1) is a point
     replaced = torch.zeros_like(mask)
     replaced[:, 1:] = (torch.rand_like(real) < rate).float() * real
-    return replaced
+    return replaced if keep is None else replaced * keep
 
 
 def own_sample_batch(
     inputs: torch.Tensor, targets: torch.Tensor, drawn: torch.Tensor, replaced: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(inputs, targets) with the input points marked in ``replaced`` taken from the model's
-    own guesses (``drawn[:, t - 1]``, sampled from the teacher-forced prediction): the pen lands
-    where the model would have put it, and the target of that step, and of every step of a run
-    of replaced points, is the way back to the true next point. Teacher forcing never shows the
-    decoder a drifted pen; free-running sampling always does, and without this the decoder
-    learns to carry on from the drift instead of steering back with z.
+    own guesses (``drawn[:, t - 1]``) and targets that lead back to the true next point:
+    teacher forcing never shows the decoder a drifted pen, free-running sampling always does.
 
     The drift after step t, D_t, sums the errors of the run of replaced inputs ending at t (0
     after a true input); a true input after a run is the corrected offset true_t - D_{t-1},
@@ -283,8 +286,8 @@ def own_sample_batch(
     steps = torch.arange(replaced.shape[1], device=replaced.device).expand_as(replaced)
     last_true = torch.cummax(torch.where(replaced > 0, torch.zeros_like(steps), steps), dim=1).values
     drift = total - total.gather(1, last_true[..., None].expand_as(total))
-    before = torch.cat([torch.zeros_like(drift[:, :1]), drift[:, :-1]], dim=1)
-    offsets = torch.where(replaced[..., None] > 0, guess, true - before)
+    drift_before = torch.cat([torch.zeros_like(drift[:, :1]), drift[:, :-1]], dim=1)
+    offsets = torch.where(replaced[..., None] > 0, guess, true - drift_before)
     new_inputs = torch.cat([offsets, inputs[..., 2:]], dim=-1)
     new_targets = torch.cat([targets[..., :2] - drift, targets[..., 2:]], dim=-1)
     return new_inputs, new_targets

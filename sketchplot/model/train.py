@@ -284,9 +284,9 @@ def batch_loss(
 ) -> tuple[torch.Tensor, dict]:
     """(loss, terms) of one batch: L_R, and for a conditional model L_KL and the KL penalty.
 
-    ``model`` is what runs the decoder (``net`` or its DDP wrapper); the latent noise and the
-    decoder input dropout (in training mode only) come from torch's generator, which the
-    caller seeds.
+    ``model`` is what runs the decoder (``net`` or its DDP wrapper); the latent noise, the
+    decoder input dropout and the own-sample draws (in training mode only) come from torch's
+    generator, which the caller seeds.
     """
     z = keep = None
     if net.cfg.conditional:
@@ -296,10 +296,8 @@ def batch_loss(
         keep = input_keep_mask(torch.rand(batch.mask.shape, device=batch.mask.device), cfg.decoder_input_dropout)
     inputs, targets = batch.inputs, batch.targets
     if cfg.own_sample_rate and net.training:
-        with torch.no_grad(), torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=use_amp):
-            guide = model(inputs, batch.classes, None if z is None else z.detach(), keep)
-        drawn = sample_offsets(_float(guide), cfg.own_sample_temperature)
-        replaced = own_sample_mask(targets, batch.mask, cfg.own_sample_rate)
+        drawn = _own_guesses(net, batch, z, cfg.own_sample_temperature, use_amp)
+        replaced = own_sample_mask(targets, batch.mask, cfg.own_sample_rate, keep)
         inputs, targets = own_sample_batch(inputs, targets, drawn, replaced)
     with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=use_amp):
         mix = model(inputs, batch.classes, z, keep)
@@ -310,6 +308,19 @@ def batch_loss(
         loss = loss + cfg.kl_weight * eta * torch.clamp(kl, min=cfg.kl_min)
         terms["l_kl"] = kl.detach()
     return loss, terms
+
+
+@torch.no_grad()
+def _own_guesses(net: SketchTransformer, batch: Batch, z, temperature: float, use_amp: bool) -> torch.Tensor:
+    """The offset the model would draw after each true input point, as sampling draws it:
+    the whole sketch shown, no dropout (the local net: no gradient crosses processes)."""
+    net.eval()
+    try:
+        with torch.autocast(batch.inputs.device.type, dtype=torch.bfloat16, enabled=use_amp):
+            guide = net(batch.inputs, batch.classes, z)
+    finally:
+        net.train()
+    return sample_offsets(_float(guide), temperature)
 
 
 @torch.no_grad()

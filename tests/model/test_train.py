@@ -1,6 +1,5 @@
 """Training: toy overfit, exact resume, the non-finite guard, DDP on gloo through torchrun,
-decoder input (word) dropout,
-training on the model's own samples."""
+decoder input (word) dropout, training on the model's own samples."""
 
 import dataclasses
 import json
@@ -93,9 +92,12 @@ class _Killed(Exception):
     [{"dropout": 0.1}, {"dropout": 0.1, "latent_size": 6, "encoder_layers": 1, "mu_norm_scale": 0.6}],
     ids=["decoder", "vae"],
 )
-def test_resumed_run_equals_uninterrupted_run(tiny_npz, tmp_path, monkeypatch, model):
-    """Also for a conditional model, whose latent noise and batch statistics must replay too."""
-    cfg = tiny_config(model=model)
+@pytest.mark.parametrize("own_sample_rate", [0.0, 0.3], ids=["teacher-forced", "own-samples"])
+def test_resumed_run_equals_uninterrupted_run(tiny_npz, tmp_path, monkeypatch, model, own_sample_rate):
+    """Also for a conditional model, whose latent noise and batch statistics must replay too,
+    and for training on the model's own samples, whose draws must replay."""
+    settings = dict(model=model, own_sample_rate=own_sample_rate)
+    cfg = tiny_config(**settings)
     train(["blob"], [tiny_npz], tmp_path / "straight", cfg, progress=False)
 
     real_make_batch, calls = train_module.make_batch, []
@@ -108,10 +110,10 @@ def test_resumed_run_equals_uninterrupted_run(tiny_npz, tmp_path, monkeypatch, m
 
     monkeypatch.setattr(train_module, "make_batch", dying_make_batch)
     with pytest.raises(_Killed):
-        train(["blob"], [tiny_npz], tmp_path / "killed", tiny_config(model=model), progress=False)
+        train(["blob"], [tiny_npz], tmp_path / "killed", tiny_config(**settings), progress=False)
     monkeypatch.setattr(train_module, "make_batch", real_make_batch)
     assert torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)["state"]["step"] == 10
-    train(["blob"], [tiny_npz], tmp_path / "killed", tiny_config(model=model), resume=True, progress=False)
+    train(["blob"], [tiny_npz], tmp_path / "killed", tiny_config(**settings), resume=True, progress=False)
 
     straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
     resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
@@ -321,7 +323,8 @@ def own_sample_case(rate: float):
 
 @pytest.mark.parametrize("rate", [0.3, 1.0])
 def test_own_sample_targets_lead_back_to_the_true_next_point(rate):
-    batch, _, _, inputs, targets = own_sample_case(rate)
+    batch, _, replaced, inputs, targets = own_sample_case(rate)
+    assert replaced.sum() > 10 and not torch.allclose(targets[..., :2], batch.targets[..., :2])
     real = batch.mask > 0
     true_next = torch.cumsum(batch.inputs[..., :2], 1) + batch.targets[..., :2]
     assert torch.allclose((torch.cumsum(inputs[..., :2], 1) + targets[..., :2])[real], true_next[real], atol=1e-4)
@@ -330,7 +333,9 @@ def test_own_sample_targets_lead_back_to_the_true_next_point(rate):
 
 def test_own_sample_inputs_are_the_guesses_where_replaced_and_the_pen_is_back_on_the_drawing_after():
     batch, drawn, replaced, inputs, _ = own_sample_case(0.5)
-    points = (batch.mask[:, :-1] > 0) & (batch.targets[:, :-1, 4] == 0)
+    points = torch.zeros_like(replaced[:, 1:], dtype=torch.bool)  # inputs 1 .. n of an n-point sketch
+    for row, n in enumerate((12, 20, 30)):
+        points[row, :n] = True
     assert 0.3 < replaced[:, 1:][points].mean().item() < 0.7
     assert not replaced[:, 1:][~points].any() and not replaced[:, 0].any()
     chosen = replaced[:, 1:] > 0
@@ -341,10 +346,38 @@ def test_own_sample_inputs_are_the_guesses_where_replaced_and_the_pen_is_back_on
     assert drift[replaced > 0].abs().max() > 0.5  # where the guesses were used, the pen is off
 
 
+def test_own_samples_leave_the_points_word_dropout_hides_alone():
+    batch, *_ = own_sample_case(0.0)
+    keep = input_keep_mask(torch.rand(batch.mask.shape, generator=torch.Generator().manual_seed(4)), 0.5)
+    torch.manual_seed(1)
+    replaced = own_sample_mask(batch.targets, batch.mask, 1.0, keep)
+    assert replaced.sum() > 10 and not replaced[keep == 0].any()
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, float("nan")])
+def test_own_sample_rate_must_be_a_probability(value):
+    with pytest.raises(SketchplotError, match="own_sample_rate must be a number from 0.0 to 1.0"):
+        tiny_config(own_sample_rate=value)
+
+
 def test_own_sample_rate_zero_changes_nothing():
     batch, _, replaced, inputs, targets = own_sample_case(0.0)
     assert not replaced.any()
     assert torch.equal(inputs, batch.inputs) and torch.equal(targets, batch.targets)
+
+
+def test_own_guesses_are_the_models_prediction_on_the_true_drawing_without_dropout(monkeypatch):
+    _, batch = vae_batch_and_net()
+    torch.manual_seed(0)
+    net = SketchTransformer(ModelConfig(**{**TINY, "dropout": 0.3})).train()
+    seen = []
+    real_sample_offsets = train_module.sample_offsets
+    monkeypatch.setattr(train_module, "sample_offsets", lambda mix, t: seen.append(mix) or real_sample_offsets(mix, t))
+    loss_of(net, batch, own_sample_rate=0.5, decoder_input_dropout=0.5)
+    assert net.training
+    with torch.no_grad():
+        expected = net.eval()(batch.inputs, batch.classes)
+    assert len(seen) == 1 and torch.allclose(seen[0].mu_x, expected.mu_x, atol=1e-5)
 
 
 def test_own_sample_training_changes_the_loss_only_in_training():
@@ -363,10 +396,14 @@ def test_sample_offsets_follow_the_mixture_and_cool_with_the_temperature():
         mu_y=torch.zeros(*shape, 2),
         sigma_x=torch.ones(*shape, 2),
         sigma_y=torch.ones(*shape, 2),
-        rho=torch.zeros(*shape, 2),
+        rho=torch.full((*shape, 2), 0.8),
         pen_logits=torch.zeros(*shape, 3),
     )
     warm, cool = sample_offsets(mix, 1.0), sample_offsets(mix, 0.25)
+    near = warm[..., 0] > 0  # the component at +5: dx - 5 and dy correlate with rho
+    assert torch.corrcoef(torch.stack([warm[..., 0][near], warm[..., 1][near]]))[0, 1].item() == pytest.approx(
+        0.8, abs=0.02
+    )
     assert (warm[..., 0] > 0).float().mean().item() == pytest.approx(np.exp(2) / (1 + np.exp(2)), abs=0.01)
     assert (cool[..., 0] > 0).float().mean().item() > 0.99
     assert warm[..., 1].std().item() == pytest.approx(1.0, abs=0.03)
