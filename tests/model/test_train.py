@@ -179,7 +179,8 @@ print("WEIGHTS", os.environ["RANK"], weights.hexdigest())
 def test_ddp_two_cpu_processes_on_gloo(tiny_npz, tmp_path):
     script = tmp_path / "ddp_train.py"
     script.write_text(DDP_SCRIPT)
-    cfg = tiny_config(max_steps=6, checkpoint_interval=3, log_interval=1)
+    # with own samples: their extra forward pass runs on each rank's local net, outside DDP
+    cfg = tiny_config(max_steps=6, checkpoint_interval=3, log_interval=1, own_sample_rate=0.3)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         [
