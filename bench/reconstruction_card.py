@@ -42,11 +42,10 @@ from vae_card import DATA, ROOT, figure
 from sketchplot.app.sketches import Sampling, analogy, interpolate, reconstruct
 from sketchplot.core.formats import from_origin, read_input_sketches, read_stroke3_file, strokes_to_polylines
 from sketchplot.model.classifier import frechet_distance, load_classifier
-from sketchplot.model.config import PEN_END
-from sketchplot.model.data import make_batch
+from sketchplot.model.evaluate import score_sketches
 from sketchplot.model.files import load_conditional
 from sketchplot.model.latent import encode
-from sketchplot.model.mixture import component_log_density, kl_divergence, logsumexp
+from sketchplot.model.mixture import kl_divergence
 from sketchplot.model.registry import class_index, is_labelled
 from sketchplot.model.scoring import class_scores
 
@@ -94,14 +93,18 @@ def code_reliance(decoder, info, klass: str, sketches: list[np.ndarray], mu: np.
     reconstructions that still drift means the decoder follows its own strokes over z (``mu``:
     the sketches' posterior means)."""
     index = class_index(info, klass, "the model") if is_labelled(info) and len(info.classes) > 1 else 0
-    batch = make_batch(list(sketches), [index] * len(sketches), info.scale)
-    targets = batch.targets[..., 2:].argmax(-1)
-    mask = batch.mask * (targets != PEN_END)
 
-    def offset_nll(z: np.ndarray) -> float:
-        mix = decoder.forward(batch.inputs, batch.classes, z=z)
-        nll = -logsumexp(component_log_density(mix, batch.targets[..., 0], batch.targets[..., 1]))
-        return round(float((nll * mask).sum() / mask.sum()), 3)
+    def offset_nll(codes: np.ndarray) -> float:
+        scored = score_sketches(
+            decoder,
+            sketches,
+            class_index=index,
+            input_scale=info.scale,
+            unit_scale=info.scale,
+            max_seq_len=info.max_seq_len,
+            codes=codes,
+        )
+        return round(scored.offset_nll, 3)
 
     return {
         "own_code": offset_nll(mu),

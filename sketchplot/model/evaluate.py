@@ -67,9 +67,11 @@ def score_sketches(
     max_seq_len: int,
     batch_size: int = 64,
     encoder: TransformerEncoder | None = None,
+    codes: np.ndarray | None = None,
 ) -> EvalResult:
     """Likelihood metrics of prepared stroke-3 sketches (no start row, <= max_seq_len points);
-    a conditional model's ``encoder`` (``decoders.TransformerEncoder``) adds ``l_kl``."""
+    a conditional model's ``encoder`` (``decoders.TransformerEncoder``) adds ``l_kl``, its
+    latent codes drawn from each sketch's posterior, unless ``codes`` gives every sketch's."""
     if not sketches:
         raise ValueError("no sketches to evaluate")
     log_jacobian = 2.0 * math.log(unit_scale / input_scale)
@@ -79,8 +81,8 @@ def score_sketches(
     for start in range(0, len(sketches), batch_size):
         chunk = sketches[start : start + batch_size]
         batch = make_batch(chunk, [class_index] * len(chunk), input_scale, pad_to=max_seq_len + 1)
-        z = None
-        if encoder is not None:
+        z = None if codes is None else codes[start : start + batch_size]
+        if encoder is not None and codes is None:
             lengths = int(batch.mask.sum(1).max())
             mu, sigma_hat = encoder.encode(batch.targets[:, :lengths], batch.mask[:, :lengths])
             z = mu + np.exp(sigma_hat / 2) * rng.standard_normal(mu.shape, dtype=np.float32)

@@ -102,3 +102,32 @@ def test_offset_log_likelihood_equals_the_training_loss_term():
         expected = offset_log_likelihood(net(torch.from_numpy(strokes)), torch.from_numpy(dx), torch.from_numpy(dy))
     got = offset_log_likelihood(decoder.forward(strokes, np.zeros(2, dtype=np.int64)), dx, dy)
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
+class CodeMeanModel(StandardNormalModel):
+    """Every next offset ~ N((z_0, z_1), I): the code says where the pen goes."""
+
+    latent_size = 2
+
+    def forward(self, strokes, classes=None, cache=None, z=None):
+        mix = super().forward(strokes, classes)
+        shape = mix.mu_x.shape
+        return Mixture(
+            mix.log_pi,
+            np.broadcast_to(z[:, None, None, 0], shape),
+            np.broadcast_to(z[:, None, None, 1], shape),
+            *(mix.sigma_x, mix.sigma_y, mix.rho, mix.pen_logits),
+        )
+
+
+def test_given_codes_are_each_sketchs_own_across_batches():
+    sketches = [np.array([[k, -k, 0]] * 4 + [[k, -k, 1]], np.float32) for k in range(5)]
+    codes = np.array([[k, -k] for k in range(5)], np.float32)
+
+    def offset_nll(given):
+        return score_sketches(
+            CodeMeanModel(), sketches, input_scale=1.0, unit_scale=1.0, max_seq_len=8, batch_size=2, codes=given
+        ).offset_nll
+
+    assert offset_nll(codes) == pytest.approx(math.log(2 * math.pi))  # every offset at its mean
+    assert offset_nll(np.roll(codes, 1, axis=0)) > offset_nll(codes) + 0.5
