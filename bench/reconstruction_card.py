@@ -19,7 +19,8 @@ reconstruction that keeps what makes its input itself is nearer to its own input
 
 Per-dimension KL of the inputs' posteriors shows how much each latent dimension carries, and
 the teacher-forced offset NLL with each input's own code, another input's and a zero code
-shows how much the decoder reads it when shown the true points.
+shows how much the decoder reads it when shown the true points, over the whole drawing and
+by where a point lies in it (points 0-9, 10-19, 20-39, 40 on).
 Interpolation (``interpolate A B --steps 8``) on a few pairs: each step's feature distance to
 A and to B, its progress d(A) / (d(A) + d(B)), which should rise steadily from about 0 to 1,
 and the classifier's class of the middle four steps. Writes ``<name>-<class>-reconstruction-pairs.svg``
@@ -86,31 +87,45 @@ def latent_usage(mu: np.ndarray, sigma_hat: np.ndarray) -> dict:
     }
 
 
+# Where along a drawing the code matters: point ranges of the teacher-forced offset NLL.
+POSITION_RANGES = ((0, 10), (10, 20), (20, 40), (40, None))
+
+
 def code_reliance(decoder, info, klass: str, sketches: list[np.ndarray], mu: np.ndarray) -> dict:
     """How much the decoder reads the code when it is shown the true points before each one
     (teacher forcing, as in training): the mean offset NLL per point given each sketch's own
-    posterior mean, another sketch's, and a zero code. A large gap with free-running
-    reconstructions that still drift means the decoder follows its own strokes over z (``mu``:
-    the sketches' posterior means)."""
+    posterior mean, another sketch's, and a zero code, over the whole drawing and by point
+    range (``POSITION_RANGES``). A large gap with free-running reconstructions that still
+    drift means the decoder follows its own strokes over z (``mu``: the sketches' posterior
+    means); a gap that closes after the first points means z only starts the drawing."""
     index = class_index(info, klass, "the model") if is_labelled(info) and len(info.classes) > 1 else 0
 
-    def offset_nll(codes: np.ndarray) -> float:
+    def offset_nll_sum(codes: np.ndarray, points: int | None) -> tuple[float, int]:
+        """Summed offset NLL and count of each sketch's first ``points`` points: the decoder is
+        causal, so a sketch cut short scores its first points exactly as the whole one does."""
         scored = score_sketches(
             decoder,
-            sketches,
+            [sketch[:points] for sketch in sketches],
             class_index=index,
             input_scale=info.scale,
             unit_scale=info.scale,
             max_seq_len=info.max_seq_len,
             codes=codes,
         )
-        return round(scored.offset_nll, 3)
+        return scored.offset_nll * scored.n_points, scored.n_points
 
-    return {
-        "own_code": offset_nll(mu),
-        "other_code": offset_nll(np.roll(mu, 1, axis=0)),
-        "zero_code": offset_nll(0 * mu),
-    }
+    codes = {"own_code": mu, "other_code": np.roll(mu, 1, axis=0), "zero_code": 0 * mu}
+    report: dict = {}
+    for name, code in codes.items():
+        total, count = offset_nll_sum(code, None)
+        report[name] = round(total / count, 3)
+        by_range = []
+        for first, last in POSITION_RANGES:
+            before, before_count = offset_nll_sum(code, first) if first else (0.0, 0)
+            upto, upto_count = offset_nll_sum(code, last)
+            by_range.append(round((upto - before) / max(upto_count - before_count, 1), 3))
+        report[f"{name}_by_range"] = by_range
+    return report
 
 
 def real_sets(path: Path) -> tuple[str, str, str]:
@@ -246,6 +261,18 @@ def table(reports: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def position_table(reports: list[dict]) -> str:
+    """The teacher-forced offset NLL by point range, with each code."""
+    ranges = [f"points {a}-{b - 1}" if b else f"points {a}+" for a, b in POSITION_RANGES]
+    lines = ["| model | class | code | " + " | ".join(ranges) + " |", "|---|---|---|" + "---|" * len(ranges)]
+    for r in reports:
+        nll = r["teacher_forced_offset_nll"]
+        for code in ("own_code", "other_code", "zero_code"):
+            cells = " | ".join(f"{v:.2f}" for v in nll[f"{code}_by_range"])
+            lines.append(f"| {r['model']} | {r['class']} | {code.replace('_', ' ')} | {cells} |")
+    return "\n".join(lines)
+
+
 def interpolation_table(rows: list[dict]) -> str:
     lines = [
         "| model | A | B | progress d(A) / (d(A) + d(B)) by step | rising steps | middle four recognised as |",
@@ -287,6 +314,8 @@ def main() -> None:
             analogies[label] = analogy_figure(model, how, classifier, previews / f"{label}-analogies.svg")
     print(f"\nreconstructions at T={args.temperature:g}, seed {args.seed}, of the first {INPUT_COUNT} test sketches\n")
     print(table(reports))
+    print("\nteacher-forced offset NLL per point, by where the point is in the drawing\n")
+    print(position_table(reports))
     print(f"\ninterpolations, {INTERPOLATION_STEPS} steps\n")
     print(interpolation_table(interpolations))
     for name, cases in analogies.items():

@@ -30,6 +30,7 @@ SIZE_LIMITS = {
     "n_classes": (1, 10_000),
     "latent_size": (0, 4096),
     "encoder_layers": (0, 64),
+    "attention_window": (0, 4097),
 }
 CHOICES = {"sigma_activation": ("elu", "exp"), "pen_loss": ("ce", "focal"), "pen_head": ("independent", "joint")}
 
@@ -61,6 +62,11 @@ class ModelConfig:
     # Also embed each input point's absolute position (the running sum of the offsets): attention
     # can only estimate that sum, and a continuation must know where the pen is (MODELS.md).
     absolute_position: bool = False
+    # > 0: each decoder layer attends only to its last attention_window inputs, so a step sees
+    # n_layer * (attention_window - 1) points back; what was drawn before reaches it only through
+    # z, the absolute position and the step's index: a decoder that cannot look back over the
+    # whole sketch has to read the code. 0: all.
+    attention_window: int = 0
 
     def __post_init__(self):
         self.validate()

@@ -298,6 +298,14 @@ def _attention(
     return _linear(y.transpose(0, 2, 1, 3).reshape(b, t, c), *block.proj)
 
 
+def _causal_bias(t: int, start: int, window: int) -> np.ndarray | None:
+    """-inf where query i (position start + i) may not look at key j: j > start + i, or, with
+    an attention window, start + i - j >= window; None where every key is allowed."""
+    lag = (start + np.arange(t))[:, None] - np.arange(start + t)[None, :]
+    allowed = (lag >= 0) & (lag < window) if window else lag >= 0
+    return None if allowed.all() else np.where(allowed, 0.0, -np.inf).astype(np.float32)
+
+
 def _mlp(x, block: _Block):
     return _linear(_gelu_scaled(_linear(_normalise(x), *block.fc)), *block.fc_out)
 
@@ -354,8 +362,7 @@ class TransformerDecoder:
             x += _linear(position, *self.position_embed)
         if z is not None:
             x += _linear(np.asarray(z, dtype=np.float32), *self.latent_embed)[:, None, :]
-        # Query j (position start + j) sees keys 0 .. start + j: -inf is added to the others.
-        causal = np.triu(np.full((t, start + t), -np.inf, dtype=np.float32), k=start + 1) if t > 1 else None
+        causal = _causal_bias(t, start, self.cfg.attention_window)
         for layer, block in enumerate(self.blocks):
             x += _attention(_normalise(x), block, self.cfg.n_head, causal, cache, layer, start)
             x += _mlp(x, block)

@@ -31,6 +31,7 @@ class SelfAttention(nn.Module):
     def __init__(self, cfg: ModelConfig, causal: bool = True):
         super().__init__()
         self.causal = causal
+        self.window = cfg.attention_window if causal else 0
         self.n_head = cfg.n_head
         self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
@@ -43,16 +44,25 @@ class SelfAttention(nn.Module):
         q, k, v = self.qkv(x).split(c, dim=2)
         q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
         attn_mask = None if key_mask is None else key_mask[:, None, None, :]
+        causal = self.causal and t > 1
+        if causal and self.window:
+            attn_mask, causal = window_mask(t, self.window, x.device), False
         y = F.scaled_dot_product_attention(
             q,
             k,
             v,
             attn_mask=attn_mask,
-            is_causal=self.causal and t > 1,
+            is_causal=causal,
             dropout_p=self.dropout if self.training else 0.0,
         )
         y = y.transpose(1, 2).contiguous().view(b, t, c)
         return self.resid_drop(self.proj(y))
+
+
+def window_mask(t: int, window: int, device=None) -> torch.Tensor:
+    """(T, T) True where query i may look at key j: j <= i and i - j < window."""
+    lag = torch.arange(t, device=device)[:, None] - torch.arange(t, device=device)[None, :]
+    return (lag >= 0) & (lag < window)
 
 
 class Block(nn.Module):

@@ -65,6 +65,27 @@ def test_cached_steps_equal_the_full_torch_forward(sigma_activation):
         decoder.forward(strokes[:, :1], classes, cache)
 
 
+def test_an_attention_window_is_the_same_in_torch_and_in_cached_numpy_steps():
+    window = 5
+    net, decoder = random_pair("elu", seed=4, attention_window=window)
+    strokes, classes = random_strokes(2, 30, seed=5), np.array([1, 0])
+    with torch.no_grad():
+        expected = net(torch.from_numpy(strokes), torch.from_numpy(classes))
+    assert_mixtures_close(decoder.forward(strokes, classes), expected)
+    cache = decoder.new_cache(2)
+    assert_mixtures_close(decoder.forward(strokes[:, :8], classes, cache), expected, slice(0, 8))
+    for t in range(8, 30):
+        assert_mixtures_close(decoder.forward(strokes[:, t : t + 1], classes, cache), expected, slice(t, t + 1))
+    # each of the 2 layers looks back window - 1 points: a step sees 2 * (window - 1) back, no more
+    reach = 2 * (window - 1) + 1
+    changed = strokes.copy()
+    changed[:, 10, :2] += 3.0
+    with torch.no_grad():
+        after = net(torch.from_numpy(changed), torch.from_numpy(classes))
+    moved = np.abs(after.mu_x.numpy() - expected.mu_x.numpy()).max(axis=(0, 2)) > 1e-6
+    assert moved[10 : 10 + reach].all() and not moved[10 + reach :].any() and not moved[:10].any()
+
+
 def test_rows_of_a_cached_batch_are_independent():
     _, decoder = random_pair("elu")
     strokes, classes = random_strokes(2, 5), np.array([0, 1])
