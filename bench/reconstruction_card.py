@@ -115,16 +115,18 @@ def code_reliance(decoder, info, klass: str, sketches: list[np.ndarray], mu: np.
         return scored.offset_nll * scored.n_points, scored.n_points
 
     codes = {"own_code": mu, "other_code": np.roll(mu, 1, axis=0), "zero_code": 0 * mu}
+    ends = sorted({last for _, last in POSITION_RANGES if last}) + [None]
     report: dict = {}
     for name, code in codes.items():
-        total, count = offset_nll_sum(code, None)
+        cut = {0: (0.0, 0)} | {points: offset_nll_sum(code, points) for points in ends}
+        total, count = cut[None]
         report[name] = round(total / count, 3)
-        by_range = []
-        for first, last in POSITION_RANGES:
-            before, before_count = offset_nll_sum(code, first) if first else (0.0, 0)
-            upto, upto_count = offset_nll_sum(code, last)
-            by_range.append(round((upto - before) / max(upto_count - before_count, 1), 3))
-        report[f"{name}_by_range"] = by_range
+        report[f"{name}_by_range"] = [
+            round((cut[last][0] - cut[first][0]) / (cut[last][1] - cut[first][1]), 3)
+            if cut[last][1] > cut[first][1]
+            else None
+            for first, last in POSITION_RANGES
+        ]
     return report
 
 
@@ -268,7 +270,7 @@ def position_table(reports: list[dict]) -> str:
     for r in reports:
         nll = r["teacher_forced_offset_nll"]
         for code in ("own_code", "other_code", "zero_code"):
-            cells = " | ".join(f"{v:.2f}" for v in nll[f"{code}_by_range"])
+            cells = " | ".join("-" if v is None else f"{v:.2f}" for v in nll[f"{code}_by_range"])
             lines.append(f"| {r['model']} | {r['class']} | {code.replace('_', ' ')} | {cells} |")
     return "\n".join(lines)
 

@@ -10,6 +10,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import numpy as np
+
 PEN_DRAW, PEN_LIFT, PEN_END = 0, 1, 2
 # Sampling temperature of the pen state alone (see sketchplot.model.sample for the measurement).
 PEN_TEMPERATURE = 1.0
@@ -33,6 +35,13 @@ SIZE_LIMITS = {
     "attention_window": (0, 4097),
 }
 CHOICES = {"sigma_activation": ("elu", "exp"), "pen_loss": ("ce", "focal"), "pen_head": ("independent", "joint")}
+
+
+def attention_allowed(t: int, start: int, window: int) -> np.ndarray:
+    """(t, start + t) True where decoder query i (position start + i) may look at key j: no
+    later key, and with an attention window (> 0) none window or more points back."""
+    lag = (start + np.arange(t))[:, None] - np.arange(start + t)[None, :]
+    return (lag >= 0) & (lag < window) if window else lag >= 0
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from sketchplot.model.config import Mixture, ModelConfig
+from sketchplot.model.config import Mixture, ModelConfig, attention_allowed
 
 LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm's default
 RHO_SCALE = 0.999  # keeps 1 - rho^2 away from 0, as in the torch model
@@ -299,10 +299,11 @@ def _attention(
 
 
 def _causal_bias(t: int, start: int, window: int) -> np.ndarray | None:
-    """-inf where query i (position start + i) may not look at key j: j > start + i, or, with
-    an attention window, start + i - j >= window; None where every key is allowed."""
-    lag = (start + np.arange(t))[:, None] - np.arange(start + t)[None, :]
-    allowed = (lag >= 0) & (lag < window) if window else lag >= 0
+    """-inf where a query may not look (``config.attention_allowed``), else 0; None when every
+    key is allowed, as for one new step without a window."""
+    if t == 1 and not window:
+        return None
+    allowed = attention_allowed(t, start, window)
     return None if allowed.all() else np.where(allowed, 0.0, -np.inf).astype(np.float32)
 
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sketchplot.model.config import PEN_END, Mixture, ModelConfig
+from sketchplot.model.config import PEN_END, Mixture, ModelConfig, attention_allowed
 from sketchplot.model.mixture import component_log_density, pen_log_likelihood
 
 
@@ -43,26 +43,20 @@ class SelfAttention(nn.Module):
         b, t, c = x.shape
         q, k, v = self.qkv(x).split(c, dim=2)
         q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
-        attn_mask = None if key_mask is None else key_mask[:, None, None, :]
-        causal = self.causal and t > 1
-        if causal and self.window:
-            attn_mask, causal = window_mask(t, self.window, x.device), False
+        if self.window:  # a causal block: the window's mask replaces is_causal
+            attn_mask = torch.from_numpy(attention_allowed(t, 0, self.window)).to(x.device)
+        else:
+            attn_mask = None if key_mask is None else key_mask[:, None, None, :]
         y = F.scaled_dot_product_attention(
             q,
             k,
             v,
             attn_mask=attn_mask,
-            is_causal=causal,
+            is_causal=self.causal and t > 1 and not self.window,
             dropout_p=self.dropout if self.training else 0.0,
         )
         y = y.transpose(1, 2).contiguous().view(b, t, c)
         return self.resid_drop(self.proj(y))
-
-
-def window_mask(t: int, window: int, device=None) -> torch.Tensor:
-    """(T, T) True where query i may look at key j: j <= i and i - j < window."""
-    lag = torch.arange(t, device=device)[:, None] - torch.arange(t, device=device)[None, :]
-    return (lag >= 0) & (lag < window)
 
 
 class Block(nn.Module):
