@@ -31,28 +31,24 @@ class SelfAttention(nn.Module):
     def __init__(self, cfg: ModelConfig, causal: bool = True):
         super().__init__()
         self.causal = causal
-        self.window = cfg.attention_window if causal else 0
         self.n_head = cfg.n_head
         self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.dropout = cfg.dropout
         self.resid_drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, key_mask=None):
-        """x: (B, T, C); causal, or (encoder) attending to every key where key_mask (B, T) is true."""
+    def forward(self, x, attn_mask=None):
+        """x: (B, T, C). ``attn_mask`` (broadcast to (B, H, T, T), True where a query may look)
+        replaces the plain causal mask of a causal block; the encoder's masks out padding."""
         b, t, c = x.shape
         q, k, v = self.qkv(x).split(c, dim=2)
         q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
-        if self.window:  # a causal block: the window's mask replaces is_causal
-            attn_mask = torch.from_numpy(attention_allowed(t, 0, self.window)).to(x.device)
-        else:
-            attn_mask = None if key_mask is None else key_mask[:, None, None, :]
         y = F.scaled_dot_product_attention(
             q,
             k,
             v,
             attn_mask=attn_mask,
-            is_causal=self.causal and t > 1 and not self.window,
+            is_causal=self.causal and t > 1 and attn_mask is None,
             dropout_p=self.dropout if self.training else 0.0,
         )
         y = y.transpose(1, 2).contiguous().view(b, t, c)
@@ -72,8 +68,8 @@ class Block(nn.Module):
             nn.Dropout(cfg.dropout),
         )
 
-    def forward(self, x, key_mask=None):
-        x = x + self.attn(self.ln1(x), key_mask)
+    def forward(self, x, attn_mask=None):
+        x = x + self.attn(self.ln1(x), attn_mask)
         return x + self.mlp(self.ln2(x))
 
 
@@ -120,7 +116,7 @@ class SketchEncoder(nn.Module):
         pos = torch.arange(t, device=sketch.device)
         x = self.offset_embed(sketch[..., :2]) + self.pen_embed(sketch[..., 2:].argmax(-1)) + self.pos_embed(pos)
         x = self.drop(x)
-        keys = mask > 0
+        keys = (mask > 0)[:, None, None, :]
         for block in self.blocks:
             x = block(x, keys)
         weights = mask[..., None] / mask.sum(1, keepdim=True)[..., None].clamp(min=1)
@@ -193,8 +189,11 @@ class SketchTransformer(nn.Module):
         if self.cfg.conditional:
             x = x + self.latent_embed(z)[:, None, :]
         x = self.drop(x)
+        window = None
+        if self.cfg.attention_window:
+            window = torch.from_numpy(attention_allowed(t, 0, self.cfg.attention_window)).to(x.device)
         for block in self.blocks:
-            x = block(x)
+            x = block(x, window)
         return self.mixture(self.head(self.ln_f(x)))
 
     def mixture(self, out) -> Mixture:
