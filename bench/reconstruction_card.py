@@ -17,6 +17,8 @@ reconstruction that keeps what makes its input itself is nearer to its own input
   (100-199; the valid split's for a class with fewer test sketches, such as pig's 45) against
   them (target: at most twice).
 
+The same retrieval of the inputs themselves after known changes (every offset moved by
+noise, turned, strokes left out) gives the scale: how close a reconstruction must come.
 Per-dimension KL of the inputs' posteriors shows how much each latent dimension carries, and
 the teacher-forced offset NLL with each input's own code, another input's and a zero code
 shows how much the decoder reads it when shown the true points, over the whole drawing and
@@ -70,6 +72,51 @@ def retrieval(rebuilt: np.ndarray, inputs: np.ndarray) -> dict:
         "retrieved": distances.argmin(axis=1) == np.arange(len(inputs)),
         "own_distance": float(own.mean()),
         "other_distance": float(others.mean()),
+    }
+
+
+def _jitter(sketch: np.ndarray, rng, units: float) -> np.ndarray:
+    moved = sketch.astype(np.float32)
+    moved[:, :2] += rng.normal(0.0, units, (len(sketch), 2))
+    return moved
+
+
+def _rotate(sketch: np.ndarray, degrees: float) -> np.ndarray:
+    a = np.deg2rad(degrees)
+    moved = sketch.astype(np.float32)
+    moved[:, :2] = moved[:, :2] @ np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]], dtype=np.float32)
+    return moved
+
+
+def _drop_last_strokes(sketch: np.ndarray, share: float) -> np.ndarray:
+    ends = np.flatnonzero(sketch[:, 2] == 1)
+    kept = max(1, round(len(ends) * (1 - share)))
+    return sketch[: ends[kept - 1] + 1] if len(ends) else sketch
+
+
+# Known changes of the inputs themselves, the scale for reading a retrieval figure.
+PERTURBATIONS = {
+    "every offset moved by N(0, 4 units)": lambda s, rng: _jitter(s, rng, 4.0),
+    "every offset moved by N(0, 8 units)": lambda s, rng: _jitter(s, rng, 8.0),
+    "turned 20 degrees": lambda s, rng: _rotate(s, 20.0),
+    "last quarter of the strokes left out": lambda s, rng: _drop_last_strokes(s, 0.25),
+    "last half of the strokes left out": lambda s, rng: _drop_last_strokes(s, 0.5),
+    "first 40 points only": lambda s, rng: s[:40],
+    "first 20 points only": lambda s, rng: s[:20],
+}
+
+
+def retrieval_scale(klass: str, classifier) -> dict:
+    """Retrieval of the inputs themselves, changed in known ways: how close a reconstruction
+    must come to its input for the judge's features to find it (the offsets are in the
+    data's units, in which a sketch spans about 255)."""
+    inputs_spec, _, _ = real_sets(DATA / f"{klass}.npz")
+    inputs, _ = read_input_sketches(inputs_spec, "test")
+    features = classifier.predict(inputs).features
+    rng = np.random.default_rng(0)
+    return {
+        name: float(retrieval(classifier.predict([change(s, rng) for s in inputs]).features, features)["retrieved"].mean())
+        for name, change in PERTURBATIONS.items()
     }
 
 
@@ -301,12 +348,14 @@ def main() -> None:
     classifier = load_classifier()
     previews = Path(args.previews)
     previews.mkdir(parents=True, exist_ok=True)
-    reports, interpolations, analogies = [], [], {}
+    reports, interpolations, analogies, scales = [], [], {}, {}
     for model in models:
         how = Sampling(temperature=args.temperature, seed=args.seed, model=str(model))
         _, _, info = load_conditional(model)
         label = model_label(model)
         for klass in info.classes:
+            if klass not in scales:
+                scales[klass] = retrieval_scale(klass, classifier)
             report, inputs, rebuilt, retrieved = reconstruction_report(model, klass, how, classifier)
             reports.append(report)
             pairs_figure(inputs, rebuilt, retrieved, previews / f"{label}-{klass}-reconstruction-pairs.svg")
@@ -316,6 +365,9 @@ def main() -> None:
             analogies[label] = analogy_figure(model, how, classifier, previews / f"{label}-analogies.svg")
     print(f"\nreconstructions at T={args.temperature:g}, seed {args.seed}, of the first {INPUT_COUNT} test sketches\n")
     print(table(reports))
+    for klass, scale in scales.items():
+        print(f"\nretrieval of the first {INPUT_COUNT} test {klass} sketches themselves, changed:")
+        print("\n".join(f"- {name}: {share:.2f}" for name, share in scale.items()))
     print("\nteacher-forced offset NLL per point, by where the point is in the drawing\n")
     print(position_table(reports))
     print(f"\ninterpolations, {INTERPOLATION_STEPS} steps\n")
@@ -324,7 +376,12 @@ def main() -> None:
         print(f"\n{name} analogies, feature distance of A - B + C to A / B / C: ")
         print(", ".join(f"{d['case']}: {d['a']} / {d['b']} / {d['c']}" for d in cases))
     if args.json:
-        everything = {"reconstruction": reports, "interpolation": interpolations, "analogy": analogies}
+        everything = {
+            "reconstruction": reports,
+            "retrieval_of_changed_inputs": scales,
+            "interpolation": interpolations,
+            "analogy": analogies,
+        }
         Path(args.json).write_text(json.dumps(everything, indent=2) + "\n")
         print(f"wrote {args.json}")
 

@@ -33,6 +33,7 @@ SIZE_LIMITS = {
     "latent_size": (0, 4096),
     "encoder_layers": (0, 64),
     "attention_window": (0, 4097),
+    "latent_tokens": (0, 256),
 }
 CHOICES = {"sigma_activation": ("elu", "exp"), "pen_loss": ("ce", "focal"), "pen_head": ("independent", "joint")}
 
@@ -42,6 +43,13 @@ def attention_allowed(t: int, start: int, window: int) -> np.ndarray:
     later key, and with an attention window (> 0) none window or more points back."""
     lag = (start + np.arange(t))[:, None] - np.arange(start + t)[None, :]
     return (lag >= 0) & (lag < window) if window else lag >= 0
+
+
+def latent_token_of_point(position, length, tokens: int):
+    """Which latent token point ``position`` of a sketch of ``length`` points feeds: the points
+    cut into ``tokens`` runs as even as can be, in drawing order. Integer numpy arrays or torch
+    tensors, broadcast together (the encoder's rule on both sides)."""
+    return (position * tokens) // length.clip(min=1)
 
 
 @dataclass
@@ -76,6 +84,13 @@ class ModelConfig:
     # z, the absolute position and the step's index: a decoder that cannot look back over the
     # whole sketch has to read the code. 0: all.
     attention_window: int = 0
+    # > 0: the encoder pools each of latent_tokens runs of consecutive points into its own
+    # part of z (latent_size / latent_tokens values), and the decoder reads the parts as that
+    # many tokens before the start token, which every step attends to in every layer. A
+    # single code added to the inputs is read for the first points only (MODELS.md); parts
+    # tied to stretches of the drawing tell each step what its own stretch looked like.
+    # 0: one code added to every input.
+    latent_tokens: int = 0
 
     def __post_init__(self):
         self.validate()
@@ -103,12 +118,23 @@ class ModelConfig:
             raise ValueError(f"dropout must be below 1, not {self.dropout!r}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
+        if self.latent_tokens and (not self.conditional or self.latent_size % self.latent_tokens):
+            raise ValueError(
+                f"latent_size ({self.latent_size}) must be a positive multiple of latent_tokens ({self.latent_tokens})"
+            )
+        if self.latent_tokens and self.attention_window:
+            raise ValueError("latent_tokens and attention_window cannot be combined: a window would hide the tokens")
         if self.pen_head == "joint" and self.pen_loss != "ce":
             raise ValueError("the joint pen head trains with pen_loss 'ce' only")
 
     @property
     def conditional(self) -> bool:
         return self.latent_size > 0
+
+    @property
+    def latent_part(self) -> int:
+        """How many values of z each latent token carries (all of them without tokens)."""
+        return self.latent_size // self.latent_tokens if self.latent_tokens else self.latent_size
 
     @property
     def head_size(self) -> int:

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from sketchplot.model.config import Mixture, ModelConfig, attention_allowed
+from sketchplot.model.config import Mixture, ModelConfig, attention_allowed, latent_token_of_point
 
 LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm's default
 RHO_SCALE = 0.999  # keeps 1 - rho^2 away from 0, as in the torch model
@@ -175,7 +175,7 @@ def transformer_weight_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
         shapes |= {"position_embed.weight": (c, 2), "position_embed.bias": (c,)}
     if cfg.conditional:
         shapes |= {
-            "latent_embed.weight": (c, cfg.latent_size),
+            "latent_embed.weight": (c, cfg.latent_part),
             "latent_embed.bias": (c,),
             "encoder.offset_embed.weight": (c, 2),
             "encoder.offset_embed.bias": (c,),
@@ -183,9 +183,11 @@ def transformer_weight_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
             "encoder.pos_embed.weight": (cfg.block_size, c),
             "encoder.ln_f.weight": (c,),
             "encoder.ln_f.bias": (c,),
-            "encoder.head.weight": (2 * cfg.latent_size, c),
-            "encoder.head.bias": (2 * cfg.latent_size,),
+            "encoder.head.weight": (2 * cfg.latent_part, c),
+            "encoder.head.bias": (2 * cfg.latent_part,),
         }
+        if cfg.latent_tokens:
+            shapes["latent_token_embed.weight"] = (cfg.latent_tokens, c)
         for i in range(cfg.encoder_layers):
             shapes |= _block_shapes(f"encoder.blocks.{i}.", c)
         if cfg.mu_norm_scale > 0:
@@ -331,29 +333,32 @@ class TransformerDecoder:
         self.pen_embed, self.pos_embed, self.class_embed = (
             folded.array(name) for name in ("pen_embed.weight", "pos_embed.weight", "class_embed.weight")
         )
+        self.tokens = cfg.latent_tokens
+        self.token_embed = folded.array("latent_token_embed.weight") if self.tokens else None
 
     @property
     def cache_bytes_per_sequence(self) -> int:
         """Memory one sequence's key/value cache takes, for the sampler's batch size."""
-        return self.cfg.n_layer * 2 * self.block_size * self.cfg.n_embd * 4
+        return self.cfg.n_layer * 2 * (self.block_size + self.tokens) * self.cfg.n_embd * 4
 
     def new_cache(self, batch: int) -> KVCache:
         cfg = self.cfg
-        return KVCache(cfg.n_layer, batch, cfg.n_head, cfg.n_embd // cfg.n_head, self.block_size)
+        return KVCache(cfg.n_layer, batch, cfg.n_head, cfg.n_embd // cfg.n_head, self.block_size + self.tokens)
 
     def forward(
         self, strokes: np.ndarray, classes: np.ndarray, cache: KVCache | None = None, z: np.ndarray | None = None
     ) -> Mixture:
         strokes = np.asarray(strokes, dtype=np.float32)
         b, t, _ = strokes.shape
-        start = cache.length if cache is not None else 0
-        if start + t > self.block_size:
-            raise ValueError(f"sequence of {start + t} points exceeds block_size {self.block_size}")
+        start = cache.length if cache is not None else 0  # keys held: the latent tokens and points so far
+        first = max(start - self.tokens, 0)  # the first input point's index in its sequence
+        if first + t > self.block_size:
+            raise ValueError(f"sequence of {first + t} points exceeds block_size {self.block_size}")
         if (z is None) == self.cfg.conditional:
             raise ValueError("a conditional model needs a latent code z, an unconditional one takes none")
         pen = strokes[..., 2:].argmax(-1)
         x = _linear(strokes[..., :2], *self.offset_embed)
-        x += self.pen_embed[pen] + self.pos_embed[start : start + t]
+        x += self.pen_embed[pen] + self.pos_embed[first : first + t]
         x += self.class_embed[np.asarray(classes)][:, None, :]
         if self.position_embed is not None:
             position = np.cumsum(strokes[..., :2], axis=1)
@@ -361,15 +366,18 @@ class TransformerDecoder:
                 position += cache.pen_position[:, None, :]
                 cache.pen_position = position[:, -1].copy()
             x += _linear(position, *self.position_embed)
-        if z is not None:
+        if self.tokens and start == 0:  # the tokens go in once, before the start token
+            parts = np.asarray(z, dtype=np.float32).reshape(b, self.tokens, -1)
+            x = np.concatenate([_linear(parts, *self.latent_embed) + self.token_embed, x], axis=1)
+        elif z is not None and not self.tokens:
             x += _linear(np.asarray(z, dtype=np.float32), *self.latent_embed)[:, None, :]
-        causal = _causal_bias(t, start, self.cfg.attention_window)
+        causal = _causal_bias(x.shape[1], start, self.cfg.attention_window)
         for layer, block in enumerate(self.blocks):
             x += _attention(_normalise(x), block, self.cfg.n_head, causal, cache, layer, start)
             x += _mlp(x, block)
         if cache is not None:
-            cache.length = start + t
-        return self._mixture(_linear(_normalise(x), *self.head))
+            cache.length = start + x.shape[1]
+        return self._mixture(_linear(_normalise(x[:, x.shape[1] - t :]), *self.head))
 
     def _mixture(self, out: np.ndarray) -> Mixture:
         m = self.cfg.n_mixture
@@ -429,10 +437,16 @@ class TransformerEncoder:
         for block in self.blocks:
             x += _attention(_normalise(x), block, self.cfg.n_head, keys)
             x += _mlp(x, block)
-        weights = (mask / np.maximum(mask.sum(1, keepdims=True), 1)).astype(np.float32)
-        pooled = (_normalise(x) * weights[..., None]).sum(1)  # ln_f's scale and shift are in the head
-        out = _linear(pooled, *self.head)
-        mu, sigma_hat = out[:, : self.cfg.latent_size], out[:, self.cfg.latent_size :]
+        mask = np.asarray(mask, dtype=np.float32)
+        tokens = max(self.cfg.latent_tokens, 1)
+        length = mask.sum(1, keepdims=True).astype(np.int64)
+        token = np.minimum(latent_token_of_point(np.arange(t)[None], length, tokens), tokens - 1)
+        weights = (token[..., None] == np.arange(tokens)) * mask[..., None]  # (B, T, K)
+        weights = (weights / np.maximum(weights.sum(1, keepdims=True), 1)).astype(np.float32)
+        pooled = np.einsum("btk,btc->bkc", weights, _normalise(x))  # ln_f's scale and shift are in the head
+        out = _linear(pooled, *self.head)  # (B, K, 2 * part)
+        part = self.cfg.latent_part
+        mu, sigma_hat = out[..., :part].reshape(len(out), -1), out[..., part:].reshape(len(out), -1)
         if self.mu_norm is not None:
             mu = mu * self.mu_norm[0] + self.mu_norm[1]
         return mu, sigma_hat

@@ -12,7 +12,9 @@ sides and lets components collapse onto single points, the main source of loss s
 With ``latent_size > 0`` it is Sketch-RNN's conditional VAE: a bidirectional transformer
 encoder (``SketchEncoder``) maps a whole sketch to mu and sigma_hat of a latent code z, and the
 decoder adds a linear map of z to every input embedding (the start token's included), which is
-Sketch-RNN's "z concatenated to every input" followed by the input projection.
+Sketch-RNN's "z concatenated to every input" followed by the input projection. With
+``latent_tokens`` z comes in parts, one per run of the sketch's points, and the decoder reads
+them as tokens before the start token instead (``ModelConfig.latent_tokens``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sketchplot.model.config import PEN_END, Mixture, ModelConfig, attention_allowed
+from sketchplot.model.config import PEN_END, Mixture, ModelConfig, attention_allowed, latent_token_of_point
 from sketchplot.model.mixture import component_log_density, pen_log_likelihood
 
 
@@ -97,7 +99,8 @@ class LatentNorm(nn.Module):
 
 class SketchEncoder(nn.Module):
     """Sketch -> (mu, sigma_hat) of q(z | sketch): non-causal blocks, then the mean of the
-    real points' features (padding excluded), projected to 2 * latent_size."""
+    real points' features (padding excluded), projected to 2 * latent_size; with latent tokens
+    the mean of each token's run of points, each projected to its part of z."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -107,7 +110,8 @@ class SketchEncoder(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg, causal=False) for _ in range(cfg.encoder_layers))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
-        self.head = nn.Linear(cfg.n_embd, 2 * cfg.latent_size)
+        self.head = nn.Linear(cfg.n_embd, 2 * cfg.latent_part)
+        self.tokens = max(cfg.latent_tokens, 1)
         self.mu_norm = LatentNorm(cfg.latent_size, cfg.mu_norm_scale) if cfg.mu_norm_scale > 0 else None
 
     def forward(self, sketch, mask):
@@ -119,9 +123,12 @@ class SketchEncoder(nn.Module):
         keys = (mask > 0)[:, None, None, :]
         for block in self.blocks:
             x = block(x, keys)
-        weights = mask[..., None] / mask.sum(1, keepdim=True)[..., None].clamp(min=1)
-        pooled = (self.ln_f(x) * weights).sum(1)
-        mu, sigma_hat = self.head(pooled).chunk(2, dim=-1)
+        length = mask.sum(1, keepdim=True).long()
+        token = latent_token_of_point(torch.arange(t, device=sketch.device)[None], length, self.tokens)
+        weights = F.one_hot(token.clamp(max=self.tokens - 1), self.tokens) * mask[..., None]  # (B, T, K)
+        weights = weights / weights.sum(1, keepdim=True).clamp(min=1)
+        pooled = torch.einsum("btk,btc->bkc", weights, self.ln_f(x))
+        mu, sigma_hat = (part.flatten(1) for part in self.head(pooled).chunk(2, dim=-1))  # token-major
         if self.mu_norm is not None:
             mu = self.mu_norm(mu)
         return mu, sigma_hat
@@ -141,7 +148,9 @@ class SketchTransformer(nn.Module):
         self.head = nn.Linear(cfg.n_embd, cfg.head_size)
         if cfg.conditional:
             self.encoder = SketchEncoder(cfg)
-            self.latent_embed = nn.Linear(cfg.latent_size, cfg.n_embd)
+            self.latent_embed = nn.Linear(cfg.latent_part, cfg.n_embd)
+        if cfg.latent_tokens:
+            self.latent_token_embed = nn.Embedding(cfg.latent_tokens, cfg.n_embd)
         if cfg.absolute_position:
             self.position_embed = nn.Linear(2, cfg.n_embd)
         self.apply(self._init_weights)
@@ -186,7 +195,10 @@ class SketchTransformer(nn.Module):
         if self.cfg.absolute_position:
             position = self.position_embed(torch.cumsum(strokes[..., :2], dim=1))
             x = x + (position if keep is None else position * keep[..., None])
-        if self.cfg.conditional:
+        tokens = self.cfg.latent_tokens
+        if tokens:
+            x = torch.cat([self.latent_embed(z.unflatten(1, (tokens, -1))) + self.latent_token_embed.weight, x], 1)
+        elif self.cfg.conditional:
             x = x + self.latent_embed(z)[:, None, :]
         x = self.drop(x)
         window = None
@@ -194,7 +206,7 @@ class SketchTransformer(nn.Module):
             window = torch.from_numpy(attention_allowed(t, 0, self.cfg.attention_window)).to(x.device)
         for block in self.blocks:
             x = block(x, window)
-        return self.mixture(self.head(self.ln_f(x)))
+        return self.mixture(self.head(self.ln_f(x[:, tokens:])))
 
     def mixture(self, out) -> Mixture:
         m = self.cfg.n_mixture

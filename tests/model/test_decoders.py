@@ -126,3 +126,24 @@ def test_a_cache_keeps_the_chosen_rows():
     cache.keep(np.array([2, 0]))
     got = decoder.forward(strokes[[2, 0], 5:], classes[[2, 0]], cache)
     np.testing.assert_allclose(got.mu_x, expected.mu_x.numpy()[[2, 0], 5:], rtol=1e-5, atol=1e-5)
+
+
+def test_latent_tokens_are_the_same_in_torch_and_in_cached_numpy_steps():
+    net, decoder = random_pair("elu", seed=6, latent_size=8, latent_tokens=4, encoder_layers=1)
+    strokes, classes = random_strokes(2, TINY["block_size"], seed=7), np.array([1, 0])
+    z = np.random.default_rng(8).normal(size=(2, 8)).astype(np.float32)
+    with torch.no_grad():
+        expected = net(torch.from_numpy(strokes), torch.from_numpy(classes), z=torch.from_numpy(z))
+    assert_mixtures_close(decoder.forward(strokes, classes, z=z), expected)
+    cache = decoder.new_cache(2)
+    assert_mixtures_close(decoder.forward(strokes[:, :1], classes, cache, z=z), expected, slice(0, 1))
+    for t in range(1, 12):
+        assert_mixtures_close(decoder.forward(strokes[:, t : t + 1], classes, cache, z=z), expected, slice(t, t + 1))
+    assert_mixtures_close(decoder.forward(strokes[:, 12:], classes, cache, z=z), expected, slice(12, None))
+    assert cache.length == 4 + TINY["block_size"]
+    # every part of z reaches the first step and the last
+    for part in range(4):
+        moved = z.copy()
+        moved[:, 2 * part : 2 * part + 2] += 1.0
+        other = decoder.forward(strokes, classes, z=moved)
+        assert not np.allclose(other.mu_x[:, [0, -1]], expected.mu_x.numpy()[:, [0, -1]], atol=1e-4)

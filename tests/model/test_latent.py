@@ -211,3 +211,25 @@ def test_init_from_an_unlabelled_model_into_an_unlabelled_model(tmp_path):
     old = {k: v.numpy() for k, v in source.state_dict().items()}
     for name in ("class_embed.weight", "encoder.head.weight", "latent_embed.weight"):
         np.testing.assert_allclose(weights[name], old[name], atol=1e-5, err_msg=name)
+
+
+def test_each_latent_token_encodes_its_own_run_of_points_in_torch_and_numpy():
+    net, _ = random_pair(latent_size=6, latent_tokens=3, encoder_layers=0)
+    encoder = TransformerEncoder(net.cfg, {k: v.numpy() for k, v in net.state_dict().items()})
+    strokes = np.zeros((2, 8, 5), np.float32)
+    strokes[..., :2] = np.random.default_rng(1).normal(size=(2, 8, 2))
+    strokes[..., 2] = 1
+    mask = np.ones((2, 8), np.float32)
+    mask[1, 6:] = 0  # 6 points: runs of 2
+    with torch.no_grad():
+        mu, sigma_hat = net.encode(torch.from_numpy(strokes), torch.from_numpy(mask))
+    got = encoder.encode(strokes, mask)
+    np.testing.assert_allclose(got[0], mu.numpy(), atol=1e-5)
+    np.testing.assert_allclose(got[1], sigma_hat.numpy(), atol=1e-5)
+    # with no encoder blocks a point reaches only its own token's part of z: the last two of six
+    changed = strokes.copy()
+    changed[1, 5, :2] += 2.0
+    moved = np.abs(encoder.encode(changed, mask)[0] - got[0]) > 1e-6
+    assert moved[1].tolist() == [False] * 4 + [True] * 2 and not moved[0].any()
+    with pytest.raises(ValueError, match="multiple of latent_tokens"):
+        ModelConfig(**{**TINY, "latent_size": 7, "latent_tokens": 2})
