@@ -19,7 +19,8 @@ reconstruction that keeps what makes its input itself is nearer to its own input
 
 The same retrieval of the inputs themselves after known changes (every offset moved by
 noise, turned, strokes left out) gives the scale: how close a reconstruction must come.
-Per-dimension KL of the inputs' posteriors shows how much each latent dimension carries, and
+How far a reconstruction's pen is from its input's after 1, 3, 5, 10 and 20 points shows where
+along the drawing it wanders off. Per-dimension KL of the inputs' posteriors shows how much each latent dimension carries, and
 the teacher-forced offset NLL with each input's own code, another input's and a zero code
 shows how much the decoder reads it when shown the true points, over the whole drawing and
 by where a point lies in it (points 0-9, 10-19, 20-39, 40 on).
@@ -115,7 +116,9 @@ def retrieval_scale(klass: str, classifier) -> dict:
     features = classifier.predict(inputs).features
     rng = np.random.default_rng(0)
     return {
-        name: float(retrieval(classifier.predict([change(s, rng) for s in inputs]).features, features)["retrieved"].mean())
+        name: float(
+            retrieval(classifier.predict([change(s, rng) for s in inputs]).features, features)["retrieved"].mean()
+        )
         for name, change in PERTURBATIONS.items()
     }
 
@@ -177,6 +180,26 @@ def code_reliance(decoder, info, klass: str, sketches: list[np.ndarray], mu: np.
     return report
 
 
+# After how many points the pen of a reconstruction is compared with its input's.
+DRIFT_POINTS = (1, 3, 5, 10, 20)
+
+
+def pen_drift(rebuilt: list[np.ndarray], inputs: list[np.ndarray]) -> dict:
+    """Median distance (data units) between a reconstruction's pen after k points and its own
+    input's, and another input's (the next one): where along the drawing it wanders off."""
+
+    def median_distance(pairs, k):
+        gaps = [np.linalg.norm(a[:k, :2].sum(0) - b[:k, :2].sum(0)) for a, b in pairs if min(len(a), len(b)) >= k]
+        return round(float(np.median(gaps)), 1) if gaps else None
+
+    others = inputs[1:] + inputs[:1]
+    return {
+        "points": list(DRIFT_POINTS),
+        "own_input": [median_distance(zip(rebuilt, inputs), k) for k in DRIFT_POINTS],
+        "other_input": [median_distance(zip(rebuilt, others), k) for k in DRIFT_POINTS],
+    }
+
+
 def real_sets(path: Path) -> tuple[str, str, str]:
     """The input spec (the first 100 test sketches, or all of a smaller split) and the spec and
     split of as many other real sketches: the next test sketches, or the valid split's first."""
@@ -212,6 +235,7 @@ def reconstruction_report(model: Path, klass: str, how: Sampling, classifier) ->
         "fid_rebuilt": round(frechet_distance(seen["rebuilt"].features, seen["inputs"].features), 2),
         "fid_other_real": round(frechet_distance(seen["others"].features, seen["inputs"].features), 2),
         "latent": latent_usage(mu, sigma_hat),
+        "pen_drift": pen_drift(rebuilt, inputs),
         "teacher_forced_offset_nll": code_reliance(decoder, info, klass, inputs, mu),
     }
     return report, inputs, rebuilt, found["retrieved"]
@@ -368,6 +392,11 @@ def main() -> None:
     for klass, scale in scales.items():
         print(f"\nretrieval of the first {INPUT_COUNT} test {klass} sketches themselves, changed:")
         print("\n".join(f"- {name}: {share:.2f}" for name, share in scale.items()))
+    print(f"\nmedian distance of a reconstruction's pen from its own input's / another's after {DRIFT_POINTS} points\n")
+    for r in reports:
+        drift = r["pen_drift"]
+        cells = ", ".join(f"{a} / {b}" for a, b in zip(drift["own_input"], drift["other_input"]))
+        print(f"- {r['model']}, {r['class']}: {cells}")
     print("\nteacher-forced offset NLL per point, by where the point is in the drawing\n")
     print(position_table(reports))
     print(f"\ninterpolations, {INTERPOLATION_STEPS} steps\n")

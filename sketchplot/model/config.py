@@ -46,10 +46,12 @@ def attention_allowed(t: int, start: int, window: int) -> np.ndarray:
 
 
 def latent_token_of_point(position, length, tokens: int):
-    """Which latent token point ``position`` of a sketch of ``length`` points feeds: the points
-    cut into ``tokens`` runs as even as can be, in drawing order. Integer numpy arrays or torch
-    tensors, broadcast together (the encoder's rule on both sides)."""
-    return (position * tokens) // length.clip(min=1)
+    """Which latent token (0 to max(tokens, 1) - 1) point ``position`` of a sketch of ``length``
+    points feeds: the points cut into that many runs as even as can be, in drawing order
+    (padding after the sketch lands in the last, and is masked out). Integer numpy arrays or
+    torch tensors, broadcast together: the encoder's rule on both sides."""
+    tokens = max(tokens, 1)
+    return ((position * tokens) // length.clip(min=1)).clip(max=tokens - 1)
 
 
 @dataclass

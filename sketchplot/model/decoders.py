@@ -366,7 +366,9 @@ class TransformerDecoder:
                 position += cache.pen_position[:, None, :]
                 cache.pen_position = position[:, -1].copy()
             x += _linear(position, *self.position_embed)
-        if self.tokens and start == 0:  # the tokens go in once, before the start token
+        # The tokens go in once, before the start token; a z given with later cached steps of
+        # a tokens model is not read again (the cache holds the tokens' keys and values).
+        if self.tokens and start == 0:
             parts = np.asarray(z, dtype=np.float32).reshape(b, self.tokens, -1)
             x = np.concatenate([_linear(parts, *self.latent_embed) + self.token_embed, x], axis=1)
         elif z is not None and not self.tokens:
@@ -417,6 +419,9 @@ class TransformerEncoder:
         self.blocks = [folded.block(f"encoder.blocks.{i}.", cfg.n_embd, cfg.n_head) for i in range(cfg.encoder_layers)]
         self.offset_embed = folded.linear("encoder.offset_embed")
         self.head = folded.linear("encoder.head", "encoder.ln_f")
+        # ln_f's shift, folded into the head's bias, reaches only runs that have points: an
+        # empty run (a sketch shorter than latent_tokens) pools to zero before ln_f in torch.
+        self.head_shift = self.head[1] - folded.array("encoder.head.bias")
         self.pen_embed, self.pos_embed = (folded.array(f"encoder.{name}.weight") for name in ("pen_embed", "pos_embed"))
         self.mu_norm = None
         if cfg.mu_norm_scale > 0:  # net.LatentNorm with its running statistics, as (scale, shift)
@@ -438,13 +443,14 @@ class TransformerEncoder:
             x += _attention(_normalise(x), block, self.cfg.n_head, keys)
             x += _mlp(x, block)
         mask = np.asarray(mask, dtype=np.float32)
-        tokens = max(self.cfg.latent_tokens, 1)
         length = mask.sum(1, keepdims=True).astype(np.int64)
-        token = np.minimum(latent_token_of_point(np.arange(t)[None], length, tokens), tokens - 1)
-        weights = (token[..., None] == np.arange(tokens)) * mask[..., None]  # (B, T, K)
-        weights = (weights / np.maximum(weights.sum(1, keepdims=True), 1)).astype(np.float32)
+        token = latent_token_of_point(np.arange(t)[None], length, self.cfg.latent_tokens)
+        weights = (token[..., None] == np.arange(max(self.cfg.latent_tokens, 1))) * mask[..., None]  # (B, T, K)
+        counts = weights.sum(1)  # points per run, (B, K)
+        weights = (weights / np.maximum(counts[:, None, :], 1)).astype(np.float32)
         pooled = np.einsum("btk,btc->bkc", weights, _normalise(x))  # ln_f's scale and shift are in the head
         out = _linear(pooled, *self.head)  # (B, K, 2 * part)
+        out -= (counts == 0)[..., None] * self.head_shift
         part = self.cfg.latent_part
         mu, sigma_hat = out[..., :part].reshape(len(out), -1), out[..., part:].reshape(len(out), -1)
         if self.mu_norm is not None:

@@ -111,7 +111,7 @@ class SketchEncoder(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg, causal=False) for _ in range(cfg.encoder_layers))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
         self.head = nn.Linear(cfg.n_embd, 2 * cfg.latent_part)
-        self.tokens = max(cfg.latent_tokens, 1)
+        self.tokens = cfg.latent_tokens
         self.mu_norm = LatentNorm(cfg.latent_size, cfg.mu_norm_scale) if cfg.mu_norm_scale > 0 else None
 
     def forward(self, sketch, mask):
@@ -125,7 +125,7 @@ class SketchEncoder(nn.Module):
             x = block(x, keys)
         length = mask.sum(1, keepdim=True).long()
         token = latent_token_of_point(torch.arange(t, device=sketch.device)[None], length, self.tokens)
-        weights = F.one_hot(token.clamp(max=self.tokens - 1), self.tokens) * mask[..., None]  # (B, T, K)
+        weights = F.one_hot(token, max(self.tokens, 1)) * mask[..., None]  # (B, T, K)
         weights = weights / weights.sum(1, keepdim=True).clamp(min=1)
         pooled = torch.einsum("btk,btc->bkc", weights, self.ln_f(x))
         mu, sigma_hat = (part.flatten(1) for part in self.head(pooled).chunk(2, dim=-1))  # token-major

@@ -554,8 +554,10 @@ def _init_from(net: SketchTransformer, model_path: str, class_names: list[str]) 
     copied["class_embed.weight"] = rows
     if len(copied) == 1:
         raise SketchplotError(f"init_from {model_path}: no weight matches this model's architecture")
-    for name in ("latent_embed.weight", "position_embed.weight"):  # inputs the other model lacks
-        if name in own and name not in copied:  # start with no effect, so its decoder works as before
+    # Inputs the other model lacks start with no effect, so its decoder works as before (latent
+    # tokens excepted: they change every step's attention whatever their weights).
+    for name in ("latent_embed.weight", "position_embed.weight"):
+        if name in own and name not in copied:
             copied[name] = torch.zeros_like(own[name])
     net.load_state_dict(copied, strict=False)
 

@@ -216,11 +216,12 @@ def test_init_from_an_unlabelled_model_into_an_unlabelled_model(tmp_path):
 def test_each_latent_token_encodes_its_own_run_of_points_in_torch_and_numpy():
     net, _ = random_pair(latent_size=6, latent_tokens=3, encoder_layers=0)
     encoder = TransformerEncoder(net.cfg, {k: v.numpy() for k, v in net.state_dict().items()})
-    strokes = np.zeros((2, 8, 5), np.float32)
-    strokes[..., :2] = np.random.default_rng(1).normal(size=(2, 8, 2))
+    strokes = np.zeros((3, 8, 5), np.float32)
+    strokes[..., :2] = np.random.default_rng(1).normal(size=(3, 8, 2))
     strokes[..., 2] = 1
-    mask = np.ones((2, 8), np.float32)
+    mask = np.ones((3, 8), np.float32)
     mask[1, 6:] = 0  # 6 points: runs of 2
+    mask[2, 2:] = 0  # 2 points for 3 tokens: one run is empty
     with torch.no_grad():
         mu, sigma_hat = net.encode(torch.from_numpy(strokes), torch.from_numpy(mask))
     got = encoder.encode(strokes, mask)
@@ -230,6 +231,6 @@ def test_each_latent_token_encodes_its_own_run_of_points_in_torch_and_numpy():
     changed = strokes.copy()
     changed[1, 5, :2] += 2.0
     moved = np.abs(encoder.encode(changed, mask)[0] - got[0]) > 1e-6
-    assert moved[1].tolist() == [False] * 4 + [True] * 2 and not moved[0].any()
+    assert moved[1].tolist() == [False] * 4 + [True] * 2 and not moved[[0, 2]].any()
     with pytest.raises(ValueError, match="multiple of latent_tokens"):
         ModelConfig(**{**TINY, "latent_size": 7, "latent_tokens": 2})
