@@ -44,7 +44,13 @@ import numpy as np
 from vae_card import DATA, ROOT, figure
 
 from sketchplot.app.sketches import Sampling, analogy, interpolate, reconstruct
-from sketchplot.core.formats import from_origin, read_input_sketches, read_stroke3_file, strokes_to_polylines
+from sketchplot.core.formats import (
+    from_origin,
+    keep_strokes,
+    read_input_sketches,
+    read_stroke3_file,
+    strokes_to_polylines,
+)
 from sketchplot.model.classifier import frechet_distance, load_classifier
 from sketchplot.model.evaluate import score_sketches
 from sketchplot.model.files import load_conditional
@@ -90,9 +96,9 @@ def _rotate(sketch: np.ndarray, degrees: float) -> np.ndarray:
 
 
 def _drop_last_strokes(sketch: np.ndarray, share: float) -> np.ndarray:
-    ends = np.flatnonzero(sketch[:, 2] == 1)
-    kept = max(1, round(len(ends) * (1 - share)))
-    return sketch[: ends[kept - 1] + 1] if len(ends) else sketch
+    """The sketch without the last ``share`` of its strokes (rounded down; one stroke stays)."""
+    strokes = int(np.sum(sketch[:, 2] == 1))
+    return keep_strokes(sketch, max(1, strokes - int(strokes * share)))
 
 
 # Known changes of the inputs themselves, the scale for reading a retrieval figure.
@@ -186,7 +192,8 @@ DRIFT_POINTS = (1, 3, 5, 10, 20)
 
 def pen_drift(rebuilt: list[np.ndarray], inputs: list[np.ndarray]) -> dict:
     """Median distance (data units) between a reconstruction's pen after k points and its own
-    input's, and another input's (the next one): where along the drawing it wanders off."""
+    input's, and another input's (the next one): where along the drawing it wanders off. Each
+    median is over the pairs that both have k points."""
 
     def median_distance(pairs, k):
         gaps = [np.linalg.norm(a[:k, :2].sum(0) - b[:k, :2].sum(0)) for a, b in pairs if min(len(a), len(b)) >= k]
@@ -390,7 +397,7 @@ def main() -> None:
     print(f"\nreconstructions at T={args.temperature:g}, seed {args.seed}, of the first {INPUT_COUNT} test sketches\n")
     print(table(reports))
     for klass, scale in scales.items():
-        print(f"\nretrieval of the first {INPUT_COUNT} test {klass} sketches themselves, changed:")
+        print(f"\nretrieval of the first {INPUT_COUNT} (or all) test {klass} sketches themselves, changed:")
         print("\n".join(f"- {name}: {share:.2f}" for name, share in scale.items()))
     print(f"\nmedian distance of a reconstruction's pen from its own input's / another's after {DRIFT_POINTS} points\n")
     for r in reports:
