@@ -20,8 +20,8 @@ reconstruction that keeps what makes its input itself is nearer to its own input
 The same retrieval of the inputs themselves after known changes (every offset moved by
 noise, turned, strokes left out) gives the scale: how close a reconstruction must come.
 How far a reconstruction's pen is from its input's after 1, 3, 5, 10 and 20 points shows where
-along the drawing it wanders off. Per-dimension KL of the inputs' posteriors shows how much each latent dimension carries, and
-the teacher-forced offset NLL with each input's own code, another input's and a zero code
+along the drawing it wanders off. Per-dimension KL of the inputs' posteriors shows how much
+each latent dimension carries, and the teacher-forced offset NLL with each input's own code, another input's and a zero code
 shows how much the decoder reads it when shown the true points, over the whole drawing and
 by where a point lies in it (points 0-9, 10-19, 20-39, 40 on).
 Interpolation (``interpolate A B --steps 8``) on a few pairs: each step's feature distance to
@@ -83,12 +83,14 @@ def retrieval(rebuilt: np.ndarray, inputs: np.ndarray) -> dict:
 
 
 def _jitter(sketch: np.ndarray, rng, units: float) -> np.ndarray:
+    """The sketch with N(0, units) added to every offset (the errors add up along it)."""
     moved = sketch.astype(np.float32)
     moved[:, :2] += rng.normal(0.0, units, (len(sketch), 2))
     return moved
 
 
 def _rotate(sketch: np.ndarray, degrees: float) -> np.ndarray:
+    """The sketch turned about its start."""
     a = np.deg2rad(degrees)
     moved = sketch.astype(np.float32)
     moved[:, :2] = moved[:, :2] @ np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]], dtype=np.float32)
@@ -113,7 +115,7 @@ PERTURBATIONS = {
 }
 
 
-def retrieval_scale(klass: str, classifier) -> dict:
+def retrieval_of_changed_inputs(klass: str, classifier) -> dict:
     """Retrieval of the inputs themselves, changed in known ways: how close a reconstruction
     must come to its input for the judge's features to find it (the offsets are in the
     data's units, in which a sketch spans about 255)."""
@@ -379,14 +381,14 @@ def main() -> None:
     classifier = load_classifier()
     previews = Path(args.previews)
     previews.mkdir(parents=True, exist_ok=True)
-    reports, interpolations, analogies, scales = [], [], {}, {}
+    reports, interpolations, analogies, changed_inputs = [], [], {}, {}
     for model in models:
         how = Sampling(temperature=args.temperature, seed=args.seed, model=str(model))
         _, _, info = load_conditional(model)
         label = model_label(model)
         for klass in info.classes:
-            if klass not in scales:
-                scales[klass] = retrieval_scale(klass, classifier)
+            if klass not in changed_inputs:
+                changed_inputs[klass] = retrieval_of_changed_inputs(klass, classifier)
             report, inputs, rebuilt, retrieved = reconstruction_report(model, klass, how, classifier)
             reports.append(report)
             pairs_figure(inputs, rebuilt, retrieved, previews / f"{label}-{klass}-reconstruction-pairs.svg")
@@ -396,7 +398,7 @@ def main() -> None:
             analogies[label] = analogy_figure(model, how, classifier, previews / f"{label}-analogies.svg")
     print(f"\nreconstructions at T={args.temperature:g}, seed {args.seed}, of the first {INPUT_COUNT} test sketches\n")
     print(table(reports))
-    for klass, scale in scales.items():
+    for klass, scale in changed_inputs.items():
         print(f"\nretrieval of the first {INPUT_COUNT} (or all) test {klass} sketches themselves, changed:")
         print("\n".join(f"- {name}: {share:.2f}" for name, share in scale.items()))
     print(f"\nmedian distance of a reconstruction's pen from its own input's / another's after {DRIFT_POINTS} points\n")
@@ -414,7 +416,7 @@ def main() -> None:
     if args.json:
         everything = {
             "reconstruction": reports,
-            "retrieval_of_changed_inputs": scales,
+            "retrieval_of_changed_inputs": changed_inputs,
             "interpolation": interpolations,
             "analogy": analogies,
         }
