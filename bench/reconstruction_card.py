@@ -21,9 +21,9 @@ The same retrieval of the inputs themselves after known changes (every offset mo
 noise, turned, strokes left out) gives the scale: how close a reconstruction must come.
 How far a reconstruction's pen is from its input's after 1, 3, 5, 10 and 20 points shows where
 along the drawing it wanders off. Per-dimension KL of the inputs' posteriors shows how much
-each latent dimension carries, and the teacher-forced offset NLL with each input's own code, another input's and a zero code
-shows how much the decoder reads it when shown the true points, over the whole drawing and
-by where a point lies in it (points 0-9, 10-19, 20-39, 40 on).
+each latent dimension carries, and the teacher-forced offset NLL with each input's own code,
+another input's and a zero code shows how much the decoder reads it when shown the true
+points, over the whole drawing and by where a point lies in it (points 0-9, 10-19, 20-39, 40 on).
 Interpolation (``interpolate A B --steps 8``) on a few pairs: each step's feature distance to
 A and to B, its progress d(A) / (d(A) + d(B)), which should rise steadily from about 0 to 1,
 and the classifier's class of the middle four steps. Writes ``<name>-<class>-reconstruction-pairs.svg``
@@ -115,12 +115,10 @@ PERTURBATIONS = {
 }
 
 
-def retrieval_of_changed_inputs(klass: str, classifier) -> dict:
+def retrieval_of_changed_inputs(inputs: list[np.ndarray], classifier) -> dict:
     """Retrieval of the inputs themselves, changed in known ways: how close a reconstruction
     must come to its input for the judge's features to find it (the offsets are in the
     data's units, in which a sketch spans about 255)."""
-    inputs_spec, _, _ = real_sets(DATA / f"{klass}.npz")
-    inputs, _ = read_input_sketches(inputs_spec, "test")
     features = classifier.predict(inputs).features
     rng = np.random.default_rng(0)
     return {
@@ -387,9 +385,9 @@ def main() -> None:
         _, _, info = load_conditional(model)
         label = model_label(model)
         for klass in info.classes:
-            if klass not in changed_inputs:
-                changed_inputs[klass] = retrieval_of_changed_inputs(klass, classifier)
             report, inputs, rebuilt, retrieved = reconstruction_report(model, klass, how, classifier)
+            if klass not in changed_inputs:
+                changed_inputs[klass] = retrieval_of_changed_inputs(inputs, classifier)
             reports.append(report)
             pairs_figure(inputs, rebuilt, retrieved, previews / f"{label}-{klass}-reconstruction-pairs.svg")
         for first, second in interpolation_pairs(info.classes):
