@@ -8,9 +8,10 @@ against the inputs, pen drift after 1, 3, 5, 10 and 20 points; T = 0.3, pen temp
   likely. If the encoder were what falls short, these codes would reconstruct better.
 - the input's own first k points as a prefix, the decoder continuing with the input's code: if
   only the start went wrong, continuations would find their way.
-- code guidance: at every point C candidates drawn from p(x | drawing so far, z) and one kept
-  with weight (p(x | ..., z) / p(x | ..., z0))^w, so what the code says outweighs what any cat
-  would do there; z0 is a zero code, another input's or a prior draw.
+- code guidance: at every point C candidates drawn from p(x | drawing so far, z) at T and one
+  of them drawn with weight (p(x | ..., z) / p(x | ..., z0))^w (both likelihoods at T = 1), so
+  what the code says outweighs what any cat would do there; z0 is a zero code, another
+  input's or a draw from the prior.
 
     OMP_NUM_THREADS=1 python bench/reconstruction_probes.py [--model PATH] [--fit-steps 200] [--json PATH]
 
@@ -20,12 +21,11 @@ The code fit needs torch (the training extra).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
-from reconstruction_card import INPUT_COUNT, SHIPPED, pen_drift, retrieval
+from reconstruction_card import INPUT_COUNT, SHIPPED, model_label, pen_drift, retrieval
 from vae_card import DATA
 
 from sketchplot.core.formats import read_input_sketches
@@ -34,26 +34,26 @@ from sketchplot.model.config import PEN_END, Mixture
 from sketchplot.model.data import START_TOKEN, make_batch
 from sketchplot.model.files import load_conditional, load_model
 from sketchplot.model.latent import encode
-from sketchplot.model.mixture import component_log_density, logsumexp, pen_log_likelihood
-from sketchplot.model.sample import END_POINT, _choose, _to_stroke3, sample, sample_step
+from sketchplot.model.mixture import point_log_likelihood
+from sketchplot.model.sample import END_POINT, choose_index, sample, sample_step, stroke5_to_sketch
 from sketchplot.model.scoring import class_scores
 
 TEMPERATURE = 0.3
 PREFIXES = (1, 3, 10, 20)
+# (weight w, candidates per point, what z0 is)
 GUIDANCE = ((1.0, 16, "zero"), (2.0, 16, "zero"), (1.0, 16, "other"), (4.0, 32, "other"), (1.0, 16, "prior"))
+AGAINST = {"zero": "a zero code", "other": "another input's code", "prior": "a prior draw"}
 
 
 def rows_of(mix: Mixture, index) -> Mixture:
-    return Mixture(*[None if value is None else value[index] for value in dataclasses.astuple(mix)])
+    """The same mixture for some rows (or steps) only."""
+    return Mixture(*[None if v is None else v[index] for v in (getattr(mix, f) for f in Mixture.__dataclass_fields__)])
 
 
-def point_log_likelihood(mix: Mixture, points: np.ndarray) -> np.ndarray:
+def last_point_log_p(mix: Mixture, points: np.ndarray) -> np.ndarray:
     """log p of each stroke-5 point (B, 5) under the last step of ``mix`` (B rows)."""
-    last = rows_of(mix, (slice(None), -1))
-    density = component_log_density(last, points[:, 0], points[:, 1])
-    pen = points[:, 2:].argmax(-1)
-    has_offset = pen != PEN_END
-    return np.where(has_offset, logsumexp(density), 0.0) + pen_log_likelihood(last, pen, density, has_offset)
+    offset_log_p, pen_log_p = point_log_likelihood(rows_of(mix, (slice(None), -1)), points)
+    return np.where(points[:, 2 + PEN_END] > 0, 0.0, offset_log_p) + pen_log_p
 
 
 def guided_sample(decoder, z, z0, scale, weight, candidates, rng, max_len) -> list[np.ndarray]:
@@ -64,25 +64,28 @@ def guided_sample(decoder, z, z0, scale, weight, candidates, rng, max_len) -> li
     mix = decoder.forward(np.broadcast_to(START_TOKEN, (2 * n, 1, 5)).copy(), classes, cache, z=codes)
     drawn = np.tile(END_POINT, (n, max_len, 1))
     drawing, length = np.ones(n, dtype=bool), 0
-    each = np.repeat(np.arange(n), candidates)
+    candidate_row = np.repeat(np.arange(n), candidates)
     while length < max_len:
         own, other = rows_of(mix, slice(0, n)), rows_of(mix, slice(n, 2 * n))
         drawn_candidates = np.stack([sample_step(own, TEMPERATURE, rng) for _ in range(candidates)], 1)
         flat = drawn_candidates.reshape(n * candidates, 5)
-        gain = point_log_likelihood(rows_of(own, each), flat) - point_log_likelihood(rows_of(other, each), flat)
-        point = drawn_candidates[np.arange(n), _choose(weight * gain.reshape(n, candidates), rng)]
+        gain = last_point_log_p(rows_of(own, candidate_row), flat) - last_point_log_p(
+            rows_of(other, candidate_row), flat
+        )
+        point = drawn_candidates[np.arange(n), choose_index(weight * gain.reshape(n, candidates), rng)]
         point[~drawing] = END_POINT
         drawn[drawing, length] = point[drawing]
         length += 1
         drawing &= point[:, 2 + PEN_END] == 0
-        if not drawing.any():
+        if not drawing.any() or length >= max_len:
             break
         mix = decoder.forward(np.concatenate([point, point])[:, None], classes, cache, z=codes)
-    return [_to_stroke3(points, scale) for points in drawn[:, :length]]
+    return [stroke5_to_sketch(points, scale) for points in drawn[:, :length]]
 
 
 def fitted_codes(model: Path, inputs: list[np.ndarray], mu: np.ndarray, steps: int) -> tuple[np.ndarray, float, float]:
-    """Codes moved by Adam to the decoder's most likely for each input; (codes, NLL before, after)."""
+    """Codes moved by ``steps`` Adam steps on the training loss towards the decoder's most likely
+    for each input; (codes, teacher-forced offset NLL per point before, after)."""
     import torch
 
     from sketchplot.model.net import sketch_loss
@@ -96,14 +99,18 @@ def fitted_codes(model: Path, inputs: list[np.ndarray], mu: np.ndarray, steps: i
     inputs_t, targets, mask, classes = tensors
     z = torch.tensor(mu, requires_grad=True)
     optimizer = torch.optim.Adam([z], lr=0.05)
-    losses = []
-    for _ in range(steps + 1):
+
+    def offset_nll() -> float:
+        with torch.no_grad():
+            return float(sketch_loss(net(inputs_t, classes, z), targets, mask, net.cfg)[1])
+
+    before = offset_nll()
+    for _ in range(steps):
         loss = sketch_loss(net(inputs_t, classes, z), targets, mask, net.cfg)[0]
-        losses.append(loss.item())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return z.detach().numpy().astype(np.float32), losses[0], losses[-1]
+    return z.detach().numpy().astype(np.float32), before, offset_nll()
 
 
 def main() -> None:
@@ -150,8 +157,8 @@ def main() -> None:
     score(
         f"codes fitted to the decoder ({args.fit_steps} Adam steps)",
         decode(codes),
-        nll_before=round(before, 3),
-        nll_after=round(after, 3),
+        offset_nll_before=round(before, 3),
+        offset_nll_after=round(after, 3),
     )
     for k in PREFIXES:
         continued = [
@@ -168,19 +175,19 @@ def main() -> None:
             for i, sketch in enumerate(inputs)
         ]
         score(f"the input's first {k} point{'s' if k > 1 else ''}, then the decoder", continued)
-    for weight, candidates, null in GUIDANCE:
+    for weight, candidates, kind in GUIDANCE:
         rng = np.random.default_rng(args.seed)
         z0 = {
             "zero": 0 * mu,
             "other": np.roll(mu, 1, axis=0),
             "prior": rng.standard_normal(mu.shape).astype(np.float32),
-        }[null]
+        }[kind]
         drawings = guided_sample(decoder, mu, z0, info.scale, weight, candidates, rng, info.max_seq_len)
-        against = {"zero": "a zero code", "other": "another input's code", "prior": "a prior draw"}[null]
-        score(f"guidance w {weight:g}, {candidates} candidates, against {against}", drawings)
+        score(f"guidance w {weight:g}, {candidates} candidates, against {AGAINST[kind]}", drawings)
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"model": args.model, "temperature": TEMPERATURE, "probes": rows}, indent=2) + "\n"
+            json.dumps({"model": model_label(Path(args.model)), "temperature": TEMPERATURE, "probes": rows}, indent=2)
+            + "\n"
         )
         print(f"wrote {args.json}")
 

@@ -35,7 +35,7 @@ from sketchplot.core.formats import read_stroke3_file
 from sketchplot.model.config import PEN_END
 from sketchplot.model.data import DataError, make_batch, offset_scale, prepare
 from sketchplot.model.decoders import Decoder, TransformerEncoder
-from sketchplot.model.mixture import component_log_density, kl_divergence, logsumexp, pen_log_likelihood
+from sketchplot.model.mixture import kl_divergence, point_log_likelihood
 
 SAMPLE_SEED = 0  # the latent noise of a conditional model's evaluation
 
@@ -88,11 +88,9 @@ def score_sketches(
             z = mu + np.exp(sigma_hat / 2) * rng.standard_normal(mu.shape, dtype=np.float32)
             kl_sum += float(kl_divergence(mu, sigma_hat).sum(dtype=np.float64))
         mix = decoder.forward(batch.inputs, batch.classes, z=z)
-        pen_target = batch.targets[..., 2:].argmax(-1)
-        offset_mask = batch.mask * (pen_target != PEN_END)
-        log_density = component_log_density(mix, batch.targets[..., 0], batch.targets[..., 1])
-        offset_nll = -(logsumexp(log_density) + log_jacobian)
-        pen_ce = -pen_log_likelihood(mix, pen_target, log_density, offset_mask > 0)
+        offset_mask = batch.mask * (batch.targets[..., 2:].argmax(-1) != PEN_END)
+        offset_log_p, pen_log_p = point_log_likelihood(mix, batch.targets)
+        offset_nll, pen_ce = -(offset_log_p + log_jacobian), -pen_log_p
         offset_nll = np.where(offset_mask > 0, offset_nll, 0.0)
         offset_sum += float(offset_nll.sum(dtype=np.float64))
         pen_sum += float((pen_ce * batch.mask).sum(dtype=np.float64))

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from sketchplot.model.config import Mixture
+from sketchplot.model.config import PEN_END, Mixture
 
 LOG_2PI = math.log(2.0 * math.pi)
 Array = Any  # a numpy array or a torch tensor; every function returns the kind it is given
@@ -105,6 +105,16 @@ def pen_log_likelihood(mix: Mixture, pen_target: Array, log_density: Array, has_
     conditional = xp.logsumexp(log_density + log_pen) - xp.logsumexp(log_density)
     marginal = xp.logsumexp(mix.log_pi + log_pen)
     return xp.where(has_offset, conditional, marginal)
+
+
+def point_log_likelihood(mix: Mixture, targets: Array) -> tuple[Array, Array]:
+    """(log p(offset), log p(pen)) of every stroke-5 target point (..., 5), the pen as
+    ``pen_log_likelihood`` gives it. End points (and padding) have no offset: their first term
+    is meaningless and is the caller's to mask."""
+    pen_target = targets[..., 2:].argmax(-1)
+    log_density = component_log_density(mix, targets[..., 0], targets[..., 1])
+    has_offset = pen_target != PEN_END
+    return _ops(mix.mu_x).logsumexp(log_density), pen_log_likelihood(mix, pen_target, log_density, has_offset)
 
 
 def kl_divergence(mu: Array, sigma_hat: Array) -> Array:

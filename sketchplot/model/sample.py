@@ -42,7 +42,7 @@ def check_temperature(temperature: float) -> None:
         raise SketchplotError(f"temperature {temperature} out of range [{MIN_TEMPERATURE}, {MAX_TEMPERATURE}]")
 
 
-def _choose(log_weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def choose_index(log_weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One index per row, drawn from the softmax of ``log_weights`` (B, K)."""
     probs = np.exp(log_weights - log_weights.max(axis=-1, keepdims=True))
     cumulative = np.cumsum(probs, axis=-1)
@@ -59,7 +59,7 @@ def sample_step(
     head the pen comes from the same component as the offset.
     """
     rows = np.arange(len(mix.log_pi))
-    component = _choose(mix.log_pi[:, -1] / temperature, rng)
+    component = choose_index(mix.log_pi[:, -1] / temperature, rng)
     pick = lambda a: a[rows, -1, component]  # noqa: E731
     s = math.sqrt(temperature)
     mu_x, mu_y = pick(mix.mu_x), pick(mix.mu_y)
@@ -68,7 +68,7 @@ def sample_step(
     pen_logits = mix.pen_logits[:, -1]
     if mix.component_pen_logits is not None:  # joint head: the chosen component's pen
         pen_logits = mix.component_pen_logits[rows, -1, component]
-    pen = _choose(pen_logits / pen_temperature, rng)
+    pen = choose_index(pen_logits / pen_temperature, rng)
     point = np.zeros((len(rows), 5), dtype=np.float32)
     point[:, 0] = mu_x + sigma_x * z1
     point[:, 1] = mu_y + sigma_y * (rho * z1 + np.sqrt(1 - rho**2) * z2)
@@ -169,7 +169,7 @@ def _sample_batch(
             rows, point, drawing = rows[drawing], point[drawing], drawing[drawing]
         point[~drawing] = END_POINT
         mix = decoder.forward(point[:, None], classes[rows], cache, z=None if z is None else z[rows])
-    sketches = [_to_stroke3(s, scale) for s in drawn[:, :length]]
+    sketches = [stroke5_to_sketch(s, scale) for s in drawn[:, :length]]
     if not all(np.isfinite(sketch).all() for sketch in sketches):
         raise SampleError("the model drew offsets too large for float32: its weights are corrupted")
     if prefix is not None and len(prefix):  # exactly as given, not through the scale and back
@@ -185,8 +185,9 @@ def _check_finite(mix: Mixture, length: int) -> None:
             raise SampleError(f"the model's {name} is NaN or infinite at point {length + 1}: its weights are corrupted")
 
 
-def _to_stroke3(stroke5: np.ndarray, scale: float) -> np.ndarray:
-    """Cut at the end point; the last real point always ends its stroke."""
+def stroke5_to_sketch(stroke5: np.ndarray, scale: float) -> np.ndarray:
+    """A drawn stroke-5 array (model units) as a stroke-3 sketch in data units, cut at the end
+    point; the last real point always ends its stroke."""
     end = np.flatnonzero(stroke5[:, 2 + PEN_END] > 0)
     stroke5 = stroke5[: end[0]] if len(end) else stroke5
     out = np.zeros((len(stroke5), 3), dtype=np.float32)
