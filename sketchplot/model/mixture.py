@@ -122,8 +122,3 @@ def kl_divergence(mu: Array, sigma_hat: Array) -> Array:
     Sketch-RNN's KL_min is per dimension); training takes the mean over the batch."""
     xp = _ops(mu)
     return -0.5 * xp.mean(1.0 + sigma_hat - mu**2 - xp.exp(sigma_hat))
-
-
-def logsumexp(x: Array, axis: int = -1) -> Array:
-    """log sum exp over ``axis``, stable, for either kind of array."""
-    return _ops(x).logsumexp(x, axis)

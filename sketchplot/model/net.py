@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sketchplot.model.config import PEN_END, Mixture, ModelConfig, attention_allowed, latent_token_of_point
-from sketchplot.model.mixture import component_log_density, pen_log_likelihood
+from sketchplot.model.mixture import point_log_likelihood
 
 
 class SelfAttention(nn.Module):
@@ -326,11 +326,10 @@ def sketch_loss(mix: Mixture, target: torch.Tensor, mask: torch.Tensor, cfg: Mod
     """
     pen_target = target[..., 2:].argmax(-1)
     offset_mask = mask * (pen_target != PEN_END)
-    log_density = component_log_density(mix, target[..., 0], target[..., 1])
-    offset_nll = -torch.logsumexp(log_density, dim=-1)
-    offset_term = (offset_nll * offset_mask).sum() / offset_mask.sum().clamp(min=1)
+    offset_log_p, pen_log_p = point_log_likelihood(mix, target)
+    offset_term = (-offset_log_p * offset_mask).sum() / offset_mask.sum().clamp(min=1)
     if cfg.pen_head == "joint":
-        pen_term = -pen_log_likelihood(mix, pen_target, log_density, offset_mask > 0).sum()
+        pen_term = -pen_log_p.sum()
     else:
         pen_term = pen_loss(mix.pen_logits, pen_target, cfg.pen_loss, cfg.focal_gamma).sum()
     pen_term = pen_term / mask.sum().clamp(min=1)
