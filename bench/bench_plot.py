@@ -226,8 +226,9 @@ def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, f
     first, second = np.triu_indices(len(pieces), 1)
     shapes = np.array(pieces, dtype=object)
     between = fastest.travel_seconds(shapely.distance(shapes[first], shapes[second]).astype(complex))
-    # pieces that touch within the tolerance were merged, so every rapid is positive
-    spanning = float(minimum_spanning_tree(coo_matrix((between, (first, second)), shape=(len(pieces),) * 2)).sum())
+    # a sparse matrix drops zeros, and a dot on the ink is a rapid of 0: keep those edges
+    edges = coo_matrix((np.maximum(between, 1e-9), (first, second)), shape=(len(pieces),) * 2)
+    spanning = float(minimum_spanning_tree(edges).sum())
     travel = max(entered, spanning)
     speed, accel = dynamics.draw_speed, fastest.acceleration[0]
     edge_ink = np.array([float(np.abs(np.diff(piece)).sum()) for piece in graph.pieces])
