@@ -219,17 +219,16 @@ def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, f
         max_rate=(float(np.hypot(*dynamics.max_rate)),) * 2,
         acceleration=(float(np.hypot(*dynamics.acceleration)),) * 2,
     )
-    tree = shapely.STRtree(pieces)
-    _, gaps = tree.query_nearest(pieces, exclusive=True, return_distance=True, all_matches=False)
-    rapids = fastest.travel_seconds(gaps.astype(complex))
-    entered = float(rapids.sum() - rapids.max())  # the first piece is reached from the start instead
     first, second = np.triu_indices(len(pieces), 1)
     shapes = np.array(pieces, dtype=object)
     between = fastest.travel_seconds(shapely.distance(shapes[first], shapes[second]).astype(complex))
+    nearest = np.full(len(pieces), np.inf)  # each piece's quickest rapid from another
+    np.minimum.at(nearest, first, between)
+    np.minimum.at(nearest, second, between)
+    entered = float(nearest.sum() - nearest.max())  # the first piece is reached from the start instead
     # a sparse matrix drops zeros, and a dot on the ink is a rapid of 0: keep those edges
     edges = coo_matrix((np.maximum(between, 1e-9), (first, second)), shape=(len(pieces),) * 2)
-    spanning = float(minimum_spanning_tree(edges).sum())
-    travel = max(entered, spanning)
+    travel = max(entered, float(minimum_spanning_tree(edges).sum()))
     speed, accel = dynamics.draw_speed, fastest.acceleration[0]
     edge_ink = np.array([float(np.abs(np.diff(piece)).sum()) for piece in graph.pieces])
     ink = np.bincount(edge_piece, weights=edge_ink, minlength=count)

@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sketchplot.model.config import PEN_END, Mixture, ModelConfig, attention_allowed, latent_token_of_point
-from sketchplot.model.mixture import point_log_likelihood
+from sketchplot.model.mixture import offset_log_likelihood, point_log_likelihood
 
 
 class SelfAttention(nn.Module):
@@ -326,11 +326,12 @@ def sketch_loss(mix: Mixture, target: torch.Tensor, mask: torch.Tensor, cfg: Mod
     """
     pen_target = target[..., 2:].argmax(-1)
     offset_mask = mask * (pen_target != PEN_END)
-    offset_log_p, pen_log_p = point_log_likelihood(mix, target)
-    offset_term = (-offset_log_p * offset_mask).sum() / offset_mask.sum().clamp(min=1)
     if cfg.pen_head == "joint":
+        offset_log_p, pen_log_p = point_log_likelihood(mix, target)
         pen_term = -pen_log_p.sum()
     else:
+        offset_log_p = offset_log_likelihood(mix, target[..., 0], target[..., 1])
         pen_term = pen_loss(mix.pen_logits, pen_target, cfg.pen_loss, cfg.focal_gamma).sum()
+    offset_term = (-offset_log_p * offset_mask).sum() / offset_mask.sum().clamp(min=1)
     pen_term = pen_term / mask.sum().clamp(min=1)
     return offset_term + pen_term, offset_term.detach(), pen_term.detach()
