@@ -304,6 +304,11 @@ def train_options(command: Callable) -> Callable:
             ),
             click.option("--resume", is_flag=True, help="Continue from the run directory's checkpoint."),
             click.option(
+                "--continue-from",
+                type=click.Path(exists=True, file_okay=False),
+                help="Go on with the plan of the run that made this model (its weights, from its step).",
+            ),
+            click.option(
                 "--toy", type=click.IntRange(min=1), help="Train on the first N sketches of each class (overfit check)."
             ),
             click.option("--max-steps", type=click.IntRange(min=1), help="Override the config's max_steps."),

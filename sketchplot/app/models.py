@@ -14,7 +14,7 @@ from sketchplot.core.formats import class_key, read_sketch_file
 from sketchplot.core.paths import user_model_dir
 from sketchplot.model.classifier import load_classifier
 from sketchplot.model.evaluate import evaluate_file
-from sketchplot.model.files import load_encoder
+from sketchplot.model.files import load_encoder, read_info
 from sketchplot.model.registry import (
     available_models,
     class_index,
@@ -50,12 +50,23 @@ def train_model(
     if len(data_paths) != len(classes):
         raise SketchplotError(f"{len(classes)} class(es) but {len(data_paths)} --data file(s): give one per class")
     cfg = TrainConfig.from_toml(config_path) if config_path else TrainConfig()
+    continue_from = overrides.pop("continue_from", None)
+    if continue_from:
+        overrides |= {"init_from": continue_from, "start_step": _trained_steps(continue_from)}
     try:
         cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     except ValueError as exc:
         raise SketchplotError(f"training settings: {exc}") from None
     out = Path(out_dir or Path("runs") / "-".join(classes))
     return train(list(classes), [Path(p) for p in data_paths], out, cfg, resume=resume), out
+
+
+def _trained_steps(model: str) -> int:
+    """The step a model was saved at, from which a run continuing its plan starts."""
+    step = read_info(model).metrics.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise SketchplotError(f"--continue-from {model}: the model does not say at which step it was saved")
+    return step
 
 
 def evaluate_model(

@@ -13,7 +13,9 @@ loss = L_R + kl_weight * eta_step * max(L_KL, kl_min), eta_step = 1 - (1 - kl_et
 ``decoder_input_dropout`` hides decoder inputs at random, so the decoder must read z;
 ``own_sample_rate`` trains on the model's own drawn points, so it learns to steer back.
 ``init_from`` starts from another model's weights wherever names and shapes agree (class
-embeddings matched by class name), e.g. a conditional cat model from the unconditional one.
+embeddings matched by class name), e.g. a conditional cat model from the unconditional one;
+with ``start_step`` it goes on with the plan of the run that saved them, where the checkpoint
+is gone.
 """
 
 from __future__ import annotations
@@ -89,6 +91,10 @@ class TrainConfig:
     own_sample_rate: float = 0.0
     own_sample_temperature: float = 0.5
     init_from: str = ""
+    # With init_from: continue that run's plan instead of starting one. Steps, batch order and
+    # the schedule set for max_steps begin here (e.g. the source model's metrics "step"); the
+    # learning rate warms up again over warmup_steps, as the optimizer's moments start afresh.
+    start_step: int = 0
     # False: several classes' data trained as one unlabelled set (a conditional model's latent
     # code then carries the class, so interpolation can morph a cat into a pig).
     class_labels: bool = True
@@ -107,6 +113,8 @@ class TrainConfig:
             raise ValueError(f"best_by must be one of {', '.join(BEST_BY)}, not {self.best_by!r}")
         if self.best_by == "recognizability" and not self.sample_interval:
             raise ValueError("best_by = 'recognizability' needs sample_interval > 0")
+        if self.start_step and not self.init_from:
+            raise ValueError("start_step continues another run's plan: it needs init_from")
         for name, (low, high) in TRAIN_LIMITS.items():
             value = getattr(self, name)
             integer = isinstance(low, int)
@@ -120,6 +128,8 @@ class TrainConfig:
                 raise ValueError(
                     f"{name} must be {'an integer' if integer else 'a number'} from {low} to {high}, not {value!r}"
                 )
+        if self.start_step >= self.max_steps:
+            raise ValueError(f"start_step {self.start_step} must be below max_steps {self.max_steps}")
 
     @classmethod
     def from_toml(cls, path: str | Path) -> TrainConfig:
@@ -158,6 +168,7 @@ TRAIN_LIMITS = {
     "batch_size": (1, 65_536),
     "max_steps": (1, 10**9),
     "warmup_steps": (0, 10**9),
+    "start_step": (0, 10**9),
     "eval_interval": (1, 10**9),
     "eval_batches": (0, 10**9),
     "checkpoint_interval": (1, 10**9),
@@ -209,12 +220,12 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def learning_rate(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to ``min_learning_rate`` at ``max_steps``."""
-    if step < cfg.warmup_steps:
-        return cfg.learning_rate * (step + 1) / cfg.warmup_steps
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
-    return cfg.min_learning_rate + 0.5 * (1 + math.cos(math.pi * progress)) * (
-        cfg.learning_rate - cfg.min_learning_rate
+    """Cosine decay to ``min_learning_rate`` at ``max_steps``, ramped up linearly over the
+    ``warmup_steps`` after ``start_step``."""
+    warm = min(1.0, (step - cfg.start_step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+    progress = min(1.0, max(0, step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    return warm * (
+        cfg.min_learning_rate + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg.learning_rate - cfg.min_learning_rate)
     )
 
 
@@ -387,7 +398,7 @@ def train(
         lr=cfg.learning_rate,
         betas=(0.9, 0.99),
     )
-    state = {"step": 0, "skipped": 0, "best_valid": float("inf"), "best_sample": -1.0, "seconds": 0.0}
+    state = {"step": cfg.start_step, "skipped": 0, "best_valid": float("inf"), "best_sample": -1.0, "seconds": 0.0}
     if resume:
         state = _resume(checkpoint, net, optimizer, device)
         state.setdefault("best_sample", -1.0)

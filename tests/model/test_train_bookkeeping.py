@@ -109,3 +109,60 @@ def test_checkpoints_are_also_written_by_wall_time(tiny_npz, tmp_path, monkeypat
 
 def test_the_default_config_checkpoints_within_minutes():
     assert 0 < TrainConfig().checkpoint_seconds <= 300
+
+
+def test_the_schedule_warms_up_then_decays_to_the_floor():
+    cfg = tiny_config(learning_rate=1e-3, min_learning_rate=1e-5)
+    assert train_module.learning_rate(0, cfg) == pytest.approx(1e-3 / 5)
+    assert train_module.learning_rate(4, cfg) == pytest.approx(1e-3)
+    rates = [train_module.learning_rate(step, cfg) for step in range(4, 21)]
+    assert rates == sorted(rates, reverse=True)
+    assert rates[-1] == pytest.approx(1e-5)
+
+
+def test_a_later_start_warms_up_again_into_the_same_decay():
+    planned = tiny_config(max_steps=40)
+    continued = tiny_config(max_steps=40, init_from="source", start_step=20)
+    for step in range(24, 40):
+        assert train_module.learning_rate(step, continued) == train_module.learning_rate(step, planned)
+    for k in range(4):
+        expected = train_module.learning_rate(20 + k, planned) * (k + 1) / 5
+        assert train_module.learning_rate(20 + k, continued) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [({"start_step": 5}, "needs init_from"), ({"start_step": 20, "init_from": "source"}, "below max_steps")],
+)
+def test_a_start_step_needs_a_source_and_steps_left(overrides, message):
+    with pytest.raises(SketchplotError, match=message):
+        tiny_config(**overrides)
+
+
+def test_continue_from_takes_up_the_source_run_at_its_step(tiny_npz, tmp_path):
+    from sketchplot.app.models import train_model
+
+    train(["blob"], [tiny_npz], tmp_path / "source", tiny_config(max_steps=10), progress=False)
+    config = tmp_path / "train.toml"
+    config.write_text(
+        "batch_size = 8\nmax_steps = 20\nwarmup_steps = 5\nmax_seq_len = 40\neval_interval = 1000\n"
+        "log_interval = 1\ndevice = 'cpu'\nsave_half = false\n[model]\n"
+        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in TINY.items())
+    )
+    overrides = {"continue_from": str(tmp_path / "source" / "best")}
+    summary, run = train_model(["blob"], [str(tiny_npz)], str(tmp_path / "next"), str(config), overrides)
+    assert summary["steps"] == 20
+    assert logged_steps(run) == list(range(11, 21))
+    assert json.loads((run / "best" / "config.json").read_text())["metrics"]["step"] == 20
+
+
+def test_continue_from_a_model_that_does_not_say_its_step_is_one_line(tiny_npz, tmp_path):
+    from sketchplot.app.models import train_model
+
+    train(["blob"], [tiny_npz], tmp_path / "source", tiny_config(max_steps=3), progress=False)
+    config_file = tmp_path / "source" / "best" / "config.json"
+    raw = json.loads(config_file.read_text())
+    del raw["metrics"]["step"]
+    config_file.write_text(json.dumps(raw))
+    with pytest.raises(SketchplotError, match="does not say at which step"):
+        train_model(["blob"], [str(tiny_npz)], str(tmp_path / "next"), None, {"continue_from": str(config_file.parent)})
