@@ -12,13 +12,15 @@ split in a 10x10 grid, and 12 cats sampled by the shipped model (seed 1, tempera
 with the ratio to vpype (target <= 0.8), pen lifts, how the time splits (drawing, travel, pen
 changes), and the Hausdorff distance of the drawn path (read back from the G-code) from the
 original strokes, both ways, on paths densified to 0.05 mm (target <= the profile's
-drawing_tolerance). Under each page, two floors no pen path can beat: the ink at the draw feed
-and one pen lift per connected piece of ink (strokes within the merge tolerance touch); then
-also the least rapids that reach every piece (each but one entered from its nearest
-neighbour, or the minimum spanning tree of the rapids between pieces, whichever is longer)
-and the ramps of starting and stopping each piece's path, both in the planner's fastest
-direction (what is left between it and ours is the travel the order adds, corners and
-retraced ink). Then the time of layout + optimisation + G-code for the 100 cats on a3-servo
+drawing_tolerance). Under each page, three floors no pen path can beat: the ink at the draw
+feed and one pen lift per piece of ink (strokes a pen-down path can hop between within the
+tolerance are one piece); then also the least rapids that reach every piece (each but one
+entered from its nearest neighbour, or the minimum spanning tree of the rapids between
+pieces, whichever is longer) and the ramps of starting and stopping each piece's path, both
+in the planner's fastest direction; then also the least that the odd nodes of the ink cost
+beyond one path a piece, each going back over ink or lifting the pen once more (what is left
+between it and ours is the travel the order adds, corners, and retraces and lifts beyond
+the least). Then the time of layout + optimisation + G-code for the 100 cats on a3-servo
 (target < 1 s). ``--lift-settle S`` gives every servo profile a dwell of S seconds after pen-up
 (``pen.lift_settle_s``), for vpype's G-code as for ours.
 
@@ -31,13 +33,15 @@ import argparse
 import dataclasses
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import shapely
 import vpype as vp
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components, dijkstra, minimum_spanning_tree
+from scipy.spatial import cKDTree
 
 from sketchplot.app.pages import PageSettings, build_page
 from sketchplot.app.sketches import Sampling, sample_class
@@ -180,39 +184,40 @@ def compare(name: str, sketches, profile: MachineProfile, grid: tuple[int, int] 
             f"{label:46}{estimate.seconds / 60:9.2f}m{ratio:7.3f}{estimate.pen_lifts:6d}  {split(estimate)}"
             f"  {there:6.3f}/{back:5.3f}"
         )
-    floor, tighter = plot_floor(unoptimized, profile)
+    floor, tighter, tightest = plot_floor(unoptimized, profile)
     print(f"{'floor: ink at the feed, a lift per ink piece':46}{floor / 60:9.2f}m{floor / base:7.3f}")
     print(f"{'  + the least travel between pieces, ramps':46}{tighter / 60:9.2f}m{tighter / base:7.3f}")
+    print(f"{'  + odd nodes: ink gone over again or lifts':46}{tightest / 60:9.2f}m{tightest / base:7.3f}")
     return ratios
 
 
-def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, float]:
-    """Two bounds no pen path can beat, in seconds (up to the few hundredths of a mm the
-    tolerance lets corners cut from the ink). The first: every stroke drawn once at the draw
-    feed and a pen lift for each connected piece of ink (strokes joined within the merge
-    tolerance) and each dot. The second adds what every piece costs besides: the pen must
-    travel to it, at least from the nearest other piece, as a rapid from rest to rest in the
-    planner's fastest direction, and its path must start from rest and stop, which costs a
-    stroke of length L at least v / a over L / v, or 2 sqrt(L / a) - L / v when it is too
-    short (L < v^2 / a) to reach the draw speed. The travel is the larger of two bounds: each
-    piece but the first entered from its nearest, and the minimum spanning tree of those
-    rapids between every two pieces (the pen's visits, one after another, span them all)."""
+def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, float, float]:
+    """Three bounds no pen path can beat, in seconds (up to the few hundredths of a mm the
+    tolerance lets corners cut from the ink). A pen-down path stays within the drawing
+    tolerance of the ink, so it can hop between strokes that come within twice the tolerance
+    and no further: such strokes make one piece (``PenReach``). The first bound: the ink
+    drawn once at the draw feed and a pen lift for each piece. The second adds what every
+    piece costs besides: the pen must travel to it, at least from the nearest other piece
+    (less twice the tolerance), as a rapid from rest to rest in the planner's fastest
+    direction, and its path must start from rest and stop, which costs a stroke of length L
+    at least v / a over L / v, or 2 sqrt(L / a) - L / v when it is too short (L < v^2 / a) to
+    reach the draw speed. The travel is the larger of two bounds: each piece but the first
+    entered from its nearest, and the minimum spanning tree of those rapids between every two
+    pieces (the pen's visits, one after another, span them all). The third adds what the
+    pieces' odd nodes cost (``PenReach.odd_node_seconds``)."""
     lines = [line for layer in document.layers.values() for line in layer.lines]
     strokes = [line for line in lines if len(line) > 1 and np.any(line != line[0])]
-    dots = [line for line in lines if not (len(line) > 1 and np.any(line != line[0]))]
+    dots = [line[0] for line in lines if not (len(line) > 1 and np.any(line != line[0]))]
     merge_px = OptimizeOptions().tolerances(profile)[0] * PX_PER_MM
-    graph = InkGraph.of(noded_pieces(extend_onto_ink(strokes, merge_px)))
-    links = coo_matrix((np.ones(len(graph.heads)), (graph.heads, graph.tails)), shape=(graph.node_count,) * 2)
-    count, node_piece = connected_components(links, directed=False)
+    tolerance = profile.drawing_tolerance * PX_PER_MM
+    reach = PenReach.of(InkGraph.of(noded_pieces(extend_onto_ink(strokes, merge_px))), dots, tolerance)
     ink_mm = sum(float(np.abs(np.diff(line)).sum()) for line in strokes) / PX_PER_MM
     dynamics = Dynamics.of(profile)
-    lifts_only = ink_mm / (profile.draw_feed / 60) + (count + len(dots)) * dynamics.pen_change_s
-    edge_piece = node_piece[graph.heads]
-    pieces = [
-        shapely.MultiLineString([as_xy(graph.pieces[e]) for e in np.flatnonzero(edge_piece == k)]) for k in range(count)
-    ] + [shapely.Point(as_xy(dot[:1])[0]) for dot in dots]
+    lifts_only = ink_mm / (profile.draw_feed / 60) + reach.count * dynamics.pen_change_s
+    odd = reach.odd_node_seconds(dynamics)
+    pieces = reach.shapes()
     if len(pieces) < 2:
-        return lifts_only, lifts_only
+        return lifts_only, lifts_only, lifts_only + odd
     # the direction in which both axes are at their limit: the fastest rapid and ramp there is
     fastest = dataclasses.replace(
         dynamics,
@@ -220,8 +225,8 @@ def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, f
         acceleration=(float(np.hypot(*dynamics.acceleration)),) * 2,
     )
     first, second = np.triu_indices(len(pieces), 1)
-    shapes = np.array(pieces, dtype=object)
-    between = fastest.travel_seconds(shapely.distance(shapes[first], shapes[second]).astype(complex))
+    gaps = np.maximum(shapely.distance(pieces[first], pieces[second]) - 2 * tolerance, 0.0)
+    between = fastest.travel_seconds(gaps.astype(complex))
     nearest = np.full(len(pieces), np.inf)  # each piece's quickest rapid from another
     np.minimum.at(nearest, first, between)
     np.minimum.at(nearest, second, between)
@@ -230,10 +235,90 @@ def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, f
     edges = coo_matrix((np.maximum(between, 1e-9), (first, second)), shape=(len(pieces),) * 2)
     travel = max(entered, float(minimum_spanning_tree(edges).sum()))
     speed, accel = dynamics.draw_speed, fastest.acceleration[0]
-    edge_ink = np.array([float(np.abs(np.diff(piece)).sum()) for piece in graph.pieces])
-    ink = np.bincount(edge_piece, weights=edge_ink, minlength=count)
+    ink = reach.ink_per_piece()
     ramps = float(np.where(ink >= speed**2 / accel, speed / accel, 2 * np.sqrt(ink / accel) - ink / speed).sum())
-    return lifts_only, lifts_only + travel + ramps
+    return lifts_only, lifts_only + travel + ramps, lifts_only + travel + ramps + odd
+
+
+@dataclass(frozen=True)
+class PenReach:
+    """Where a pen-down path can go: the ink graph's nodes, the ink sampled every
+    ``tolerance`` along each piece, and the dots, linked along the ink (its length) and, for
+    free, wherever samples of two different pieces or dots lie within twice the tolerance
+    plus that spacing (a hop across the path may make without leaving the tolerance).
+    ``piece`` labels its connected parts."""
+
+    graph: InkGraph
+    points: np.ndarray  # the graph's nodes, then the samples, then the dots (px, complex)
+    links: csr_matrix  # between those points
+    piece: np.ndarray
+    count: int
+    dot_count: int
+
+    @classmethod
+    def of(cls, graph: InkGraph, dots: list[complex], tolerance: float) -> PenReach:
+        points, owners, rows, cols, weights = [node_positions(graph)], [np.full(graph.node_count, -1)], [], [], []
+        offset = graph.node_count
+        for e, piece in enumerate(graph.pieces):
+            dense = shapely.get_coordinates(shapely.segmentize(shapely.LineString(as_xy(piece)), tolerance))
+            dense = dense[:, 0] + 1j * dense[:, 1]
+            inner = dense[1:-1]
+            chain = np.concatenate([[graph.heads[e]], offset + np.arange(len(inner)), [graph.tails[e]]])
+            points.append(inner), owners.append(np.full(len(inner), e))
+            rows.append(chain[:-1]), cols.append(chain[1:]), weights.append(np.maximum(np.abs(np.diff(dense)), 1e-9))
+            offset += len(inner)
+        points.append(np.asarray(dots, dtype=complex)), owners.append(-2 - np.arange(len(dots)))
+        points, owners = np.concatenate(points), np.concatenate(owners)
+        hops = cKDTree(as_xy(points)).query_pairs(3 * tolerance, output_type="ndarray").reshape(-1, 2)
+        a, b = owners[hops[:, 0]], owners[hops[:, 1]]
+        hops = hops[(a != b) & (a != -1) & (b != -1)]  # across to other ink: a node is reached along its pieces
+        rows.append(hops[:, 0]), cols.append(hops[:, 1]), weights.append(np.full(len(hops), 1e-9))
+        size = (len(points),) * 2
+        links = coo_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=size)
+        links = links.tocsr()
+        count, piece = connected_components(links, directed=False)
+        return cls(graph, points, links, piece, count, len(dots))
+
+    def shapes(self) -> np.ndarray:
+        """Each piece's ink (and dots), as one shapely geometry."""
+        parts: list[list] = [[] for _ in range(self.count)]
+        for e, piece in enumerate(self.graph.pieces):
+            parts[self.piece[self.graph.heads[e]]].append(shapely.LineString(as_xy(piece)))
+        for k in range(len(self.points) - self.dot_count, len(self.points)):
+            parts[self.piece[k]].append(shapely.Point(self.points[k].real, self.points[k].imag))
+        return np.array([shapely.GeometryCollection(part) for part in parts], dtype=object)
+
+    def ink_per_piece(self) -> np.ndarray:
+        lengths = np.array([float(np.abs(np.diff(piece)).sum()) for piece in self.graph.pieces])
+        return np.bincount(self.piece[self.graph.heads], weights=lengths, minlength=self.count)
+
+    def odd_node_seconds(self, dynamics: Dynamics) -> float:
+        """Seconds the pieces with more than two odd nodes cost beyond one pen-down path, at
+        least. Each pen-down path ends at two odd nodes; every other odd node is made even by
+        going back over ink to another odd node (time >= that way at the draw speed), or ends
+        one more path (a pen lift more: its dwells). So a pair of odd nodes costs at least
+        min(lift, way between them / speed); charging each node half its cheapest pairing,
+        and nothing to the two dearest of each piece (the first path's ends), is a bound."""
+        degree = np.bincount(np.concatenate([self.graph.heads, self.graph.tails]), minlength=self.graph.node_count)
+        odd = np.flatnonzero(degree % 2)
+        if not len(odd):
+            return 0.0
+        lift = dynamics.pen_change_s
+        way = dijkstra(self.links, directed=False, indices=odd, limit=lift * dynamics.draw_speed)[:, odd]
+        np.fill_diagonal(way, np.inf)
+        half = 0.5 * np.minimum(lift, way.min(axis=1) / dynamics.draw_speed)
+        total = 0.0
+        for piece in np.unique(self.piece[odd]):
+            total += float(np.sort(half[self.piece[odd] == piece])[:-2].sum())
+        return total
+
+
+def node_positions(graph: InkGraph) -> np.ndarray:
+    """Where each node of the ink graph lies (px, complex)."""
+    positions = np.zeros(graph.node_count, dtype=complex)
+    positions[graph.heads] = [piece[0] for piece in graph.pieces]
+    positions[graph.tails] = [piece[-1] for piece in graph.pieces]
+    return positions
 
 
 def main() -> None:
