@@ -51,7 +51,7 @@ from sketchplot.core.profiles import MachineProfile, available_profiles, load_pr
 from sketchplot.gcode.estimate import PlotEstimate, estimate_gcode
 from sketchplot.gcode.reader import read_gcode
 from sketchplot.gcode.writer import PX_PER_MM, write_gcode
-from sketchplot.plotter.inkgraph import InkGraph, as_xy, extend_onto_ink, noded_pieces
+from sketchplot.plotter.inkgraph import DIJKSTRA_BATCH, InkGraph, as_xy, extend_onto_ink, noded_pieces
 from sketchplot.plotter.optimize import NO_OPTIMIZATION, Dynamics, OptimizeOptions
 from sketchplot.plotter.pipeline import plot_page
 
@@ -192,11 +192,12 @@ def compare(name: str, sketches, profile: MachineProfile, grid: tuple[int, int] 
 
 
 def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, float, float]:
-    """Three bounds no pen path can beat, in seconds (up to the few hundredths of a mm the
-    tolerance lets corners cut from the ink). A pen-down path stays within the drawing
-    tolerance of the ink, so it can hop between strokes that come within twice the tolerance
-    and no further: such strokes make one piece (``PenReach``). The first bound: the ink
-    drawn once at the draw feed and a pen lift for each piece. The second adds what every
+    """Three bounds no pen path can beat that draws every stroke's length (one may cut a
+    corner or a stroke's end by up to the tolerance, which these do not count), in seconds.
+    A pen-down path stays within the drawing tolerance of the ink, so it can hop between
+    strokes that come within twice the tolerance and no further: such strokes make one piece
+    (``PenReach``). The first bound: the ink drawn once at the draw feed and a pen lift for
+    each piece. The second adds what every
     piece costs besides: the pen must travel to it, at least from the nearest other piece
     (less twice the tolerance), as a rapid from rest to rest in the planner's fastest
     direction, and its path must start from rest and stop, which costs a stroke of length L
@@ -242,11 +243,11 @@ def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, f
 
 @dataclass(frozen=True)
 class PenReach:
-    """Where a pen-down path can go: the ink graph's nodes, the ink sampled every
-    ``tolerance`` along each piece, and the dots, linked along the ink (its length) and, for
-    free, wherever samples of two different pieces or dots lie within twice the tolerance
-    plus that spacing (a hop across the path may make without leaving the tolerance).
-    ``piece`` labels its connected parts."""
+    """Where a pen-down path can go: the ink graph's nodes, the ink sampled at most
+    ``tolerance`` apart along each piece, and the dots, linked along the ink (its length)
+    and, for free, wherever two of them on different pieces of the graph lie within twice the
+    tolerance plus that spacing (a hop across that the path may make without leaving the
+    tolerance; a node is on each piece that ends there). ``piece`` labels its connected parts."""
 
     graph: InkGraph
     points: np.ndarray  # the graph's nodes, then the samples, then the dots (px, complex)
@@ -254,6 +255,7 @@ class PenReach:
     piece: np.ndarray
     count: int
     dot_count: int
+    tolerance: float
 
     @classmethod
     def of(cls, graph: InkGraph, dots: list[complex], tolerance: float) -> PenReach:
@@ -270,14 +272,11 @@ class PenReach:
         points.append(np.asarray(dots, dtype=complex)), owners.append(-2 - np.arange(len(dots)))
         points, owners = np.concatenate(points), np.concatenate(owners)
         hops = cKDTree(as_xy(points)).query_pairs(3 * tolerance, output_type="ndarray").reshape(-1, 2)
-        a, b = owners[hops[:, 0]], owners[hops[:, 1]]
-        hops = hops[(a != b) & (a != -1) & (b != -1)]  # across to other ink: a node is reached along its pieces
+        hops = hops[~on_one_piece(hops, owners, graph)]
         rows.append(hops[:, 0]), cols.append(hops[:, 1]), weights.append(np.full(len(hops), 1e-9))
-        size = (len(points),) * 2
-        links = coo_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=size)
-        links = links.tocsr()
+        links = shortest_links(np.concatenate(rows), np.concatenate(cols), np.concatenate(weights), len(points))
         count, piece = connected_components(links, directed=False)
-        return cls(graph, points, links, piece, count, len(dots))
+        return cls(graph, points, links, piece, count, len(dots), tolerance)
 
     def shapes(self) -> np.ndarray:
         """Each piece's ink (and dots), as one shapely geometry."""
@@ -294,23 +293,53 @@ class PenReach:
 
     def odd_node_seconds(self, dynamics: Dynamics) -> float:
         """Seconds the pieces with more than two odd nodes cost beyond one pen-down path, at
-        least. Each pen-down path ends at two odd nodes; every other odd node is made even by
-        going back over ink to another odd node (time >= that way at the draw speed), or ends
-        one more path (a pen lift more: its dwells). So a pair of odd nodes costs at least
-        min(lift, way between them / speed); charging each node half its cheapest pairing,
-        and nothing to the two dearest of each piece (the first path's ends), is a bound."""
+        least. A pen-down path draws the ink between its ends; at an odd node that is not an
+        end of a path, the pen goes back over ink (to another odd node, or to a path's end).
+        So every odd node is a path's end (the first path's two ends are free, each further
+        path costs a pen lift: its dwells, half a lift an end) or is joined over ink to
+        another odd node or an end (time >= that way, less twice the tolerance, at the draw
+        speed). Charging each odd node half the least of those, and nothing to the two
+        dearest of each piece, is a bound."""
         degree = np.bincount(np.concatenate([self.graph.heads, self.graph.tails]), minlength=self.graph.node_count)
         odd = np.flatnonzero(degree % 2)
         if not len(odd):
             return 0.0
-        lift = dynamics.pen_change_s
-        way = dijkstra(self.links, directed=False, indices=odd, limit=lift * dynamics.draw_speed)[:, odd]
-        np.fill_diagonal(way, np.inf)
-        half = 0.5 * np.minimum(lift, way.min(axis=1) / dynamics.draw_speed)
+        lift, speed = dynamics.pen_change_s, dynamics.draw_speed
+        nearest = np.empty(len(odd))
+        for start in range(0, len(odd), DIJKSTRA_BATCH):  # a row per odd node over every point: batches
+            chunk = odd[start : start + DIJKSTRA_BATCH]
+            way = dijkstra(self.links, directed=False, indices=chunk, limit=lift * speed + 2 * self.tolerance)[:, odd]
+            way[np.arange(len(chunk)), start + np.arange(len(chunk))] = np.inf
+            nearest[start : start + len(chunk)] = way.min(axis=1)
+        half = 0.5 * np.minimum(lift, np.maximum(nearest - 2 * self.tolerance, 0.0) / speed)
         total = 0.0
         for piece in np.unique(self.piece[odd]):
             total += float(np.sort(half[self.piece[odd] == piece])[:-2].sum())
         return total
+
+
+def on_one_piece(pairs: np.ndarray, owners: np.ndarray, graph: InkGraph) -> np.ndarray:
+    """True for the pairs of points on one piece of the graph: two samples of it, or a sample
+    and a node that piece ends at (owners: the piece of a sample, -1 for a node)."""
+    a, b = owners[pairs[:, 0]], owners[pairs[:, 1]]
+    same = (a == b) & (a >= 0)
+    for node, sample in ((pairs[:, 0], b), (pairs[:, 1], a)):
+        is_node = owners[node] == -1
+        piece = np.where(is_node & (sample >= 0), sample, 0)
+        ends_there = (graph.heads[piece] == node) | (graph.tails[piece] == node)
+        same |= is_node & (sample >= 0) & ends_there
+    return same
+
+
+def shortest_links(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, size: int) -> csr_matrix:
+    """The symmetric-free sparse graph of these links, keeping the shortest of any that join
+    the same two points (a sparse matrix would add them up)."""
+    low, high = np.minimum(rows, cols), np.maximum(rows, cols)
+    order = np.lexsort((weights, high, low))
+    low, high, weights = low[order], high[order], weights[order]
+    first = np.ones(len(low), dtype=bool)
+    first[1:] = (low[1:] != low[:-1]) | (high[1:] != high[:-1])
+    return coo_matrix((weights[first], (low[first], high[first])), shape=(size, size)).tocsr()
 
 
 def node_positions(graph: InkGraph) -> np.ndarray:

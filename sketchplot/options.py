@@ -305,8 +305,11 @@ def train_options(command: Callable) -> Callable:
             click.option("--resume", is_flag=True, help="Continue from the run directory's checkpoint."),
             click.option(
                 "--continue-from",
-                type=click.Path(exists=True, file_okay=False),
-                help="Go on with the plan of the run that made this model (its weights, from its step).",
+                type=click.Path(exists=True),
+                metavar="MODEL",
+                help="Where the checkpoint is gone: take up the run that saved MODEL, from its weights at its "
+                "step, with the run's own classes, --data and --config (fresh optimizer; the learning rate "
+                "warms up again).",
             ),
             click.option(
                 "--toy", type=click.IntRange(min=1), help="Train on the first N sketches of each class (overfit check)."

@@ -51,21 +51,35 @@ def train_model(
         raise SketchplotError(f"{len(classes)} class(es) but {len(data_paths)} --data file(s): give one per class")
     cfg = TrainConfig.from_toml(config_path) if config_path else TrainConfig()
     continue_from = overrides.pop("continue_from", None)
-    if continue_from:
-        overrides |= {"init_from": continue_from, "start_step": _trained_steps(continue_from)}
     try:
         cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     except ValueError as exc:
         raise SketchplotError(f"training settings: {exc}") from None
     out = Path(out_dir or Path("runs") / "-".join(classes))
+    if continue_from:
+        step = _continuation_step(continue_from, classes, cfg, out)
+        cfg = dataclasses.replace(cfg, init_from=str(continue_from), start_step=step)
     return train(list(classes), [Path(p) for p in data_paths], out, cfg, resume=resume), out
 
 
-def _trained_steps(model: str) -> int:
-    """The step a model was saved at, from which a run continuing its plan starts."""
-    step = read_info(model).metrics.get("step")
+def _continuation_step(model: str, classes: list[str], cfg, out: Path) -> int:
+    """The step at which a run taking up MODEL's plan starts: the one MODEL was saved at. The
+    run must be MODEL's own (its classes, architecture and a schedule that goes on past it)."""
+    where = f"--continue-from {model}"
+    info = read_info(model)
+    step = info.metrics.get("step")
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-        raise SketchplotError(f"--continue-from {model}: the model does not say at which step it was saved")
+        raise SketchplotError(f"{where}: the model does not say at which step it was saved")
+    if list(info.classes) != list(classes):
+        raise SketchplotError(f"{where}: the model draws other classes; give its run's classes and --data")
+    mine, theirs = dataclasses.asdict(cfg.model), dataclasses.asdict(info.model)
+    differ = [k for k in mine if k not in ("n_classes", "block_size") and mine[k] != theirs.get(k)]
+    if differ:
+        raise SketchplotError(f"{where}: its {', '.join(differ)} differ from the config's; give its run's --config")
+    if step >= cfg.max_steps:
+        raise SketchplotError(f"{where}: saved at step {step}, the end of a {cfg.max_steps}-step plan already")
+    if Path(model).resolve() == (out / "best").resolve():
+        raise SketchplotError(f"{where}: the run would overwrite it; give another --out")
     return step
 
 

@@ -219,14 +219,20 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def learning_rate(step: int, cfg: TrainConfig) -> float:
+def learning_rate(step: int, cfg: TrainConfig, start_step: int = 0) -> float:
     """Cosine decay to ``min_learning_rate`` at ``max_steps``, ramped up linearly over the
-    ``warmup_steps`` after ``start_step``."""
-    warm = min(1.0, (step - cfg.start_step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
-    progress = min(1.0, max(0, step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
-    return warm * (
-        cfg.min_learning_rate + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg.learning_rate - cfg.min_learning_rate)
-    )
+    ``warmup_steps`` after ``start_step`` (0, or where a run taking up another's plan began)."""
+    if step < cfg.warmup_steps:
+        rate = cfg.learning_rate
+    else:
+        progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+        rate = cfg.min_learning_rate + 0.5 * (1 + math.cos(math.pi * progress)) * (
+            cfg.learning_rate - cfg.min_learning_rate
+        )
+    since = step - start_step
+    if since < cfg.warmup_steps:
+        return rate * (since + 1) / cfg.warmup_steps
+    return rate
 
 
 def batch_indices(step: int, train: SketchSet, cfg: TrainConfig) -> np.ndarray:
@@ -399,9 +405,11 @@ def train(
         betas=(0.9, 0.99),
     )
     state = {"step": cfg.start_step, "skipped": 0, "best_valid": float("inf"), "best_sample": -1.0, "seconds": 0.0}
+    state["start_step"] = cfg.start_step  # in the checkpoint: a resumed run keeps its schedule
     if resume:
         state = _resume(checkpoint, net, optimizer, device)
         state.setdefault("best_sample", -1.0)
+        state.setdefault("start_step", 0)
     model = dist.wrap(net)
     use_amp = device.type == "cuda"
     info = ModelInfo(
@@ -420,7 +428,7 @@ def train(
     log_path = out_dir / "log.jsonl"
     if dist.main:
         atomic_write_text(out_dir / "train_config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
-        _keep_log_until(log_path, state["step"])
+        _keep_log_until(log_path, state["step"] if resume else -1)
     checkpointed = time.monotonic()
 
     def save_checkpoint():
@@ -437,15 +445,16 @@ def train(
     if progress and dist.main:
         import click
 
-        bar = click.progressbar(length=cfg.max_steps, label="training", show_eta=True, item_show_func=lambda s: s)
+        bar = click.progressbar(
+            length=cfg.max_steps - state["step"], label="training", show_eta=True, item_show_func=lambda s: s
+        )
         bar.__enter__()
-        bar.update(state["step"])
     model.train()
     started = time.time() - state["seconds"]
     while state["step"] < cfg.max_steps:
         step = state["step"]
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, cfg)
+            group["lr"] = learning_rate(step, cfg, state["start_step"])
         rng = np.random.default_rng([cfg.seed, step, 1])
         idx = dist.share(batch_indices(step, train_set, cfg))
         sketches = [augment(train_set.sketches[i], rng, cfg.augment_scale) for i in idx]
@@ -587,7 +596,7 @@ def _resume(checkpoint: Path, net, optimizer, device) -> dict:
 
 
 def _keep_log_until(log_path: Path, step: int) -> None:
-    """Drop the log records after ``step`` (all of them for a fresh run): a resumed run logs
+    """Drop the log records after ``step`` (-1 for a fresh run: all of them): a resumed run logs
     the steps after its checkpoint again, and each step must appear once. A half-written last
     line from a kill is dropped too."""
     if not log_path.is_file():

@@ -58,7 +58,10 @@ def absolute_path(sketch: np.ndarray) -> np.ndarray:
 @pytest.mark.slow
 def test_toy_mode_loss_falls_and_one_sketch_is_reproduced(toy_npz, tmp_path):
     # Cross-entropy pen loss: with focal loss the same tiny model needs ~2x the steps to place
-    # every pen lift (measured), and this test is about the pipeline, not the pen loss.
+    # every pen lift (measured), and this test is about the pipeline, not the pen loss. The
+    # sigma floor keeps the points already drawn sharply from taking all of the clipped
+    # gradient: without it, whether the pen-up jumps are learnt in 900 steps depended on the
+    # seed and the machine (6 of 6 seeds with it, 1 of 4 without).
     cfg = tiny_config(
         toy=1,
         max_steps=900,
@@ -68,7 +71,7 @@ def test_toy_mode_loss_falls_and_one_sketch_is_reproduced(toy_npz, tmp_path):
         eval_interval=900,
         log_interval=50,
         min_learning_rate=1e-4,
-        model={"n_embd": 64, "n_head": 4, "pen_loss": "ce"},
+        model={"n_embd": 64, "n_head": 4, "pen_loss": "ce", "sigma_floor": 0.2},
     )
     train(["toy"], [toy_npz], tmp_path, cfg, progress=False)
     losses = [r["loss"] for r in map(json.loads, (tmp_path / "log.jsonl").read_text().splitlines()) if "loss" in r]

@@ -2,6 +2,7 @@
 checkpoints by wall time, and no silent fresh start on --resume."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -113,21 +114,20 @@ def test_the_default_config_checkpoints_within_minutes():
 
 def test_the_schedule_warms_up_then_decays_to_the_floor():
     cfg = tiny_config(learning_rate=1e-3, min_learning_rate=1e-5)
-    assert train_module.learning_rate(0, cfg) == pytest.approx(1e-3 / 5)
-    assert train_module.learning_rate(4, cfg) == pytest.approx(1e-3)
+    assert [train_module.learning_rate(step, cfg) for step in range(5)] == [1e-3 * k / 5 for k in range(1, 6)]
     rates = [train_module.learning_rate(step, cfg) for step in range(4, 21)]
     assert rates == sorted(rates, reverse=True)
     assert rates[-1] == pytest.approx(1e-5)
+    assert train_module.learning_rate(0, tiny_config(warmup_steps=0)) == 3e-3
 
 
 def test_a_later_start_warms_up_again_into_the_same_decay():
-    planned = tiny_config(max_steps=40)
-    continued = tiny_config(max_steps=40, init_from="source", start_step=20)
+    cfg = tiny_config(max_steps=40)
     for step in range(24, 40):
-        assert train_module.learning_rate(step, continued) == train_module.learning_rate(step, planned)
+        assert train_module.learning_rate(step, cfg, 20) == train_module.learning_rate(step, cfg)
     for k in range(4):
-        expected = train_module.learning_rate(20 + k, planned) * (k + 1) / 5
-        assert train_module.learning_rate(20 + k, continued) == pytest.approx(expected)
+        expected = train_module.learning_rate(20 + k, cfg) * (k + 1) / 5
+        assert train_module.learning_rate(20 + k, cfg, 20) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
@@ -139,30 +139,81 @@ def test_a_start_step_needs_a_source_and_steps_left(overrides, message):
         tiny_config(**overrides)
 
 
-def test_continue_from_takes_up_the_source_run_at_its_step(tiny_npz, tmp_path):
+def continued_config(tmp_path, **overrides) -> str:
+    """A TOML file of tiny_config's settings, for the app layer's train_model."""
+    raw = {**tiny_config().to_dict(), "max_steps": 20, **overrides}
+    model = raw.pop("model")
+    lines = [f"{k} = {json.dumps(v)}" for k, v in raw.items() if v is not None and k != "init_from"]
+    path = tmp_path / "train.toml"
+    path.write_text("\n".join(lines + ["[model]"] + [f"{k} = {json.dumps(v)}" for k, v in model.items()]) + "\n")
+    return str(path)
+
+
+def learning_rates(run_dir):
+    return [r["lr"] for r in map(json.loads, (run_dir / "log.jsonl").read_text().splitlines()) if "lr" in r]
+
+
+def test_continue_from_takes_up_the_source_run_at_its_step(tiny_npz, tmp_path, monkeypatch):
     from sketchplot.app.models import train_model
 
     train(["blob"], [tiny_npz], tmp_path / "source", tiny_config(max_steps=10), progress=False)
-    config = tmp_path / "train.toml"
-    config.write_text(
-        "batch_size = 8\nmax_steps = 20\nwarmup_steps = 5\nmax_seq_len = 40\neval_interval = 1000\n"
-        "log_interval = 1\ndevice = 'cpu'\nsave_half = false\n[model]\n"
-        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in TINY.items())
+    source = tmp_path / "source" / "best"
+    started_from = []
+    real_init = train_module._init_from
+    monkeypatch.setattr(
+        train_module, "_init_from", lambda net, path, names: started_from.append(path) or real_init(net, path, names)
     )
-    overrides = {"continue_from": str(tmp_path / "source" / "best")}
-    summary, run = train_model(["blob"], [str(tiny_npz)], str(tmp_path / "next"), str(config), overrides)
+    overrides = {"continue_from": str(source)}
+    summary, run = train_model(["blob"], [str(tiny_npz)], str(tmp_path / "next"), continued_config(tmp_path), overrides)
+    assert started_from == [str(source)]
     assert summary["steps"] == 20
     assert logged_steps(run) == list(range(11, 21))
+    planned = tiny_config(max_steps=20)
+    assert learning_rates(run)[0] == pytest.approx(train_module.learning_rate(10, planned) / 5)
     assert json.loads((run / "best" / "config.json").read_text())["metrics"]["step"] == 20
 
 
-def test_continue_from_a_model_that_does_not_say_its_step_is_one_line(tiny_npz, tmp_path):
+def test_a_continued_run_resumes_on_its_own_schedule(tiny_npz, tmp_path, monkeypatch):
     from sketchplot.app.models import train_model
 
-    train(["blob"], [tiny_npz], tmp_path / "source", tiny_config(max_steps=3), progress=False)
-    config_file = tmp_path / "source" / "best" / "config.json"
-    raw = json.loads(config_file.read_text())
-    del raw["metrics"]["step"]
-    config_file.write_text(json.dumps(raw))
-    with pytest.raises(SketchplotError, match="does not say at which step"):
-        train_model(["blob"], [str(tiny_npz)], str(tmp_path / "next"), None, {"continue_from": str(config_file.parent)})
+    train(["blob"], [tiny_npz], tmp_path / "source", tiny_config(max_steps=10), progress=False)
+    overrides = {"continue_from": str(tmp_path / "source" / "best")}
+    config = continued_config(tmp_path, warmup_steps=10)  # warming up again until step 20
+    _, whole = train_model(["blob"], [str(tiny_npz)], str(tmp_path / "whole"), config, dict(overrides))
+    kill_at_batch(monkeypatch, 7)  # after the checkpoint of step 15
+    with pytest.raises(_Killed):
+        train_model(["blob"], [str(tiny_npz)], str(tmp_path / "cut"), config, dict(overrides))
+    monkeypatch.undo()
+    train_model(["blob"], [str(tiny_npz)], str(tmp_path / "cut"), config, {}, resume=True)
+    assert learning_rates(tmp_path / "cut") == learning_rates(whole)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"classes": ["other"]}, "draws other classes"),
+        ({"model": {"n_embd": 16}}, "n_embd differ"),
+        ({"max_steps": 10}, "end of a 10-step plan"),
+        ({"out": "source"}, "would overwrite it"),
+        ({"drop_step": True}, "does not say at which step"),
+    ],
+)
+def test_continue_from_another_run_or_past_its_plan_is_one_line(tiny_npz, tmp_path, change, message):
+    from sketchplot.app.models import train_model
+
+    train(["blob"], [tiny_npz], tmp_path / "source", tiny_config(max_steps=10), progress=False)
+    source = tmp_path / "source" / "best"
+    if change.get("drop_step"):
+        raw = json.loads((source / "config.json").read_text())
+        del raw["metrics"]["step"]
+        (source / "config.json").write_text(json.dumps(raw))
+    settings = {"max_steps": change.get("max_steps", 20)}
+    config = continued_config(tmp_path, **settings)
+    if "model" in change:
+        config_text = Path(config).read_text().replace("n_embd = ", "n_embd = 16 #")
+        Path(config).write_text(config_text)
+    classes = change.get("classes", ["blob"])
+    out = tmp_path / change.get("out", "next")
+    with pytest.raises(SketchplotError, match=message) as caught:
+        train_model(classes, [str(tiny_npz)], str(out), config, {"continue_from": str(source)})
+    assert "\n" not in str(caught.value)
