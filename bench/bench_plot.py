@@ -197,8 +197,7 @@ def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, f
     A pen-down path stays within the drawing tolerance of the ink, so it can hop between
     strokes that come within twice the tolerance and no further: such strokes make one piece
     (``PenReach``). The first bound: the ink drawn once at the draw feed and a pen lift for
-    each piece. The second adds what every
-    piece costs besides: the pen must travel to it, at least from the nearest other piece
+    each piece. The second adds what every piece costs besides: the pen must travel to it, at least from the nearest other piece
     (less twice the tolerance), as a rapid from rest to rest in the planner's fastest
     direction, and its path must start from rest and stop, which costs a stroke of length L
     at least v / a over L / v, or 2 sqrt(L / a) - L / v when it is too short (L < v^2 / a) to
@@ -288,8 +287,7 @@ class PenReach:
         return np.array([shapely.GeometryCollection(part) for part in parts], dtype=object)
 
     def ink_per_piece(self) -> np.ndarray:
-        lengths = np.array([float(np.abs(np.diff(piece)).sum()) for piece in self.graph.pieces])
-        return np.bincount(self.piece[self.graph.heads], weights=lengths, minlength=self.count)
+        return np.bincount(self.piece[self.graph.heads], weights=self.graph.lengths, minlength=self.count)
 
     def odd_node_seconds(self, dynamics: Dynamics) -> float:
         """Seconds the pieces with more than two odd nodes cost beyond one pen-down path, at

@@ -404,8 +404,15 @@ def train(
         lr=cfg.learning_rate,
         betas=(0.9, 0.99),
     )
-    state = {"step": cfg.start_step, "skipped": 0, "best_valid": float("inf"), "best_sample": -1.0, "seconds": 0.0}
-    state["start_step"] = cfg.start_step  # in the checkpoint: a resumed run keeps its schedule
+    # start_step is kept in the checkpoint: a resumed run keeps its schedule
+    state = {
+        "step": cfg.start_step,
+        "start_step": cfg.start_step,
+        "skipped": 0,
+        "best_valid": float("inf"),
+        "best_sample": -1.0,
+        "seconds": 0.0,
+    }
     if resume:
         state = _resume(checkpoint, net, optimizer, device)
         state.setdefault("best_sample", -1.0)

@@ -170,7 +170,7 @@ class InkGraph:
         sources = odd[left[component[odd]] > 2]
         if not len(sources) or reach_px <= 0:
             return []
-        lengths = np.array([float(np.abs(np.diff(piece)).sum()) for piece in self.pieces])
+        lengths = self.lengths
         shortest: dict[tuple[int, int], int] = {}  # node pair -> the shortest piece between them
         for e in np.argsort(-lengths, kind="stable"):
             h, t = int(self.heads[e]), int(self.tails[e])
@@ -213,6 +213,11 @@ class InkGraph:
         if forward:
             return out_of_head if leaving else into_tail
         return -into_tail if leaving else -out_of_head
+
+    @cached_property
+    def lengths(self) -> np.ndarray:
+        """Each piece's length along its ink (px)."""
+        return np.array([float(np.abs(np.diff(piece)).sum()) for piece in self.pieces])
 
     @cached_property
     def _end_directions(self) -> list[tuple[complex, complex]]:
