@@ -290,9 +290,13 @@ class _Distributed:
         return indices[self.rank :: self.world]
 
     def close(self):
+        """Leave together: rank 0's last evaluation and checkpoint run after the others' last
+        step, and a rank that tears its process group down while a peer is still at work can
+        abort at exit."""
         if self.world > 1:
             import torch.distributed as dist
 
+            dist.barrier()
             dist.destroy_process_group()
 
 
@@ -526,6 +530,7 @@ def train(
             save_checkpoint()
     if bar is not None:
         bar.__exit__(None, None, None)
+    del model  # DDP's reducer holds the process group: release it before the group goes
     dist.close()
     return {"steps": state["step"], "skipped": state["skipped"], "best_valid": state["best_valid"]}
 
