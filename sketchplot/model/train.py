@@ -290,9 +290,9 @@ class _Distributed:
         return indices[self.rank :: self.world]
 
     def close(self):
-        """Leave together: rank 0's last evaluation and checkpoint run after the others' last
-        step, and a rank that tears its process group down while a peer is still at work can
-        abort at exit."""
+        """Leave together: rank 0's last evaluation, sample check and checkpoint run after the
+        others' last step, and a rank that tears its process group down while a peer is still
+        at work can abort at exit."""
         if self.world > 1:
             import torch.distributed as dist
 
