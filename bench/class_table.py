@@ -123,7 +123,7 @@ def main() -> None:
             class_index=index,
             max_len=info.max_seq_len,
         )
-        gated = first_recognised(candidates, info.classes[index], BEST_OF, classifier)
+        gated = first_recognised(candidates, info.classes[index], BEST_OF, classifier, info.max_seq_len)
         plain = candidates[: args.n]  # no choice made: samples as --best-of 1 draws them
         real = read_sketch_file(DATA / f"{name.replace(' ', '_')}.npz", "test").sketches[: args.n]
         report = score(gated, name, classifier=classifier)
