@@ -56,11 +56,9 @@ from sketchplot.model.evaluate import score_sketches
 from sketchplot.model.files import load_conditional
 from sketchplot.model.latent import encode
 from sketchplot.model.mixture import kl_divergence
-from sketchplot.model.registry import class_index, is_labelled
+from sketchplot.model.registry import available_models, class_index, is_labelled
 from sketchplot.model.scoring import class_scores
 
-SHIPPED = ROOT / "sketchplot" / "model" / "shipped"
-CONDITIONAL_MODELS = [SHIPPED / "cat-vae", SHIPPED / "catpig-vae"]
 INPUT_COUNT = 100
 # Test cats picked by eye from the first 200: heads only, and full-body cats (with legs or a tail).
 CAT_HEADS = (2, 8, 17, 20, 36, 42, 53, 66)
@@ -375,7 +373,8 @@ def main() -> None:
     parser.add_argument("--previews", default=str(ROOT / "docs" / "models"))
     parser.add_argument("--json", help="also write every number here")
     args = parser.parse_args()
-    models = [Path(m) for m in args.model] if args.model else CONDITIONAL_MODELS
+    shipped = [e.path for e in available_models() if e.origin == "shipped" and e.info and e.info.model.conditional]
+    models = [Path(m) for m in args.model] if args.model else shipped
     classifier = load_classifier()
     previews = Path(args.previews)
     previews.mkdir(parents=True, exist_ok=True)

@@ -210,9 +210,11 @@ def resolve(class_name: str, model_path: str | Path | None = None) -> tuple[Deco
 
 
 def locate_conditional(model_path: str | Path | None = None, hints: list[str] = ()) -> Path:
-    """A conditional (VAE) model: ``model_path``, which must be conditional; without, the first
-    installed conditional model that serves every class in ``hints`` that some model serves
-    (input file names such as ``cat`` or ``pig``; other hints are ignored), else the first one."""
+    """A conditional (VAE) model: ``model_path``, which must be conditional; without, among the
+    installed conditional models that serve every class in ``hints`` that some model serves
+    (input file names such as ``cat`` or ``pig``; other hints are ignored), the user's own
+    first, then the one of fewest classes (a model of sheep alone encodes sheep best), else
+    the first one."""
     if model_path is not None:
         path = find_model(str(model_path))
         info = read_info(path) if path.is_dir() or path.suffix == ".zip" else load_any(path)[1]
@@ -227,7 +229,10 @@ def locate_conditional(model_path: str | Path | None = None, hints: list[str] = 
         raise SketchplotError("no conditional (VAE) model installed; train one with latent_size > 0 or use --model")
     known = {c for e in entries for c in e.classes}
     wanted = [h for h in hints if h in known]
-    return next((e for e in entries if all(c in e.classes for c in wanted)), entries[0]).path
+    serving = [e for e in entries if all(c in e.classes for c in wanted)]
+    if not serving:
+        return entries[0].path
+    return min(serving, key=lambda e: (e.origin != "user", len(e.classes))).path
 
 
 def resolve_conditional(

@@ -279,7 +279,6 @@ def test_the_gate_prefers_an_earlier_recognised_candidate_over_a_more_typical_on
     assert scoring.first_recognised(candidates, "dog", 4, classifier)[0] is candidates[1]
 
 
-
 def test_the_gate_passes_over_a_candidate_cut_off_at_the_length_cap(tiny_classifier_dir, monkeypatch):
     from sketchplot.model import scoring
 
@@ -294,6 +293,7 @@ def test_the_gate_passes_over_a_candidate_cut_off_at_the_length_cap(tiny_classif
     assert kept[0] is candidates[1]  # the first recognised that the model ended
     assert kept[1] is candidates[3]  # all three cut off: still one, the most likely
     assert scoring.first_recognised(candidates, "dog", 3, classifier)[0] is candidates[0]  # no cap given
+
 
 def _scribble_like(sketch, rng):
     """A random walk with the sketch's own point count, stroke breaks and step lengths."""
