@@ -31,7 +31,7 @@ and the classifier's class of the middle four steps. Writes ``<name>-<class>-rec
 for models that draw cats, ``<name>-analogies.svg``: 8 cases of (cat head A) - (cat head B) +
 (full-body cat C), A, B and C in black and the result in blue, i.e. head A given C's body.
 
-    OMP_NUM_THREADS=1 python bench/reconstruction_card.py [--model PATH ...] [--json PATH]
+    OMP_NUM_THREADS=1 python bench/reconstruction_card.py [--model PATH ...] [--classes cat dog] [--json PATH]
 """
 
 from __future__ import annotations
@@ -368,6 +368,7 @@ def interpolation_table(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="a conditional model (default: every shipped one)")
+    parser.add_argument("--classes", nargs="+", help="only these of each model's classes (default: all)")
     parser.add_argument("--temperature", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--previews", default=str(ROOT / "docs" / "models"))
@@ -383,13 +384,14 @@ def main() -> None:
         how = Sampling(temperature=args.temperature, seed=args.seed, model=str(model))
         _, _, info = load_conditional(model)
         label = model_label(model)
-        for klass in info.classes:
+        chosen = [c for c in info.classes if args.classes is None or c in args.classes]
+        for klass in chosen:
             report, inputs, rebuilt, retrieved = reconstruction_report(model, klass, how, classifier)
             if klass not in changed_inputs:
                 changed_inputs[klass] = retrieval_of_changed_inputs(inputs, classifier)
             reports.append(report)
             pairs_figure(inputs, rebuilt, retrieved, previews / f"{label}-{klass}-reconstruction-pairs.svg")
-        for first, second in interpolation_pairs(info.classes):
+        for first, second in interpolation_pairs(chosen):
             interpolations.append(interpolation_report(model, first, second, how, classifier))
         if "cat" in info.classes:
             analogies[label] = analogy_figure(model, how, classifier, previews / f"{label}-analogies.svg")
