@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--previews", default=str(ROOT / "docs" / "models"))
     parser.add_argument(
         "--baseline",
-        default=str(ROOT / "sketchplot" / "model" / "shipped" / "quickdraw9"),
+        default=str(ROOT / "sketchplot" / "model" / "shipped" / "quickdraw345"),
         help="an unconditional model that draws the first class, for completion",
     )
     args = parser.parse_args()

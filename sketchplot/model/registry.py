@@ -140,12 +140,14 @@ def _suggest(name: str, classes: list[str], label: str = "it draws") -> str:
 
 
 QUALITY_METRIC = "recognizability"  # metrics[QUALITY_METRIC][class]: measured share recognised
+GATED_QUALITY_METRIC = "recognizability_gated"  # the same with draw's quality gate
 
 
-def recognizability(info: ModelInfo, class_name: str) -> float | None:
+def recognizability(info: ModelInfo, class_name: str, metric: str = QUALITY_METRIC) -> float | None:
     """The share of this model's samples of ``class_name`` that the sketch classifier recognised
-    when it was measured (bench/model_card.py --record), or None if never measured."""
-    measured = info.metrics.get(QUALITY_METRIC)
+    when it was measured (bench/record_quality.py), or None if never measured; ``metric``
+    GATED_QUALITY_METRIC: of the sketches the quality gate kept, as ``draw`` draws them."""
+    measured = info.metrics.get(metric)
     if not isinstance(measured, dict):
         return None
     index = find_class(list(measured), class_name)
@@ -155,10 +157,16 @@ def recognizability(info: ModelInfo, class_name: str) -> float | None:
 
 def _preference(entry: ModelEntry, class_name: str) -> tuple:
     """Sort key among the models serving a class: the user's own first, then the best measured
-    recognisability, then unconditional before conditional, then listing order."""
-    measured = recognizability(entry.info, class_name)
+    recognisability of what ``draw`` draws (with the quality gate), then without the gate,
+    then unconditional before conditional, then listing order. Unmeasured ranks last."""
+    gated, plain = (recognizability(entry.info, class_name, m) for m in (GATED_QUALITY_METRIC, QUALITY_METRIC))
     conditional = getattr(entry.info.model, "conditional", False)
-    return (entry.origin != "user", -(measured if measured is not None else -1.0), conditional)
+    return (
+        entry.origin != "user",
+        -(gated if gated is not None else -1.0),
+        -(plain if plain is not None else -1.0),
+        conditional,
+    )
 
 
 def _best_serving(entries: list[ModelEntry], class_name: str) -> ModelEntry | None:

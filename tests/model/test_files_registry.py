@@ -191,3 +191,17 @@ def test_the_best_measured_shipped_model_draws_a_class(user_models, tiny_net):
     assert registry.locate("sheep").name == "farm-b"  # measured best, whatever the listing order
     assert registry.locate("cat").name == "pets"  # the user's own model still comes first
     assert registry.class_table()["sheep"] == "farm-b"
+
+
+def test_the_figure_with_the_quality_gate_ranks_before_the_one_without(user_models, tiny_net):
+    shipped = user_models / "shipped"
+    figures = {
+        "farm-a": {"recognizability": {"sheep": 0.3}, "recognizability_gated": {"sheep": 0.5}},
+        "farm-b": {"recognizability": {"sheep": 0.2}, "recognizability_gated": {"sheep": 0.7}},  # draws better
+        "farm-c": {"recognizability": {"sheep": 0.9}},  # never measured with the gate
+    }
+    for name, metrics in figures.items():
+        info = info_for(tiny_net, ("cat", "sheep"))
+        info.metrics = metrics
+        save_model(shipped / name, tiny_net, info)
+    assert registry.locate("sheep").name == "farm-b"

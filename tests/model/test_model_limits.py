@@ -151,8 +151,8 @@ def test_listing_models_reads_no_config_until_one_is_asked_for(user_models, monk
     real_read_info = registry.read_info
     monkeypatch.setattr(registry, "read_info", lambda path: reads.append(path) or real_read_info(path))
     entries = {e.name: e for e in registry.available_models()}
-    assert {"pets", "huge", "quickdraw9"} <= set(entries) and reads == []
-    assert registry.find_model("quickdraw9") == entries["quickdraw9"].path and reads == []
+    assert {"pets", "huge", "quickdraw345"} <= set(entries) and reads == []
+    assert registry.find_model("quickdraw345") == entries["quickdraw345"].path and reads == []
     assert entries["huge"].info is None and "1024.0 MiB" in entries["huge"].error
     assert reads == [user_models / "huge"]
 
