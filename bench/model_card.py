@@ -43,6 +43,11 @@ TEMPERATURES = (0.25, 0.5, 1.0)
 SEED = 0
 
 
+def gated_label(model: str, best_of: int) -> str:
+    """A row's model name when the quality gate chose among ``best_of`` candidates."""
+    return f"{model} best-of-{best_of} (chosen by the judge)"
+
+
 def sources(classes: list[str] | None, shipped: list[str] | None, extra: Sequence[Path] = ()):
     """(label, model path, class, index, pen rule) for every shipped model (those named in
     ``shipped``, when given) and class, and for the ``extra`` model folders (labelled by their
@@ -181,7 +186,7 @@ def main() -> None:
                 report = score(drawn, name, real[name], cap=info.max_seq_len, classifier=classifier)
                 rows.append(
                     {
-                        "model": f"{label} best-of-{args.best_of} (chosen by the judge)",
+                        "model": gated_label(label, args.best_of),
                         "class": name,
                         "temperature": temperature,
                         "nll": nll,

@@ -21,13 +21,30 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from model_card import gated_label  # noqa: E402  (bench/, first on a script's path)
+
 from sketchplot.core.atomic import atomic_write_text  # noqa: E402
 from sketchplot.model.config import BEST_OF  # noqa: E402
 from sketchplot.model.files import CONFIG_NAME  # noqa: E402
 from sketchplot.model.registry import GATED_QUALITY_METRIC, QUALITY_METRIC, shipped_model_dir  # noqa: E402
 
 TEMPERATURE = 0.5
-GATED_LABEL = f" best-of-{BEST_OF} (chosen by the judge)"  # bench/model_card.py's label of gated rows
+GATED_SUFFIX = gated_label("", BEST_OF)  # what bench/model_card.py adds to a gated row's model
+
+
+def figures(card: list | dict) -> list[tuple[str, str, str, float]]:
+    """(model, metric, class, share recognised) at T = 0.5 from either bench's JSON."""
+    if isinstance(card, dict):  # bench/class_table.py, all at T = 0.5: "plain" without the gate
+        pairs = ((QUALITY_METRIC, "plain"), (GATED_QUALITY_METRIC, "gated"))
+        return [(row["model"], metric, row["class"], row[key]) for row in card["rows"] for metric, key in pairs]
+    found = []
+    for row in card:
+        if row.get("temperature") == TEMPERATURE:
+            model, metric = row["model"], QUALITY_METRIC
+            if model.endswith(GATED_SUFFIX):
+                model, metric = model.removesuffix(GATED_SUFFIX), GATED_QUALITY_METRIC
+            found.append((model, metric, row["class"], row["recognizability"]))
+    return found
 
 
 def main() -> None:
@@ -35,21 +52,10 @@ def main() -> None:
     parser.add_argument("card", type=Path, help="The JSON that bench/model_card.py or bench/class_table.py wrote.")
     parser.add_argument("--models", nargs="+", help="Record only these models' rows (default: every shipped one's).")
     args = parser.parse_args()
-    card = json.loads(args.card.read_text())
-    if isinstance(card, dict):  # bench/class_table.py: temperature 0.5, "plain" without the gate
-        card = [
-            {"temperature": TEMPERATURE, "model": model, "class": row["class"], "recognizability": row[key]}
-            for row in card["rows"]
-            for model, key in ((row["model"], "plain"), (row["model"] + GATED_LABEL, "gated"))
-        ]
     measured: dict[str, dict[str, dict[str, float]]] = {}
-    for row in card:
-        model, metric = row["model"], QUALITY_METRIC
-        if model.endswith(GATED_LABEL):
-            model, metric = model.removesuffix(GATED_LABEL), GATED_QUALITY_METRIC
-        wanted = args.models is None or model in args.models
-        if wanted and row.get("temperature") == TEMPERATURE and (shipped_model_dir() / model).is_dir():
-            measured.setdefault(model, {}).setdefault(metric, {})[row["class"]] = row["recognizability"]
+    for model, metric, name, share in figures(json.loads(args.card.read_text())):
+        if (args.models is None or model in args.models) and (shipped_model_dir() / model).is_dir():
+            measured.setdefault(model, {}).setdefault(metric, {})[name] = share
     if args.models and set(args.models) - set(measured):
         sys.exit(f"{args.card}: no rows of {', '.join(sorted(set(args.models) - set(measured)))} at T={TEMPERATURE:g}")
     for model, per_metric in sorted(measured.items()):

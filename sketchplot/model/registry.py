@@ -221,8 +221,8 @@ def locate_conditional(model_path: str | Path | None = None, hints: list[str] = 
     """A conditional (VAE) model: ``model_path``, which must be conditional; without, among the
     installed conditional models that serve every class in ``hints`` that some model serves
     (input file names such as ``cat`` or ``pig``; other hints are ignored), the user's own
-    first, then the one of fewest classes (a model of sheep alone encodes sheep best), else
-    the first one."""
+    first, then the one of fewest classes (a model of sheep alone encodes sheep best); when no
+    model serves them all, the first one."""
     if model_path is not None:
         path = find_model(str(model_path))
         info = read_info(path) if path.is_dir() or path.suffix == ".zip" else load_any(path)[1]

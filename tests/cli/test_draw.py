@@ -108,7 +108,7 @@ def test_real_subprocess_dry_run(tmp_path):
 
 def corrupted_model(tmp_path):
     model = tmp_path / "broken"
-    shutil.copytree(Path(__file__).parents[2] / "sketchplot" / "model" / "shipped" / "quickdraw4", model)
+    shutil.copytree(Path(__file__).parents[2] / "sketchplot" / "model" / "shipped" / "quickdraw345", model)
     (model / "model.safetensors").write_bytes(b"\x00garbage" * 10)
     return model
 

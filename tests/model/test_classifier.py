@@ -285,13 +285,13 @@ def test_the_gate_passes_over_a_candidate_cut_off_at_the_length_cap(tiny_classif
     classifier = load_classifier(tiny_classifier_dir)
     dog = classifier.class_index("dog")
     probabilities = np.full((6, len(classifier.classes)), 0.0)
-    probabilities[:, dog] = [0.9, 0.2, 0.6, 0.9, 0.8, 0.7]  # all recognised
+    probabilities[:, dog] = [0.9, 0.2, 0.6, 0.7, 0.9, 0.8]  # all recognised
     monkeypatch.setattr(type(classifier), "predict", lambda self, s: type("P", (), {"probabilities": probabilities})())
     capped, finished = np.tile(square(), (20, 1))[:50], square()
     candidates = [capped, finished, finished.copy(), capped, capped.copy(), capped.copy()]
     kept = scoring.first_recognised(candidates, "dog", 3, classifier, max_len=50)
     assert kept[0] is candidates[1]  # the first recognised that the model ended
-    assert kept[1] is candidates[3]  # all three cut off: still one, the most likely
+    assert kept[1] is candidates[4]  # all three cut off: still one, the most likely
     assert scoring.first_recognised(candidates, "dog", 3, classifier)[0] is candidates[0]  # no cap given
 
 

@@ -114,11 +114,13 @@ def test_registry_picks_the_conditional_model_that_knows_the_inputs(tmp_path, mo
     _save(models / "c-catpig-vae", ModelConfig(**TINY, **VAE, n_classes=1), ["cat", "pig"])  # unlabelled
     assert resolve_conditional(None, ["cat", "pig"])[2].classes == ["cat", "pig"]
     assert resolve_conditional(None, ["cat", "my_drawing"])[2].classes == ["cat"]
-    assert resolve_conditional(None, ["owl"])[2].classes == ["cat"]  # unknown hints: the first one
+    assert resolve_conditional(None, ["owl"])[2].classes == ["cat"]  # unknown hints: the user's, fewest classes
     _save(models / "d-dog-cat-vae", ModelConfig(**TINY, **VAE, n_classes=2), ["dog", "cat"])
     _save(models / "e-dog-vae", ModelConfig(**TINY, **VAE), ["dog"])
     assert resolve_conditional(None, ["dog"])[2].classes == ["dog"]  # the most specialised
     assert resolve_conditional(None, ["dog", "cat"])[2].classes == ["dog", "cat"]
+    _save(models / "f-farm-vae", ModelConfig(**TINY, **VAE, n_classes=2), ["sheep", "dog"])
+    assert resolve_conditional(None, ["sheep"])[2].classes == ["sheep", "dog"]  # the user's own, before sheep-vae
     with pytest.raises(SketchplotError, match="a-plain is not a conditional model"):
         resolve_conditional("a-plain")
     # drawing one class: unconditional models first; an unlabelled model never serves `draw pig`
