@@ -7,8 +7,8 @@ in points per second; and a page of sketches with the quality gate and without, 
 Without ``--model`` the shipped quickdraw345 is timed, the model most classes are drawn with.
 Speed does not depend on the weights, but sketch lengths do, so every figure also reports the
 points drawn, the decoding steps (the batch decodes until its longest sketch ends; ended
-sketches leave the batch) and the time per step. ``--threads`` sets torch's threads and should match
-OMP_NUM_THREADS, which numpy's BLAS reads at start-up.
+sketches leave the batch) and the time per step. ``--threads`` sets torch's threads and
+should match OMP_NUM_THREADS, which numpy's BLAS reads at start-up.
 """
 
 from __future__ import annotations

@@ -233,9 +233,9 @@ def first_recognised(
 
 def sample_best_of(decoder, n: int, best_of: int, class_name: str, *, max_len: int, **sampling) -> list[np.ndarray]:
     """``n`` sketches, each the first recognised of ``best_of`` candidates that ended before
-    ``max_len`` points (``sample``'s other arguments in ``sampling``); ``best_of`` 1 is plain sampling, the same sketches for a seed.
-    A class the classifier does not know (a model trained on one's own drawings) has no judge:
-    plain sampling too."""
+    ``max_len`` points (``sample``'s other arguments in ``sampling``); ``best_of`` 1 is plain
+    sampling, the same sketches for a seed. A class the classifier does not know (a model
+    trained on one's own drawings) has no judge: plain sampling too."""
     from sketchplot.model.sample import sample
 
     classifier = load_classifier() if best_of > 1 else None
