@@ -172,9 +172,10 @@ train_module._Distributed.wrap = wrap
 
 cfg = TrainConfig.from_dict(json.loads(sys.argv[3]))
 result = train(["blob"], [Path(sys.argv[1])], sys.argv[2], cfg, progress=False)
-print("RESULT", json.dumps(result))
 weights = hashlib.sha256(b"".join(t.detach().numpy().tobytes() for t in wrapped[0].state_dict().values()))
-print("WEIGHTS", os.environ["RANK"], weights.hexdigest())
+# a file per rank: two ranks printing to the launcher's one pipe can interleave their lines
+report = {"result": result, "weights": weights.hexdigest()}
+(Path(sys.argv[2]).parent / f"rank-{os.environ['RANK']}.json").write_text(json.dumps(report))
 """
 
 
@@ -204,10 +205,11 @@ def test_ddp_two_cpu_processes_on_gloo(tiny_npz, tmp_path):
         env=env,
     )
     assert done.returncode == 0, done.stderr[-20000:]  # the failing rank's own message comes before the launcher's
-    results = [json.loads(line.split(" ", 1)[1]) for line in done.stdout.splitlines() if line.startswith("RESULT")]
-    assert len(results) == 2 and all(r["steps"] == 6 and r["skipped"] == 0 for r in results)
+    reports = [json.loads(path.read_text()) for path in sorted(tmp_path.glob("rank-*.json"))]
+    results = [report["result"] for report in reports]
+    assert len(results) == 2 and all(r["steps"] == 6 and r["skipped"] == 0 for r in results), done.stderr[-5000:]
     # each rank trained on its own share of every batch: only averaged gradients keep them equal
-    weights = [line.split()[-1] for line in done.stdout.splitlines() if line.startswith("WEIGHTS")]
+    weights = [report["weights"] for report in reports]
     assert len(weights) == 2 and weights[0] == weights[1]
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert steps[:6] == [1, 2, 3, 4, 5, 6]  # only rank 0 logs
