@@ -40,7 +40,7 @@ import numpy as np
 import shapely
 import vpype as vp
 from scipy.sparse import coo_matrix, csr_matrix
-from scipy.sparse.csgraph import connected_components, dijkstra, minimum_spanning_tree
+from scipy.sparse.csgraph import connected_components, dijkstra, minimum_spanning_tree, shortest_path
 from scipy.spatial import cKDTree
 
 from sketchplot.app.pages import PageSettings, build_page
@@ -57,6 +57,7 @@ from sketchplot.plotter.pipeline import plot_page
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "quickdraw" / "cat.npz"
 DENSIFY_MM = 0.05
+EXACT_GAP_MM = 50.0  # pieces further apart than this: the travel floor takes their bounding boxes' gap
 LEVERS = {
     "no ink graph (no retrace)": {"retrace": False},
     "no corner rounding": {"round_corners": False},
@@ -186,7 +187,7 @@ def compare(name: str, sketches, profile: MachineProfile, grid: tuple[int, int] 
         )
     floor, tighter, tightest = plot_floor(unoptimized, profile)
     print(f"{'floor: ink at the feed, a lift per ink piece':46}{floor / 60:9.2f}m{floor / base:7.3f}")
-    print(f"{'  + the least travel between pieces, ramps':46}{tighter / 60:9.2f}m{tighter / base:7.3f}")
+    print(f"{'  + the least tour through the pieces, ramps':46}{tighter / 60:9.2f}m{tighter / base:7.3f}")
     print(f"{'  + odd nodes: ink gone over again or lifts':46}{tightest / 60:9.2f}m{tightest / base:7.3f}")
     return ratios
 
@@ -197,14 +198,12 @@ def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, f
     A pen-down path stays within the drawing tolerance of the ink, so it can hop between
     strokes that come within twice the tolerance and no further: such strokes make one piece
     (``PenReach``). The first bound: the ink drawn once at the draw feed and a pen lift for
-    each piece. The second adds what every piece costs besides: the pen must travel to it, at least from the nearest other piece
-    (less twice the tolerance), as a rapid from rest to rest in the planner's fastest
-    direction, and its path must start from rest and stop, which costs a stroke of length L
-    at least v / a over L / v, or 2 sqrt(L / a) - L / v when it is too short (L < v^2 / a) to
-    reach the draw speed. The travel is the larger of two bounds: each piece but the first
-    entered from its nearest, and the minimum spanning tree of those rapids between every two
-    pieces (the pen's visits, one after another, span them all). The third adds what the
-    pieces' odd nodes cost (``PenReach.odd_node_seconds``)."""
+    each piece. The second adds what every piece costs besides: the pen must travel to it
+    and its path must start from rest and stop, which costs a stroke of length L at least
+    v / a over L / v, or 2 sqrt(L / a) - L / v when it is too short (L < v^2 / a) to reach
+    the draw speed (a in the planner's fastest direction). The travel is the least of the
+    rapids from the job's start through every piece to the park position (``travel_floor``).
+    The third adds what the pieces' odd nodes cost (``PenReach.odd_node_seconds``)."""
     lines = [line for layer in document.layers.values() for line in layer.lines]
     strokes = [line for line in lines if len(line) > 1 and np.any(line != line[0])]
     dots = [line[0] for line in lines if not (len(line) > 1 and np.any(line != line[0]))]
@@ -215,29 +214,94 @@ def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, f
     dynamics = Dynamics.of(profile)
     lifts_only = ink_mm / (profile.draw_feed / 60) + reach.count * dynamics.pen_change_s
     odd = reach.odd_node_seconds(dynamics)
-    pieces = reach.shapes()
-    if len(pieces) < 2:
-        return lifts_only, lifts_only, lifts_only + odd
-    # the direction in which both axes are at their limit: the fastest rapid and ramp there is
-    fastest = dataclasses.replace(
-        dynamics,
-        max_rate=(float(np.hypot(*dynamics.max_rate)),) * 2,
-        acceleration=(float(np.hypot(*dynamics.acceleration)),) * 2,
+    width, height = (v / PX_PER_MM for v in document.page_size)
+    start, park = (
+        complex(*profile.machine_to_page(*where, height, width)) * PX_PER_MM
+        for where in (Interpreter(profile).position[:2], profile.park_position)
     )
-    first, second = np.triu_indices(len(pieces), 1)
-    gaps = np.maximum(shapely.distance(pieces[first], pieces[second]) - 2 * tolerance, 0.0)
-    between = fastest.travel_seconds(gaps.astype(complex))
-    nearest = np.full(len(pieces), np.inf)  # each piece's quickest rapid from another
-    np.minimum.at(nearest, first, between)
-    np.minimum.at(nearest, second, between)
-    entered = float(nearest.sum() - nearest.max())  # the first piece is reached from the start instead
-    # a sparse matrix drops zeros, and a dot on the ink is a rapid of 0: keep those edges
-    edges = coo_matrix((np.maximum(between, 1e-9), (first, second)), shape=(len(pieces),) * 2)
-    travel = max(entered, float(minimum_spanning_tree(edges).sum()))
-    speed, accel = dynamics.draw_speed, fastest.acceleration[0]
+    travel = travel_floor(reach, dynamics, start, park)
+    speed, accel = dynamics.draw_speed, float(np.hypot(*dynamics.acceleration))
     ink = reach.ink_per_piece()
     ramps = float(np.where(ink >= speed**2 / accel, speed / accel, 2 * np.sqrt(ink / accel) - ink / speed).sum())
     return lifts_only, lifts_only + travel + ramps, lifts_only + travel + ramps + odd
+
+
+def axis_seconds(distance: np.ndarray, dynamics: Dynamics) -> np.ndarray:
+    """The least time of a rapid from rest to rest whose larger axis moves ``distance`` (px):
+    that axis alone, at the largest max rate and acceleration of any axis, takes no less."""
+    rate, accel = max(dynamics.max_rate), max(dynamics.acceleration)
+    distance = np.maximum(distance, 0.0)
+    return np.where(distance >= rate * rate / accel, distance / rate + rate / accel, 2 * np.sqrt(distance / accel))
+
+
+def travel_floor(reach: PenReach, dynamics: Dynamics, start: complex, park: complex) -> float:
+    """The least pen-up travel of a job that starts at ``start``, visits every piece and ends
+    at ``park`` (px), in seconds. A rapid between two pieces takes at least ``axis_seconds``
+    of their Chebyshev gap, less three tolerances: the samples lie a tolerance apart, and
+    the pen lifts and lands within one of the ink. Every pen-up rapid leaves from rest and
+    stops, since a pen change does. The pen's visits, one after another, run through every
+    piece, so they cost at least the Held-Karp bound on the shortest such path
+    (``path_floor``), and at least each piece but one entered from its nearest other."""
+    gaps = reach.chebyshev_gaps()
+    seconds = axis_seconds(gaps - 3 * reach.tolerance, dynamics)
+    np.fill_diagonal(seconds, 0.0)
+    nearest = np.where(np.eye(len(seconds), dtype=bool), np.inf, seconds).min(axis=1)
+    entered = float(nearest.sum() - nearest.max()) if len(seconds) > 1 else 0.0
+    ends = np.array([start, park])
+    to_ends = np.full((reach.count, 2), np.inf)
+    for k, end in enumerate(ends):
+        np.minimum.at(to_ends[:, k], reach.piece, np.abs(as_xy(reach.points - end)).max(axis=1))
+    ends_apart = np.abs(as_xy(ends[:1] - ends[1:])).max()
+    full = np.zeros((reach.count + 2,) * 2)
+    full[: reach.count, : reach.count] = seconds
+    full[: reach.count, reach.count :] = axis_seconds(to_ends - 2 * reach.tolerance, dynamics)
+    full[reach.count :, : reach.count] = full[: reach.count, reach.count :].T
+    full[reach.count, reach.count + 1] = full[reach.count + 1, reach.count] = axis_seconds(ends_apart, dynamics)
+    return max(entered, path_floor(shortest_path(full, method="FW", directed=False)))
+
+
+def path_floor(seconds: np.ndarray, iterations: int = 2000) -> float:
+    """A lower bound on the cheapest path from the second-to-last node to the last through
+    every other, on a symmetric cost matrix that obeys the triangle inequality (so a walk
+    that comes back to a node is no cheaper than a path). The path plus an edge of cost -M
+    from its end back to its start is a tour; Held and Karp's bound on any tour is the
+    least 1-tree (a spanning tree on all nodes but the first, and that node's two cheapest
+    edges) under costs c_ij + p_i + p_j, less twice the sum of p, for any node prices p:
+    a tour is a 1-tree and meets every node twice. The prices follow the subgradient
+    (degree - 2) with Polyak's steps toward a greedy tour's cost."""
+    count = len(seconds)
+    if count <= 2:
+        return float(seconds[0, 1]) if count == 2 else 0.0
+    forced = 10.0 * float(seconds.sum()) + 1.0  # the -M: every tour cheap enough uses it
+    costs = seconds.copy()
+    costs[-2, -1] = costs[-1, -2] = -forced
+    greedy, node, left = -forced, count - 2, set(range(count - 2))
+    while left:  # nearest neighbour from the start, then on to the park
+        step = min(left, key=lambda k: costs[node, k])
+        greedy, node = greedy + costs[node, step], step
+        left.remove(step)
+    greedy += costs[node, -1]
+    prices, best, scale, stalled = np.zeros(count), -np.inf, 2.0, 0
+    for _ in range(iterations):
+        priced = costs + prices[:, None] + prices[None, :]
+        rest = priced[1:, 1:]
+        shift = 1.0 - rest.min()  # the tree search ignores zeros: make every cost positive
+        tree = minimum_spanning_tree(np.where(np.eye(count - 1, dtype=bool), 0.0, rest + shift)).tocoo()
+        degree = np.bincount(np.concatenate([tree.row, tree.col]) + 1, minlength=count).astype(float)
+        two = np.argsort(priced[0, 1:])[:2] + 1
+        degree[0], degree[two] = 2.0, degree[two] + 1.0
+        bound = float(tree.data.sum() - shift * (count - 2) + priced[0, two].sum() - 2.0 * prices.sum())
+        if bound > best + 1e-9:
+            best, stalled = bound, 0
+        else:
+            stalled += 1
+            if stalled >= 20:
+                scale, stalled = scale / 2.0, 0
+        push = degree - 2.0
+        if not push.any() or scale < 1e-4:
+            break
+        prices += scale * max(greedy - bound, 1e-9) / float(push @ push) * push
+    return best + forced
 
 
 @dataclass(frozen=True)
@@ -277,14 +341,20 @@ class PenReach:
         count, piece = connected_components(links, directed=False)
         return cls(graph, points, links, piece, count, len(dots), tolerance)
 
-    def shapes(self) -> np.ndarray:
-        """Each piece's ink (and dots), as one shapely geometry."""
-        parts: list[list] = [[] for _ in range(self.count)]
-        for e, piece in enumerate(self.graph.pieces):
-            parts[self.piece[self.graph.heads[e]]].append(shapely.LineString(as_xy(piece)))
-        for k in range(len(self.points) - self.dot_count, len(self.points)):
-            parts[self.piece[k]].append(shapely.Point(self.points[k].real, self.points[k].imag))
-        return np.array([shapely.GeometryCollection(part) for part in parts], dtype=object)
+    def chebyshev_gaps(self) -> np.ndarray:
+        """The least Chebyshev (max-axis) distance between every two pieces' points (px):
+        exact over the points for pieces whose bounding boxes come within ``EXACT_GAP_MM``,
+        else their boxes' gap, which is no larger."""
+        xy = as_xy(self.points)
+        low, high = np.full((self.count, 2), np.inf), np.full((self.count, 2), -np.inf)
+        np.minimum.at(low, self.piece, xy)
+        np.maximum.at(high, self.piece, xy)
+        gaps = np.maximum(low[None] - high[:, None], low[:, None] - high[None]).max(axis=2).clip(min=0.0)
+        members = np.split(np.argsort(self.piece, kind="stable"), np.cumsum(np.bincount(self.piece))[:-1])
+        trees = [cKDTree(xy[member]) for member in members]
+        for a, b in zip(*np.nonzero(np.triu(gaps < EXACT_GAP_MM * PX_PER_MM, 1))):
+            gaps[a, b] = gaps[b, a] = trees[a].query(xy[members[b]], p=np.inf)[0].min()
+        return gaps
 
     def ink_per_piece(self) -> np.ndarray:
         return np.bincount(self.piece[self.graph.heads], weights=self.graph.lengths, minlength=self.count)
