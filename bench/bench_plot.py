@@ -12,15 +12,16 @@ split in a 10x10 grid, and 12 cats sampled by the shipped model (seed 1, tempera
 with the ratio to vpype (target <= 0.8), pen lifts, how the time splits (drawing, travel, pen
 changes), and the Hausdorff distance of the drawn path (read back from the G-code) from the
 original strokes, both ways, on paths densified to 0.05 mm (target <= the profile's
-drawing_tolerance). Under each page, three floors no pen path can beat: the ink at the draw
-feed and one pen lift per piece of ink (strokes a pen-down path can hop between within the
-tolerance are one piece); then also the least rapids that reach every piece (each but one
-entered from its nearest neighbour, or the minimum spanning tree of the rapids between
-pieces, whichever is longer) and the ramps of starting and stopping each piece's path, both
-in the planner's fastest direction; then also the least that the odd nodes of the ink cost
-beyond one path a piece, each going back over ink or lifting the pen once more (what is left
-between it and ours is the travel the order adds, corners, and retraces and lifts beyond
-the least). Then the time of layout + optimisation + G-code for the 100 cats on a3-servo
+drawing_tolerance). Under each page, three floors no pen path can beat that draws every
+stroke's full length: the ink at the draw feed and one pen lift per piece of ink (strokes a
+pen-down path can hop between within the tolerance are one piece); then also the least
+rapids from the job's start through every piece to the park position (a Held-Karp bound on
+per-axis rapid times) and the ramps of starting and stopping each piece's path; then also the
+least that the odd nodes of the ink cost beyond one path a piece, each going back over ink or
+lifting the pen once more (what is left between it and ours is the travel the order adds,
+corners, and retraces and lifts beyond the least). A last row takes off the most a path
+could save by cutting stroke ends and corners short within the tolerance instead.
+Then the time of layout + optimisation + G-code for the 100 cats on a3-servo
 (target < 1 s). ``--lift-settle S`` gives every servo profile a dwell of S seconds after pen-up
 (``pen.lift_settle_s``), for vpype's G-code as for ours.
 
@@ -39,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 import vpype as vp
+from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra, minimum_spanning_tree, shortest_path
 from scipy.spatial import cKDTree
@@ -185,16 +187,19 @@ def compare(name: str, sketches, profile: MachineProfile, grid: tuple[int, int] 
             f"{label:46}{estimate.seconds / 60:9.2f}m{ratio:7.3f}{estimate.pen_lifts:6d}  {split(estimate)}"
             f"  {there:6.3f}/{back:5.3f}"
         )
-    floor, tighter, tightest = plot_floor(unoptimized, profile)
+    floor, tighter, tightest, cuts = plot_floor(unoptimized, profile)
     print(f"{'floor: ink at the feed, a lift per ink piece':46}{floor / 60:9.2f}m{floor / base:7.3f}")
     print(f"{'  + the least tour through the pieces, ramps':46}{tighter / 60:9.2f}m{tighter / base:7.3f}")
     print(f"{'  + odd nodes: ink gone over again or lifts':46}{tightest / 60:9.2f}m{tightest / base:7.3f}")
+    cut = tightest - cuts
+    print(f"{'  - the most cut ends and corners could save':46}{cut / 60:9.2f}m{cut / base:7.3f}")
     return ratios
 
 
-def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, float, float]:
-    """Three bounds no pen path can beat that draws every stroke's length (one may cut a
-    corner or a stroke's end by up to the tolerance, which these do not count), in seconds.
+def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, float, float, float]:
+    """Three bounds no pen path can beat that draws every stroke's length, in seconds, and
+    the most a path could save by cutting stroke ends and corners within the tolerance
+    instead (``cut_seconds``).
     A pen-down path stays within the drawing tolerance of the ink, so it can hop between
     strokes that come within twice the tolerance and no further: such strokes make one piece
     (``PenReach``). The first bound: the ink drawn once at the draw feed and a pen lift for
@@ -223,7 +228,42 @@ def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, f
     speed, accel = dynamics.draw_speed, float(np.hypot(*dynamics.acceleration))
     ink = reach.ink_per_piece()
     ramps = float(np.where(ink >= speed**2 / accel, speed / accel, 2 * np.sqrt(ink / accel) - ink / speed).sum())
-    return lifts_only, lifts_only + travel + ramps, lifts_only + travel + ramps + odd
+    cuts = cut_seconds(reach.graph, tolerance, speed)
+    return lifts_only, lifts_only + travel + ramps, lifts_only + travel + ramps + odd, cuts
+
+
+def cut_seconds(graph: InkGraph, tolerance: float, speed: float) -> float:
+    """The most drawing time a path could save by not drawing all of every stroke: every point
+    of the ink must come within ``tolerance`` of the drawing, so a loose end can be cut short
+    by at most that, and a corner of inner angle A cut off by a chord that passes within it of
+    the vertex, which saves 2 t (1 - sin(A / 2)) / cos(A / 2) at most, and no more than its
+    shorter side. A node of degree d is passed d // 2 times: each pass is charged one of the
+    largest such cuts between two of its pieces."""
+
+    def cut(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The most cut off the corner between the ways a and b out of a vertex (complex)."""
+        half_angle = np.abs(np.angle(b / a)) / 2
+        return 2 * tolerance * (1 - np.sin(half_angle)) / np.maximum(np.cos(half_angle), 1e-12)
+
+    out_of: list[list[complex]] = [[] for _ in range(graph.node_count)]
+    saved = 0.0
+    for e, piece in enumerate(graph.pieces):
+        points = piece[np.r_[True, np.diff(piece) != 0]]
+        steps = np.diff(points)
+        if not len(steps):
+            continue
+        out_of[graph.heads[e]].append(steps[0])
+        out_of[graph.tails[e]].append(-steps[-1])
+        corners = cut(-steps[:-1], steps[1:])
+        saved += float(np.minimum(corners, np.minimum(np.abs(steps[:-1]), np.abs(steps[1:]))).sum())
+    for ways in out_of:
+        if len(ways) == 1:
+            saved += tolerance
+        elif len(ways) >= 2:
+            first, second = np.triu_indices(len(ways), 1)
+            ways = np.asarray(ways)
+            saved += float(np.sort(cut(ways[first], ways[second]))[::-1][: len(ways) // 2].sum())
+    return saved / speed
 
 
 def axis_seconds(distance: np.ndarray, dynamics: Dynamics) -> np.ndarray:
@@ -365,25 +405,46 @@ class PenReach:
         end of a path, the pen goes back over ink (to another odd node, or to a path's end).
         So every odd node is a path's end (the first path's two ends are free, each further
         path costs a pen lift: its dwells, half a lift an end) or is joined over ink to
-        another odd node or an end (time >= that way, less twice the tolerance, at the draw
-        speed). Charging each odd node half the least of those, and nothing to the two
-        dearest of each piece, is a bound."""
+        another odd node (time >= that way, less twice the tolerance, at the draw speed) or
+        to a path's end (>= half a lift). Per piece that is a perfect matching of its odd
+        nodes, each to another or to a lift of its own, two of them free
+        (``least_pairing``)."""
         degree = np.bincount(np.concatenate([self.graph.heads, self.graph.tails]), minlength=self.graph.node_count)
         odd = np.flatnonzero(degree % 2)
         if not len(odd):
             return 0.0
         lift, speed = dynamics.pen_change_s, dynamics.draw_speed
-        nearest = np.empty(len(odd))
+        way = np.empty((len(odd), len(odd)))
         for start in range(0, len(odd), DIJKSTRA_BATCH):  # a row per odd node over every point: batches
             chunk = odd[start : start + DIJKSTRA_BATCH]
-            way = dijkstra(self.links, directed=False, indices=chunk, limit=lift * speed + 2 * self.tolerance)[:, odd]
-            way[np.arange(len(chunk)), start + np.arange(len(chunk))] = np.inf
-            nearest[start : start + len(chunk)] = way.min(axis=1)
-        half = 0.5 * np.minimum(lift, np.maximum(nearest - 2 * self.tolerance, 0.0) / speed)
+            found = dijkstra(self.links, directed=False, indices=chunk, limit=lift * speed + 2 * self.tolerance)
+            way[start : start + len(chunk)] = found[:, odd]
+        joins = np.minimum(lift, np.maximum(way - 2 * self.tolerance, 0.0) / speed)
         total = 0.0
         for piece in np.unique(self.piece[odd]):
-            total += float(np.sort(half[self.piece[odd] == piece])[:-2].sum())
+            members = np.flatnonzero(self.piece[odd] == piece)
+            if len(members) > 2:
+                total += least_pairing(joins[np.ix_(members, members)], lift)
         return total
+
+
+def least_pairing(joins: np.ndarray, lift: float) -> float:
+    """A lower bound on the cheapest way to pair m odd nodes, each with another (``joins``) or
+    alone at half a ``lift``, two of them alone for free: the perfect matching on the nodes,
+    m stand-ins (node k to its own at half a lift, stand-ins to each other free) and two free
+    ends. A matching read both ways is an assignment of twice its cost, so half the least
+    assignment (no node to itself) is no more than the least matching."""
+    m = len(joins)
+    size = 2 * m + 2
+    costs = np.zeros((size, size))
+    costs[:m, :m] = joins
+    costs[:m, m : 2 * m] = costs[m : 2 * m, :m] = np.inf
+    costs[np.arange(m), m + np.arange(m)] = costs[m + np.arange(m), np.arange(m)] = lift / 2
+    np.fill_diagonal(costs, np.inf)
+    big = 2.0 * (lift + float(joins.max(initial=0.0))) * size  # the solver needs finite costs
+    costs = np.where(np.isfinite(costs), costs, big)
+    rows, cols = linear_sum_assignment(costs)
+    return float(costs[rows, cols].sum()) / 2.0
 
 
 def on_one_piece(pairs: np.ndarray, owners: np.ndarray, graph: InkGraph) -> np.ndarray:
