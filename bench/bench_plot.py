@@ -19,8 +19,8 @@ rapids from the job's start through every piece to the park position (a Held-Kar
 per-axis rapid times) and the ramps of starting and stopping each piece's path; then also the
 least that the odd nodes of the ink cost beyond one path a piece, each going back over ink or
 lifting the pen once more (what is left between it and ours is the travel the order adds,
-corners, and retraces and lifts beyond the least). A last row takes off the most a path
-could save by cutting stroke ends and corners short within the tolerance instead.
+corners, and retraces and lifts beyond the least). A last row takes off a rough allowance
+for a path that cuts stroke ends and turns short within the tolerance instead.
 Then the time of layout + optimisation + G-code for the 100 cats on a3-servo
 (target < 1 s). ``--lift-settle S`` gives every servo profile a dwell of S seconds after pen-up
 (``pen.lift_settle_s``), for vpype's G-code as for ours.
@@ -192,14 +192,14 @@ def compare(name: str, sketches, profile: MachineProfile, grid: tuple[int, int] 
     print(f"{'  + the least tour through the pieces, ramps':46}{tighter / 60:9.2f}m{tighter / base:7.3f}")
     print(f"{'  + odd nodes: ink gone over again or lifts':46}{tightest / 60:9.2f}m{tightest / base:7.3f}")
     cut = tightest - cuts
-    print(f"{'  - the most cut ends and corners could save':46}{cut / 60:9.2f}m{cut / base:7.3f}")
+    print(f"{'  - t a stroke end and t times each turn':46}{cut / 60:9.2f}m{cut / base:7.3f}")
     return ratios
 
 
 def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, float, float, float]:
-    """Three bounds no pen path can beat that draws every stroke's length, in seconds, and
-    the most a path could save by cutting stroke ends and corners within the tolerance
-    instead (``cut_seconds``).
+    """Three bounds no pen path can beat that draws every stroke's length, in seconds, and a
+    rough allowance for a path that cuts ends and turns short within the tolerance instead
+    (``cut_seconds``).
     A pen-down path stays within the drawing tolerance of the ink, so it can hop between
     strokes that come within twice the tolerance and no further: such strokes make one piece
     (``PenReach``). The first bound: the ink drawn once at the draw feed and a pen lift for
@@ -228,41 +228,22 @@ def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, f
     speed, accel = dynamics.draw_speed, float(np.hypot(*dynamics.acceleration))
     ink = reach.ink_per_piece()
     ramps = float(np.where(ink >= speed**2 / accel, speed / accel, 2 * np.sqrt(ink / accel) - ink / speed).sum())
-    cuts = cut_seconds(reach.graph, tolerance, speed)
+    cuts = cut_seconds(strokes, tolerance, speed)
     return lifts_only, lifts_only + travel + ramps, lifts_only + travel + ramps + odd, cuts
 
 
-def cut_seconds(graph: InkGraph, tolerance: float, speed: float) -> float:
-    """The most drawing time a path could save by not drawing all of every stroke: every point
-    of the ink must come within ``tolerance`` of the drawing, so a loose end can be cut short
-    by at most that, and a corner of inner angle A cut off by a chord that passes within it of
-    the vertex, which saves 2 t (1 - sin(A / 2)) / cos(A / 2) at most, and no more than its
-    shorter side. A node of degree d is passed d // 2 times: each pass is charged one of the
-    largest such cuts between two of its pieces."""
-
-    def cut(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """The most cut off the corner between the ways a and b out of a vertex (complex)."""
-        half_angle = np.abs(np.angle(b / a)) / 2
-        return 2 * tolerance * (1 - np.sin(half_angle)) / np.maximum(np.cos(half_angle), 1e-12)
-
-    out_of: list[list[complex]] = [[] for _ in range(graph.node_count)]
+def cut_seconds(strokes: list[np.ndarray], tolerance: float, speed: float) -> float:
+    """A rough allowance, in drawing time, for a path that does not follow every stroke its
+    full length: within the tolerance t each stroke end can be cut short by t, and a path on
+    the inside of a turn is shorter by about t times the angle it turns (a circle of radius r
+    drawn at r - t is 2 pi t shorter). Strokes running side by side within twice the tolerance,
+    which one pass could draw, are not allowed for."""
     saved = 0.0
-    for e, piece in enumerate(graph.pieces):
-        points = piece[np.r_[True, np.diff(piece) != 0]]
+    for stroke in strokes:
+        points = stroke[np.r_[True, np.diff(stroke) != 0]]
         steps = np.diff(points)
-        if not len(steps):
-            continue
-        out_of[graph.heads[e]].append(steps[0])
-        out_of[graph.tails[e]].append(-steps[-1])
-        corners = cut(-steps[:-1], steps[1:])
-        saved += float(np.minimum(corners, np.minimum(np.abs(steps[:-1]), np.abs(steps[1:]))).sum())
-    for ways in out_of:
-        if len(ways) == 1:
-            saved += tolerance
-        elif len(ways) >= 2:
-            first, second = np.triu_indices(len(ways), 1)
-            ways = np.asarray(ways)
-            saved += float(np.sort(cut(ways[first], ways[second]))[::-1][: len(ways) // 2].sum())
+        turns = np.abs(np.angle(steps[1:] / steps[:-1])) if len(steps) > 1 else np.zeros(0)
+        saved += tolerance * (2.0 + float(turns.sum()))
     return saved / speed
 
 
