@@ -278,6 +278,8 @@ def travel_floor(reach: PenReach, dynamics: Dynamics, start: complex, park: comp
     full[: reach.count, reach.count :] = axis_seconds(to_ends - 2 * reach.tolerance, dynamics)
     full[reach.count :, : reach.count] = full[: reach.count, reach.count :].T
     full[reach.count, reach.count + 1] = full[reach.count + 1, reach.count] = axis_seconds(ends_apart, dynamics)
+    off_diagonal = ~np.eye(len(full), dtype=bool)
+    full[off_diagonal] = np.maximum(full[off_diagonal], 1e-12)  # the search reads a 0 as no edge
     return max(entered, path_floor(shortest_path(full, method="FW", directed=False)))
 
 
