@@ -187,12 +187,12 @@ def compare(name: str, sketches, profile: MachineProfile, grid: tuple[int, int] 
             f"{label:46}{estimate.seconds / 60:9.2f}m{ratio:7.3f}{estimate.pen_lifts:6d}  {split(estimate)}"
             f"  {there:6.3f}/{back:5.3f}"
         )
-    floor, tighter, tightest, cuts = plot_floor(unoptimized, profile)
+    floor, tighter, tightest, allowance = plot_floor(unoptimized, profile)
     print(f"{'floor: ink at the feed, a lift per ink piece':46}{floor / 60:9.2f}m{floor / base:7.3f}")
-    print(f"{'  + the least tour through the pieces, ramps':46}{tighter / 60:9.2f}m{tighter / base:7.3f}")
+    print(f"{'  + the least route through the pieces, ramps':46}{tighter / 60:9.2f}m{tighter / base:7.3f}")
     print(f"{'  + odd nodes: ink gone over again or lifts':46}{tightest / 60:9.2f}m{tightest / base:7.3f}")
-    cut = tightest - cuts
-    print(f"{'  - t a stroke end and t times each turn':46}{cut / 60:9.2f}m{cut / base:7.3f}")
+    cut_floor = tightest - allowance
+    print(f"{'  - rough allowance: cut ends, turns':46}{cut_floor / 60:9.2f}m{cut_floor / base:7.3f}")
     return ratios
 
 
@@ -206,8 +206,9 @@ def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, f
     each piece. The second adds what every piece costs besides: the pen must travel to it
     and its path must start from rest and stop, which costs a stroke of length L at least
     v / a over L / v, or 2 sqrt(L / a) - L / v when it is too short (L < v^2 / a) to reach
-    the draw speed (a in the planner's fastest direction). The travel is the least of the
-    rapids from the job's start through every piece to the park position (``travel_floor``).
+    the draw speed (a in the planner's fastest direction). The travel is at least the least
+    total of the rapids from the job's start through every piece to the park position
+    (``travel_floor``).
     The third adds what the pieces' odd nodes cost (``PenReach.odd_node_seconds``)."""
     lines = [line for layer in document.layers.values() for line in layer.lines]
     strokes = [line for line in lines if len(line) > 1 and np.any(line != line[0])]
@@ -227,9 +228,9 @@ def plot_floor(document: vp.Document, profile: MachineProfile) -> tuple[float, f
     travel = travel_floor(reach, dynamics, start, park)
     speed, accel = dynamics.draw_speed, float(np.hypot(*dynamics.acceleration))
     ink = reach.ink_per_piece()
-    ramps = float(np.where(ink >= speed**2 / accel, speed / accel, 2 * np.sqrt(ink / accel) - ink / speed).sum())
-    cuts = cut_seconds(strokes, tolerance, speed)
-    return lifts_only, lifts_only + travel + ramps, lifts_only + travel + ramps + odd, cuts
+    ramps = float((rest_to_rest_seconds(ink, speed, accel) - ink / speed).sum())
+    allowance = cut_seconds(strokes, tolerance, speed)
+    return lifts_only, lifts_only + travel + ramps, lifts_only + travel + ramps + odd, allowance
 
 
 def cut_seconds(strokes: list[np.ndarray], tolerance: float, speed: float) -> float:
@@ -243,29 +244,37 @@ def cut_seconds(strokes: list[np.ndarray], tolerance: float, speed: float) -> fl
         points = stroke[np.r_[True, np.diff(stroke) != 0]]
         steps = np.diff(points)
         turns = np.abs(np.angle(steps[1:] / steps[:-1])) if len(steps) > 1 else np.zeros(0)
-        saved += tolerance * (2.0 + float(turns.sum()))
+        saved += min(float(np.abs(steps).sum()), tolerance * (2.0 + float(turns.sum())))
     return saved / speed
 
 
-def axis_seconds(distance: np.ndarray, dynamics: Dynamics) -> np.ndarray:
-    """The least time of a rapid from rest to rest whose larger axis moves ``distance`` (px):
-    that axis alone, at the largest max rate and acceleration of any axis, takes no less."""
-    rate, accel = max(dynamics.max_rate), max(dynamics.acceleration)
+def rest_to_rest_seconds(distance: np.ndarray, rate: float, accel: float) -> np.ndarray:
+    """A move of ``distance`` from rest to rest at most ``rate`` and ``accel``: a trapezoid, or
+    a triangle when it is too short to reach the rate. A negative distance takes 0."""
     distance = np.maximum(distance, 0.0)
     return np.where(distance >= rate * rate / accel, distance / rate + rate / accel, 2 * np.sqrt(distance / accel))
 
 
+def axis_seconds(distance: np.ndarray, dynamics: Dynamics) -> np.ndarray:
+    """No single straight rapid from rest to rest whose larger axis moves ``distance`` (px)
+    takes less: GRBL keeps each axis within its own rate and acceleration, and that axis
+    alone, at the largest of any axis, needs this long."""
+    return rest_to_rest_seconds(distance, max(dynamics.max_rate), max(dynamics.acceleration))
+
+
 def travel_floor(reach: PenReach, dynamics: Dynamics, start: complex, park: complex) -> float:
-    """The least pen-up travel of a job that starts at ``start``, visits every piece and ends
-    at ``park`` (px), in seconds. A rapid between two pieces takes at least ``axis_seconds``
-    of their Chebyshev gap, less three tolerances: the samples lie a tolerance apart, and
-    the pen lifts and lands within one of the ink. Every pen-up rapid leaves from rest and
-    stops, since a pen change does. The pen's visits, one after another, run through every
+    """A lower bound on the pen-up travel of a job that starts at ``start``, visits every
+    piece and ends at ``park`` (px), in seconds. A rapid between two pieces takes at least
+    ``axis_seconds`` of their Chebyshev gap, less three tolerances: a sample lies within half
+    of one of any ink, and the pen lifts and lands within one of the ink (two come off the
+    legs to the start and the park). Every pen-up rapid leaves from rest and stops, since a
+    servo's pen change does; a planned Z move (``pen.method = "z"``) lets the machine pass the
+    corner between the rapid and the Z move at a few mm/s, so on such a profile the floors
+    are some tens of ms a piece too high. The pen's visits, one after another, run through every
     piece, so they cost at least the Held-Karp bound on the shortest such path
     (``path_floor``), and at least each piece but one entered from its nearest other."""
     gaps = reach.chebyshev_gaps()
     seconds = axis_seconds(gaps - 3 * reach.tolerance, dynamics)
-    np.fill_diagonal(seconds, 0.0)
     nearest = np.where(np.eye(len(seconds), dtype=bool), np.inf, seconds).min(axis=1)
     entered = float(nearest.sum() - nearest.max()) if len(seconds) > 1 else 0.0
     ends = np.array([start, park])
@@ -295,7 +304,7 @@ def path_floor(seconds: np.ndarray, iterations: int = 2000) -> float:
     count = len(seconds)
     if count <= 2:
         return float(seconds[0, 1]) if count == 2 else 0.0
-    forced = 10.0 * float(seconds.sum()) + 1.0  # the -M: every tour cheap enough uses it
+    forced = 10.0 * float(seconds.sum()) + 1.0  # the -M: more than any path costs, so the cheapest tour takes it
     costs = seconds.copy()
     costs[-2, -1] = costs[-1, -2] = -forced
     greedy, node, left = -forced, count - 2, set(range(count - 2))
@@ -424,8 +433,6 @@ def least_pairing(joins: np.ndarray, lift: float) -> float:
     costs[:m, m : 2 * m] = costs[m : 2 * m, :m] = np.inf
     costs[np.arange(m), m + np.arange(m)] = costs[m + np.arange(m), np.arange(m)] = lift / 2
     np.fill_diagonal(costs, np.inf)
-    big = 2.0 * (lift + float(joins.max(initial=0.0))) * size  # the solver needs finite costs
-    costs = np.where(np.isfinite(costs), costs, big)
     rows, cols = linear_sum_assignment(costs)
     return float(costs[rows, cols].sum()) / 2.0
 
